@@ -1,0 +1,30 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXAMPLES := data/examples
+DEMO_LIB := $(VENV)/demo-library
+
+.PHONY: install demo test lint bench clean
+
+$(BIN)/citerec: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# CPU build of torch first, so nothing pulls a multi-GB CUDA build.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(BIN)/citerec
+
+install: $(BIN)/citerec
+
+demo: install
+	HF_HUB_OFFLINE=1 $(BIN)/citerec suggest $(EXAMPLES)/draft.tex --bib $(EXAMPLES)/refs.bib --library-dir $(DEMO_LIB) --rerank auto
+
+test: install
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check citerec tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache

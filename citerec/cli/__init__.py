@@ -1,0 +1,45 @@
+"""The `citerec` command: a thin typer layer over the Python API.
+
+Each group lives in its own module; none of them imports torch at import time,
+so `citerec --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from citerec import __version__
+from citerec.cli import library as library_cli
+
+app = typer.Typer(
+    name="citerec",
+    help="Suggest \\cite keys for a LaTeX draft from your BibTeX library (and arXiv).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(library_cli.app, name="library")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"citerec {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details to stderr."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """citerec: citation recommendation for LaTeX drafts."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def main() -> None:
+    app()

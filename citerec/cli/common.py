@@ -1,0 +1,97 @@
+"""What every CLI group shares: the stderr console, the library-dir option, error exits.
+
+Only the CLI prints. Human-facing output (tables, progress, warnings) goes to
+stderr through `console`, except where a command's job is to print a table;
+machine output (`--format json`, `bib`, `tex`) goes to stdout alone via `emit`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from citerec.errors import CiterecError
+
+console = Console(stderr=True)
+stdout_console = Console()
+
+LibraryDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--library-dir",
+        "-L",
+        help="Library folder (default: $CITEREC_LIBRARY_DIR, else .citerec/ beside the draft or in the current folder).",
+        show_default=False,
+    ),
+]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print a one-line error to stderr and exit non-zero."""
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def emit(text: str) -> None:
+    """Write machine-readable output to stdout, unstyled."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn library exceptions into one-line errors with exit code 1."""
+    try:
+        yield
+    except CiterecError as exc:
+        fail(str(exc))
+    except FileNotFoundError as exc:
+        fail(f"{exc.filename}: no such file")
+    except KeyboardInterrupt:
+        fail("interrupted", code=130)
+
+
+def progress_bar(transient: bool = True) -> Progress:
+    """A rich progress bar on stderr, for long work (imports, embedding, reranking)."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=transient,
+        disable=not console.is_terminal,
+    )
+
+
+class RichProgress:
+    """A `ProgressCallback` that draws one rich bar per stage on stderr."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: dict[str, object] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        task = self._tasks.get(stage)
+        if task is None:
+            task = self._tasks[stage] = self._progress.add_task(stage, total=total)
+        self._progress.update(task, completed=done, total=total)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def rich_progress() -> Iterator[RichProgress]:
+    """Context manager yielding a progress callback backed by rich bars."""
+    with progress_bar() as progress:
+        yield RichProgress(progress)
