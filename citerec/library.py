@@ -195,7 +195,9 @@ class Library:
         report = AddReport(tuple(added), tuple(updated), tuple(unchanged), tuple(duplicates))
         if save and report.changed:
             self.save()
-        log.info("library %s: %d added, %d updated, %d duplicates", self.root, len(added), len(updated), len(duplicates))
+        log.info(
+            "library %s: %d added, %d updated, %d duplicates", self.root, len(added), len(updated), len(duplicates)
+        )
         return report
 
     def remove(self, keys: Iterable[str], *, save: bool = True) -> list[str]:

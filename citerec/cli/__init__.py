@@ -11,7 +11,10 @@ import logging
 import typer
 
 from citerec import __version__
+from citerec.cli import evaluate as evaluate_cli
 from citerec.cli import library as library_cli
+from citerec.cli import rerank as rerank_cli
+from citerec.cli import suggest as suggest_cli
 
 app = typer.Typer(
     name="citerec",
@@ -21,6 +24,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(library_cli.app, name="library")
+app.command("suggest")(suggest_cli.suggest)
+app.command("eval")(evaluate_cli.evaluate)
+app.command("rerank")(rerank_cli.rerank)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,155 @@
+"""Leave-citations-out quality of citerec on the real papers in shared/eval/papers.
+
+Two settings: each paper against its own library, and against one pooled
+library (every paper's .bib together). Methods: BM25 alone, dense alone,
+hybrid, and hybrid + reranker when `--reranker NAME` is given. Prints one table
+(rows: papers and the macro average; columns: method × metric) and writes JSON.
+
+    python benchmarks/quality.py [--papers DIR] [--reranker NAME] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from citerec.evaluate import (
+    PaperEval,
+    average,
+    build_eval_library,
+    evaluate_on_library,
+    merge_keymaps,
+)
+from citerec.suggest import Suggester, SuggestOptions
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_PAPERS = REPO.parent / "shared" / "eval" / "papers"
+SHOWN_METRICS = ("recall@1", "recall@10", "recall@20", "mrr", "ndcg@10")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalPaper:
+    name: str
+    tex: Path
+    bibs: tuple[Path, ...]
+
+
+def read_manifest(folder: Path) -> list[EvalPaper]:
+    """Papers listed in MANIFEST.tsv: the main .tex is the first path, the .bib files are the own library."""
+    papers = []
+    with (folder / "MANIFEST.tsv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            paths = row["paths"].split(",")
+            base = folder / row["name"]
+            bibs = tuple(base / p for p in paths if p.endswith(".bib"))
+            papers.append(EvalPaper(row["name"], base / paths[0], bibs))
+    return papers
+
+
+def run_setting(
+    setting: str, papers: list[EvalPaper], methods: dict[str, SuggestOptions], cache: Path, reranker_name: str | None
+) -> dict[str, list[PaperEval]]:
+    """Evaluate every paper with every method in one setting (own or pooled library)."""
+    results: dict[str, list[PaperEval]] = {m: [] for m in methods}
+    if setting == "pooled":
+        all_bibs = [b for p in papers for b in p.bibs]
+        library, keymaps = build_eval_library(all_bibs, cache / "pooled")
+        suggester = Suggester(library, options=next(iter(methods.values())))
+        offset = 0
+        for paper in papers:
+            keymap = merge_keymaps(keymaps[offset : offset + len(paper.bibs)])
+            offset += len(paper.bibs)
+            for method, options in methods.items():
+                evaluation = evaluate_on_library(paper.tex, suggester, keymap, options=options, name=paper.name)
+                results[method].append(evaluation)
+            print(f"  pooled {paper.name} done", file=sys.stderr)
+        return results
+    for paper in papers:
+        library, keymaps = build_eval_library(list(paper.bibs), cache / "own" / paper.name)
+        suggester = Suggester(library, options=next(iter(methods.values())))
+        keymap = merge_keymaps(keymaps)
+        for method, options in methods.items():
+            results[method].append(evaluate_on_library(paper.tex, suggester, keymap, options=options, name=paper.name))
+        print(f"  own {paper.name} done", file=sys.stderr)
+    return results
+
+
+def print_table(setting: str, results: dict[str, list[PaperEval]], console: Console) -> None:
+    table = Table(title=f"Leave-citations-out quality — {setting} library")
+    table.add_column("paper")
+    table.add_column("ctx", justify="right")
+    table.add_column("cands", justify="right")
+    for method in results:
+        for metric in SHOWN_METRICS:
+            table.add_column(f"{method}\n{metric}", justify="right")
+    first = next(iter(results.values()))
+    for row, paper in enumerate(first):
+        cells = [paper.name, str(paper.n_contexts), str(paper.n_candidates)]
+        for evals in results.values():
+            cells += [f"{evals[row].metrics[m]:.3f}" for m in SHOWN_METRICS]
+        table.add_row(*cells)
+    cells = ["macro average", str(sum(p.n_contexts for p in first)), ""]
+    for evals in results.values():
+        macro = average([p.metrics for p in evals if p.n_contexts])
+        cells += [f"{macro[m]:.3f}" for m in SHOWN_METRICS]
+    table.add_row(*cells, style="bold")
+    console.print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--papers", type=Path, default=DEFAULT_PAPERS, help="folder with MANIFEST.tsv")
+    parser.add_argument("--only", nargs="*", help="evaluate only these paper names")
+    parser.add_argument("--settings", default="own,pooled")
+    parser.add_argument("--methods", default="bm25,dense,hybrid")
+    parser.add_argument("--reranker", help="also run hybrid + this reranker (name or local path)")
+    parser.add_argument("--backend", default="hf")
+    parser.add_argument("--mode", default="sentence")
+    parser.add_argument("--neighbours", type=int, default=1)
+    parser.add_argument("--embedder", default=None)
+    parser.add_argument("--cache", type=Path, default=REPO / ".bench-cache" / "quality", help="kept libraries")
+    parser.add_argument("--json", type=Path, default=REPO / ".bench-cache" / "quality.json")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    papers = read_manifest(args.papers)
+    if args.only:
+        papers = [p for p in papers if p.name in args.only]
+    base = SuggestOptions(rerank="off", mode=args.mode, neighbours=args.neighbours, embedder=args.embedder)
+    methods = {m: dataclasses.replace(base, method=m) for m in args.methods.split(",")}
+    if args.reranker:
+        methods["hybrid+rerank"] = dataclasses.replace(
+            base, method="hybrid", rerank="on", reranker=args.reranker, backend=args.backend
+        )
+    console = Console()
+    config = {"mode": args.mode, "neighbours": args.neighbours, "embedder": args.embedder}
+    report: dict[str, object] = {"config": config}
+    for setting in args.settings.split(","):
+        started = time.perf_counter()
+        results = run_setting(setting, papers, methods, args.cache, args.reranker)
+        elapsed = time.perf_counter() - started
+        print_table(setting, results, console)
+        console.print(f"{setting}: {elapsed:.0f} s")
+        report[setting] = {
+            method: {
+                "papers": [p.to_json() for p in evals],
+                "metrics": average([p.metrics for p in evals if p.n_contexts]),
+            }
+            for method, evals in results.items()
+        }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    console.print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

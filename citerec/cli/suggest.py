@@ -1,0 +1,148 @@
+"""`citerec suggest DRAFT`: suggestions for a draft as a table, JSON, annotated .tex or BibTeX."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from citerec.cli.common import LibraryDirOption, console, emit, fail, rich_progress, stdout_console, user_errors, warn
+from citerec.rerank import DEFAULT_RERANKER
+from citerec.suggest import Suggester, SuggestOptions, SuggestResult, open_library
+
+FORMATS = ("table", "json", "tex", "bib")
+
+
+def suggest(
+    draft: Annotated[str, typer.Argument(help="The draft: a .tex file (includes are followed), a .txt/.md abstract, or - for stdin.")],
+    bib: Annotated[list[Path], typer.Option("--bib", "-b", help="BibTeX file(s) to import into the library first (only changes are re-indexed).")] = [],  # noqa: B006
+    library_dir: LibraryDirOption = None,
+    top: Annotated[int, typer.Option("--top", "-n", help="Suggestions per passage.")] = 5,
+    recall_k: Annotated[int, typer.Option("--recall-k", help="Candidates recalled per passage before reranking.")] = 50,
+    method: Annotated[str, typer.Option(help="Recall method: hybrid, bm25 or dense.")] = "hybrid",
+    rerank: Annotated[str, typer.Option(help="auto: rerank when the reranker can be loaded; on: require it; off: recall only.")] = "auto",
+    reranker: Annotated[str, typer.Option(help="Reranker model name or local path (Qwen3-Reranker 0.6B/4B/8B).")] = DEFAULT_RERANKER,
+    backend: Annotated[str, typer.Option(help="Reranker backend: hf, vllm, or the URL of a running vLLM server.")] = "hf",
+    instruction: Annotated[str | None, typer.Option(help="Override the reranker's citation-domain instruction.")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Minimum score to keep a suggestion (default 0.05 when reranked, none otherwise).")] = None,
+    include_cited: Annotated[bool, typer.Option("--include-cited", help="Also suggest keys already cited in that passage.")] = False,
+    mode: Annotated[str, typer.Option(help="sentence (with neighbour sentences) or paragraph.")] = "sentence",
+    all_sentences: Annotated[bool, typer.Option("--all-sentences", help="Look at every sentence, not only those with citations or placeholders.")] = False,
+    embedder: Annotated[str | None, typer.Option(help="Embedding model for the index (default: the bundled all-MiniLM-L6-v2).")] = None,
+    output_format: Annotated[str, typer.Option("--format", "-f", help="table, json, tex or bib.")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="tex: folder for the annotated copy (default: stdout for a single file); bib/json: file to write.")] = None,
+    in_place: Annotated[bool, typer.Option("--in-place", help="tex: rewrite the draft files themselves (atomically).")] = False,
+) -> None:
+    """Suggest \\cite keys for each passage of a draft."""
+    if output_format not in FORMATS:
+        fail(f"--format must be one of {', '.join(FORMATS)}, not {output_format!r}")
+    with user_errors():
+        options = SuggestOptions(
+            top_n=top,
+            recall_k=recall_k,
+            method=method,
+            rerank=rerank,
+            reranker=reranker,
+            backend=backend,
+            instruction=instruction,
+            threshold=threshold,
+            include_cited=include_cited,
+            mode=mode,
+            all_sentences=all_sentences,
+            embedder=embedder,
+        )
+        draft_path = Path(draft) if draft != "-" else None
+        if draft_path is not None and not draft_path.is_file():
+            fail(f"{draft}: no such file")
+        with rich_progress() as progress:
+            library, imports = open_library(library_dir, bib=bib, near=draft_path)
+            for bib_import, _report in imports:
+                for problem in bib_import.problems:
+                    warn(str(problem))
+            suggester = Suggester(library, options=options, progress=progress)
+            result = suggester.suggest_path(draft)
+        for note in result.notes:
+            warn(note)
+        if output_format == "table":
+            _print_table(result)
+        elif output_format == "json":
+            _write(json.dumps(result.to_json(), indent=2, ensure_ascii=False), output)
+        elif output_format == "bib":
+            _write(_bibtex_for_new(result, library, bib), output)
+        else:
+            _write_tex(result, draft, output, in_place)
+
+
+def _write(text: str, output: Path | None) -> None:
+    from citerec.storage import atomic_write_text
+
+    if output is None:
+        emit(text)
+    else:
+        atomic_write_text(output, text if text.endswith("\n") else text + "\n")
+        console.print(f"wrote {output}")
+
+
+def _print_table(result: SuggestResult) -> None:
+    how = f"reranked by {result.reranker}" if result.reranked else "recall only (not reranked)"
+    table = Table(title=f"Suggestions for {result.source} — {how}", show_lines=True)
+    table.add_column("where", no_wrap=True)
+    table.add_column("passage", ratio=3)
+    table.add_column("suggest", no_wrap=True)
+    table.add_column("score", justify="right")
+    table.add_column("title", ratio=2)
+    for item in result.contexts:
+        ctx = item.context
+        where = f"{ctx.file}:{ctx.line_start}" + (" [?]" if ctx.placeholder else "")
+        sentence = ctx.sentence if len(ctx.sentence) < 220 else ctx.sentence[:217] + "…"
+        if ctx.cited_keys:
+            sentence += f"\n[dim]cites: {', '.join(ctx.cited_keys)}[/]"
+        if not item.suggestions:
+            table.add_row(where, sentence, "[dim]—[/]", "", "")
+            continue
+        table.add_row(
+            where,
+            sentence,
+            "\n".join(s.key for s in item.suggestions),
+            "\n".join(f"{s.score:.3f}" for s in item.suggestions),
+            "\n".join(s.title[:70] for s in item.suggestions),
+        )
+    stdout_console.print(table)
+
+
+def _bibtex_for_new(result: SuggestResult, library, bib: list[Path]) -> str:
+    """BibTeX for suggested papers that the user's .bib files do not have yet."""
+    from citerec.ingest import papers_to_bibtex, read_bibtex
+    from citerec.papers import normalise_key
+
+    if bib:
+        known = {normalise_key(p.key) for path in bib for p in read_bibtex(path).papers}
+    else:
+        known = {normalise_key(p.key) for p in library.papers() if p.source.startswith("bibtex:")}
+    papers = [library.get(key) for key in result.suggested_keys() if normalise_key(key) not in known]
+    if not papers:
+        console.print("every suggested paper is already in your .bib")
+    return papers_to_bibtex([p for p in papers if p is not None])
+
+
+def _write_tex(result: SuggestResult, draft: str, output: Path | None, in_place: bool) -> None:
+    from citerec.latex import read_draft
+    from citerec.texout import annotate, write_annotated
+
+    if draft == "-":
+        fail("--format tex needs a draft file, not stdin")
+    parsed = read_draft(draft)
+    keys = {item.context.id: [s.key for s in item.suggestions] for item in result.contexts if item.suggestions}
+    outputs = annotate(parsed, keys)
+    if in_place or output is not None:
+        written = write_annotated(outputs, in_place=in_place, out_dir=output)
+        for path in written:
+            console.print(f"wrote {path}")
+        return
+    main = parsed.main
+    if set(outputs) - {main}:
+        fail("the suggestions touch included files too: pass --output DIR (or --in-place)")
+    emit(outputs.get(main, main.read_text(encoding="utf-8")))

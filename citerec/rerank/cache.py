@@ -1,0 +1,109 @@
+"""A SQLite score cache: a (model, instruction, query, document) pair is judged once.
+
+Reranking is the slow stage and drafts are re-run after small edits, so most
+pairs repeat. The database is in WAL mode (readers never block the writer),
+and each batch of new scores is written in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from citerec.progress import ProgressCallback
+from citerec.rerank.base import DEFAULT_INSTRUCTION, Reranker
+
+_CHUNK = 500  # keys per SELECT, below SQLite's bound-parameter limit
+
+
+def pair_key(model: str, instruction: str, query: str, document: str) -> str:
+    payload = json.dumps([model, instruction, query, document], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class ScoreCache:
+    """key -> score in one SQLite file; safe to share between threads and processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS scores (key TEXT PRIMARY KEY, score REAL NOT NULL)")
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, float]:
+        found: dict[str, float] = {}
+        unique = list(dict.fromkeys(keys))
+        with self._lock:
+            for start in range(0, len(unique), _CHUNK):
+                chunk = unique[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                found.update(self._db.execute(f"SELECT key, score FROM scores WHERE key IN ({marks})", chunk))
+        return found
+
+    def put_many(self, items: Iterable[tuple[str, float]]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO scores (key, score) VALUES (?, ?)", list(items))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM scores").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class CachedReranker:
+    """Wraps a reranker: looks every pair up, scores only the misses, stores them.
+
+    `hits` and `misses` count pairs over the wrapper's life (the CLI reports them).
+    """
+
+    def __init__(self, inner: Reranker, path: Path) -> None:
+        self.inner = inner
+        self.model_name = inner.model_name
+        self.cache = ScoreCache(path)
+        self.hits = 0
+        self.misses = 0
+        # Truncation changes scores, so the length budget is part of the model's identity.
+        max_length = getattr(inner, "max_length", None)
+        self._model_key = f"{inner.model_name}@{max_length}" if max_length else inner.model_name
+
+    def score(self, query, documents, *, instruction=None, progress=None) -> list[float]:
+        return self.score_pairs([(query, d) for d in documents], instruction=instruction, progress=progress)
+
+    def score_pairs(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        *,
+        instruction: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> list[float]:
+        if not pairs:
+            return []
+        instruction = instruction or DEFAULT_INSTRUCTION
+        keys = [pair_key(self._model_key, instruction, q, d) for q, d in pairs]
+        known = self.cache.get_many(keys)
+        missing = list(dict.fromkeys(k for k in keys if k not in known))
+        self.hits += len(pairs) - sum(1 for k in keys if k not in known)
+        self.misses += sum(1 for k in keys if k not in known)
+        if missing:
+            first = {k: pair for k, pair in zip(keys, pairs, strict=True) if k not in known}
+            new = self.inner.score_pairs([first[k] for k in missing], instruction=instruction, progress=progress)
+            fresh = dict(zip(missing, new, strict=True))
+            self.cache.put_many(fresh.items())
+            known.update(fresh)
+        return [known[k] for k in keys]

@@ -1,0 +1,119 @@
+"""Request and response bodies of the HTTP API (pydantic models; they also make /docs).
+
+`RerankRequest`/`RerankResponse` follow the rerank APIs of vLLM and Cohere, so
+their clients work against citerec unchanged. Shape errors (wrong types, empty
+query, `top_n` < 1) are 422 here; size limits depend on the server's
+configuration and are checked in `app` (413).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class RerankDocument(BaseModel):
+    """A document given as an object, as Cohere allows."""
+
+    text: str
+
+
+class RerankRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    model: str | None = Field(None, description="Must name the loaded reranker when given (else 404).")
+    query: str = Field(..., min_length=1)
+    documents: list[str | RerankDocument] = Field(..., min_length=1)
+    top_n: int | None = Field(None, ge=1, description="Return only the best `top_n` results.")
+    instruction: str | None = Field(
+        None, min_length=1, description="Task instruction for the Qwen3-Reranker prompt (default: citation judging)."
+    )
+    return_documents: bool = Field(True, description="Echo each document's text in its result.")
+
+    def texts(self) -> list[str]:
+        return [d if isinstance(d, str) else d.text for d in self.documents]
+
+
+class RerankResult(BaseModel):
+    index: int = Field(..., description="Position of the document in the request.")
+    relevance_score: float = Field(..., description="P(yes) from the reranker, in [0, 1].")
+    document: RerankDocument | None = None
+
+
+class RerankUsage(BaseModel):
+    documents: int
+    pairs: int
+    total_chars: int = Field(..., description="Characters of query and documents over all pairs (not tokens).")
+
+
+class RerankResponse(BaseModel):
+    id: str
+    model: str
+    results: list[RerankResult]
+    usage: RerankUsage
+
+
+class SuggestRequest(BaseModel):
+    """Exactly one of `text` (plain prose) or `tex` (LaTeX source)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(None, description="Plain text: a paragraph or an abstract.")
+    tex: str | None = Field(None, description="LaTeX source of a draft (\\input is not followed).")
+    top_n: int | None = Field(None, ge=1, le=100, description="Suggestions per passage (server default if omitted).")
+    rerank: Literal["auto", "on", "off"] | None = Field(None, description="Override the server's rerank mode.")
+    instruction: str | None = Field(None, min_length=1)
+    include_cited: bool | None = Field(None, description="Also suggest keys already cited in the passage.")
+    all_sentences: bool | None = Field(None, description="Suggest for every sentence, not only citation spots.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SuggestRequest:
+        if (self.text is None) == (self.tex is None):
+            raise ValueError("give exactly one of 'text' or 'tex'")
+        if not (self.text or self.tex or "").strip():
+            raise ValueError("the text is empty")
+        return self
+
+    @property
+    def source(self) -> str:
+        return self.text if self.text is not None else self.tex  # type: ignore[return-value]
+
+
+class SearchHit(BaseModel):
+    key: str
+    title: str
+    year: int | None = None
+    authors: list[str] = []
+    score: float
+    bm25_rank: int | None = None
+    dense_rank: int | None = None
+
+
+class SearchResponse(BaseModel):
+    query: str
+    method: str
+    results: list[SearchHit]
+
+
+class QueueHealth(BaseModel):
+    queued_pairs: int
+    max_queued_pairs: int
+    max_batch_pairs: int
+    batching: bool
+    calls: int
+    pairs_scored: int
+    rejected: int
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+    model: str | None = Field(None, description="The loaded reranker, or null when reranking is off.")
+    library_papers: int
+    auth: bool = Field(..., description="Whether /v1 endpoints need a bearer key.")
+    queue: QueueHealth | None = None
+
+
+class ErrorBody(BaseModel):
+    detail: Any

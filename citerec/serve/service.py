@@ -1,0 +1,113 @@
+"""What the server loads once and shares between requests: library, index, reranker, queue.
+
+The routes in `app` stay thin: they validate, then call a `Service` method.
+Model work never runs on the event loop: reranking goes through the
+`RerankBatcher`'s worker thread, recall and suggestion through a small thread
+pool (recall embeds the query; the pipeline then waits on the batcher).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from citerec.errors import CiterecError
+from citerec.library import Library
+from citerec.serve.batching import BatchedReranker, QueueFull, RerankBatcher
+from citerec.serve.limits import ServeLimits
+
+if TYPE_CHECKING:
+    from citerec.index import Candidate, Index
+    from citerec.rerank import Reranker
+    from citerec.suggest import SuggestOptions, SuggestResult
+
+
+class RerankUnavailable(CiterecError):
+    """The server runs without a reranker (--rerank off, or auto and the model could not load)."""
+
+
+class Service:
+    """The loaded state of one server; `close` stops its worker threads."""
+
+    def __init__(
+        self,
+        library: Library | Path | str,
+        *,
+        reranker: Reranker | None = None,
+        options: SuggestOptions | None = None,
+        limits: ServeLimits | None = None,
+        index: Index | None = None,
+    ) -> None:
+        from citerec.suggest import SuggestOptions, Suggester
+
+        self.library = library if isinstance(library, Library) else Library(library)
+        self.limits = limits or ServeLimits()
+        options = options or SuggestOptions()
+        if options.rerank == "off":
+            reranker = None
+        # The Suggester owns the load policy (auto: go on without a model and say so).
+        self.suggester = Suggester(self.library, options=options, reranker=reranker, index=index)
+        self.reranker: Reranker | None = self.suggester.reranker
+        self.batcher: RerankBatcher | None = None
+        if self.reranker is not None:
+            self.batcher = RerankBatcher(
+                self.reranker,
+                max_batch_pairs=self.limits.max_batch_pairs,
+                max_queued_pairs=self.limits.max_queued_pairs,
+                wait_ms=self.limits.batch_wait_ms,
+                batching=self.limits.batching,
+            )
+            # The pipeline's scoring joins the same queue as /v1/rerank.
+            self.suggester.reranker = BatchedReranker(self.batcher)
+        self._pool = ThreadPoolExecutor(max_workers=self.limits.pipeline_threads, thread_name_prefix="citerec-serve")
+        self._pipeline_jobs = 0
+        self._pipeline_lock = threading.Lock()
+
+    @property
+    def index(self) -> Index:
+        return self.suggester.index
+
+    @property
+    def model_name(self) -> str | None:
+        return self.reranker.model_name if self.reranker is not None else None
+
+    # -- work --------------------------------------------------------------
+    async def rerank(self, query: str, documents: Sequence[str], instruction: str | None) -> list[float]:
+        """Scores of `documents` for `query`, exactly `reranker.score(query, documents, instruction=…)`."""
+        if self.batcher is None:
+            raise RerankUnavailable("no reranker is loaded on this server (started with --rerank off?)")
+        return await self.batcher.ascore_pairs([(query, d) for d in documents], instruction=instruction)
+
+    async def suggest(self, text: str, *, is_tex: bool, changes: dict[str, Any]) -> SuggestResult:
+        """The suggestion pipeline on `text`, with option overrides from the request."""
+        options = dataclasses.replace(self.suggester.options, **changes)
+        if options.rerank == "on" and self.batcher is None:
+            raise RerankUnavailable("rerank 'on' was asked but this server has no reranker loaded")
+        return await self._in_pool(self.suggester.suggest_text, text, is_tex=is_tex, options=options)
+
+    async def search(self, query: str, k: int, method: str) -> list[Candidate]:
+        """Recall over the library (BM25 + dense, fused), without reranking."""
+        return await self._in_pool(self.index.recall, query, k=k, method=method)
+
+    async def _in_pool(self, fn, *args, **kwargs):
+        """Run pipeline work on the thread pool; past `max_pipeline_jobs` waiting, refuse with `QueueFull`."""
+        with self._pipeline_lock:
+            if self._pipeline_jobs >= self.limits.max_pipeline_jobs:
+                raise QueueFull(f"the server is busy ({self._pipeline_jobs} suggestion/search requests in progress)")
+            self._pipeline_jobs += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+        finally:
+            with self._pipeline_lock:
+                self._pipeline_jobs -= 1
+
+    def close(self) -> None:
+        if self.batcher is not None:
+            self.batcher.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,357 @@
+"""The pipeline: draft contexts → hybrid recall → rerank → thresholds → `Suggestion`s.
+
+`Suggester` loads the library's index and the reranker once and answers many
+drafts or passages; `suggest()` is the one-call convenience used by the CLI,
+the notebook and the service. Evaluation ranks with the very same `Suggester`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from citerec.errors import CiterecError, InputError, ModelError
+from citerec.library import Library, default_library_dir
+from citerec.papers import normalise_key
+from citerec.progress import ProgressCallback, no_progress
+from citerec.rerank import DEFAULT_RERANKER, format_document
+
+if TYPE_CHECKING:
+    from citerec.index import Candidate, Index
+    from citerec.latex import Context
+    from citerec.rerank import Reranker
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "citerec.suggestions/1"
+RERANK_MODES = ("auto", "on", "off")
+RECALL_METHODS = ("hybrid", "bm25", "dense")
+RERANK_CACHE_FILE = "rerank-cache.sqlite"
+DEFAULT_RERANK_THRESHOLD = 0.05
+
+
+@dataclass(frozen=True)
+class SuggestOptions:
+    """Every knob of the pipeline; the CLI, the API and the service fill the same object."""
+
+    top_n: int = 5
+    recall_k: int = 50
+    method: str = "hybrid"
+    rerank: str = "auto"
+    reranker: str = DEFAULT_RERANKER
+    backend: str = "hf"
+    instruction: str | None = None
+    threshold: float | None = None  # None: DEFAULT_RERANK_THRESHOLD when reranked, none otherwise
+    include_cited: bool = False
+    mode: str = "sentence"
+    all_sentences: bool = False
+    neighbours: int = 1
+    embedder: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.rerank not in RERANK_MODES:
+            raise CiterecError(f"--rerank must be one of {', '.join(RERANK_MODES)}, not {self.rerank!r}")
+        if self.method not in RECALL_METHODS:
+            raise CiterecError(f"--method must be one of {', '.join(RECALL_METHODS)}, not {self.method!r}")
+        if self.mode not in ("sentence", "paragraph"):
+            raise CiterecError(f"--mode must be sentence or paragraph, not {self.mode!r}")
+        if self.top_n < 1 or self.recall_k < 1:
+            raise CiterecError("--top and --recall-k must be at least 1")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One candidate paper for one context, with where each stage ranked it."""
+
+    key: str
+    title: str
+    score: float  # rerank P(yes) when reranked, else the fused recall score
+    rank: int
+    recall_rank: int
+    fused_score: float
+    bm25_rank: int | None
+    dense_rank: int | None
+    rerank_score: float | None
+    already_cited: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ContextSuggestions:
+    """The suggestions for one context, and the full ranking they were cut from."""
+
+    context: Context
+    suggestions: tuple[Suggestion, ...]
+    ranking: tuple[Suggestion, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        ctx = self.context
+        return {
+            "id": ctx.id,
+            "file": ctx.file,
+            "line_start": ctx.line_start,
+            "line_end": ctx.line_end,
+            "section": ctx.section,
+            "sentence": ctx.sentence,
+            "query": ctx.text,
+            "placeholder": ctx.placeholder,
+            "cited_keys": list(ctx.cited_keys),
+            "suggestions": [s.to_json() for s in self.suggestions],
+        }
+
+
+@dataclass(frozen=True)
+class SuggestResult:
+    """What a run produced, plus how it was produced (for JSON consumers and for logs)."""
+
+    source: str
+    contexts: tuple[ContextSuggestions, ...]
+    reranked: bool
+    reranker: str | None
+    embedder: str
+    options: SuggestOptions
+    notes: tuple[str, ...] = ()
+
+    def suggested_keys(self) -> list[str]:
+        """Every suggested key once, in order of first appearance."""
+        seen: dict[str, None] = {}
+        for item in self.contexts:
+            for suggestion in item.suggestions:
+                seen.setdefault(suggestion.key, None)
+        return list(seen)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "source": self.source,
+            "reranked": self.reranked,
+            "reranker": self.reranker,
+            "embedder": self.embedder,
+            "notes": list(self.notes),
+            "options": dataclasses.asdict(self.options),
+            "contexts": [item.to_json() for item in self.contexts],
+        }
+
+
+def _load_reranker(library: Library, options: SuggestOptions) -> tuple[Reranker | None, str | None]:
+    """Load the reranker the options ask for; in auto mode a failure is a note, not an error."""
+    if options.rerank == "off":
+        return None, None
+    from citerec.rerank import load_reranker
+
+    try:
+        reranker = load_reranker(
+            options.reranker,
+            backend=options.backend,
+            cache_path=library.root / RERANK_CACHE_FILE,
+        )
+    except ModelError as exc:
+        if options.rerank == "on":
+            raise
+        note = f"reranking skipped (--rerank auto): {exc}"
+        log.warning(note)
+        return None, note
+    return reranker, None
+
+
+class Suggester:
+    """Holds a library's index and a reranker, loaded once, and ranks contexts against them."""
+
+    def __init__(
+        self,
+        library: Library,
+        *,
+        options: SuggestOptions | None = None,
+        reranker: Reranker | None = None,
+        index: Index | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        from citerec.index import ensure_index
+
+        self.library = library
+        self.options = options or SuggestOptions()
+        self.progress = progress or no_progress
+        if len(library) == 0:
+            raise CiterecError(f"the library in {library.root} is empty: import a .bib first (citerec library import)")
+        self.index = index or ensure_index(library, embedder=self.options.embedder, progress=self.progress)
+        self.load_notes: tuple[str, ...] = ()
+        if reranker is None:
+            reranker, note = _load_reranker(library, self.options)
+            self.load_notes = (note,) if note else ()
+        self.reranker = reranker
+
+    # -- ranking -------------------------------------------------------
+    def rank(self, contexts: Sequence[Context], options: SuggestOptions | None = None) -> list[ContextSuggestions]:
+        """Recall then (optionally) rerank candidates for every context."""
+        options = options or self.options
+        if not contexts:
+            return []
+        recalled = self.index.recall_many([c.text for c in contexts], k=options.recall_k, method=options.method)
+        reranker = self.reranker if options.rerank != "off" else None
+        results = []
+        for number, (context, candidates) in enumerate(zip(contexts, recalled, strict=True)):
+            rerank_scores = self._rerank(reranker, context, candidates, options) if reranker else None
+            results.append(self._cut(context, candidates, rerank_scores, options))
+            self.progress("Reranking" if reranker else "Ranking", number + 1, len(contexts))
+        return results
+
+    def _rerank(
+        self, reranker: Reranker, context: Context, candidates: Sequence[Candidate], options: SuggestOptions
+    ) -> list[float]:
+        documents = []
+        for candidate in candidates:
+            paper = self.library.get(candidate.key)
+            documents.append(format_document(paper) if paper else candidate.key)
+        return reranker.score(context.text, documents, instruction=options.instruction)
+
+    def _cut(
+        self,
+        context: Context,
+        candidates: Sequence[Candidate],
+        rerank_scores: Sequence[float] | None,
+        options: SuggestOptions,
+    ) -> ContextSuggestions:
+        cited = {normalise_key(k) for k in context.cited_keys}
+        order = list(range(len(candidates)))
+        if rerank_scores is not None:
+            order.sort(key=lambda i: (-rerank_scores[i], i))
+        ranking = []
+        for rank, i in enumerate(order, start=1):
+            candidate = candidates[i]
+            paper = self.library.get(candidate.key)
+            rerank_score = None if rerank_scores is None else float(rerank_scores[i])
+            ranking.append(
+                Suggestion(
+                    key=paper.key if paper else candidate.key,
+                    title=paper.title if paper else "",
+                    score=rerank_score if rerank_score is not None else float(candidate.score),
+                    rank=rank,
+                    recall_rank=i + 1,
+                    fused_score=float(candidate.score),
+                    bm25_rank=candidate.bm25_rank,
+                    dense_rank=candidate.dense_rank,
+                    rerank_score=rerank_score,
+                    already_cited=normalise_key(candidate.key) in cited,
+                )
+            )
+        threshold = options.threshold
+        if threshold is None and rerank_scores is not None:
+            threshold = DEFAULT_RERANK_THRESHOLD
+        kept = [
+            s
+            for s in ranking
+            if (options.include_cited or not s.already_cited) and (threshold is None or s.score >= threshold)
+        ]
+        return ContextSuggestions(context, tuple(kept[: options.top_n]), tuple(ranking))
+
+    # -- entry points --------------------------------------------------
+    def suggest_contexts(
+        self,
+        contexts: Sequence[Context],
+        *,
+        source: str = "<contexts>",
+        options: SuggestOptions | None = None,
+        notes: Sequence[str] = (),
+    ) -> SuggestResult:
+        options = options or self.options
+        reranked = self.reranker is not None and options.rerank != "off"
+        return SuggestResult(
+            source=source,
+            contexts=tuple(self.rank(contexts, options)),
+            reranked=reranked,
+            reranker=self.reranker.model_name if reranked and self.reranker else None,
+            embedder=self.index.embedder_name,
+            options=options,
+            notes=self.load_notes + tuple(notes),
+        )
+
+    def suggest_text(self, text: str, *, is_tex: bool = True, options: SuggestOptions | None = None) -> SuggestResult:
+        """Suggest for a passage given as a string (LaTeX or plain text)."""
+        from citerec.latex import extract_contexts
+
+        options = options or self.options
+        contexts, notes = _contexts_or_every_sentence(
+            lambda all_sentences: extract_contexts(
+                "<text>",
+                text=text,
+                is_tex=is_tex,
+                mode=options.mode,
+                all_sentences=all_sentences,
+                neighbours=options.neighbours,
+            ),
+            options,
+        )
+        return self.suggest_contexts(contexts, source="<text>", options=options, notes=notes)
+
+    def suggest_path(self, path: Path | str, *, options: SuggestOptions | None = None) -> SuggestResult:
+        """Suggest for a draft on disk (.tex with its includes, or a plain-text/Markdown abstract)."""
+        from citerec.latex import extract_contexts, read_draft
+
+        options = options or self.options
+        draft = read_draft(path)
+        contexts, notes = _contexts_or_every_sentence(
+            lambda all_sentences: extract_contexts(
+                draft, mode=options.mode, all_sentences=all_sentences, neighbours=options.neighbours
+            ),
+            options,
+        )
+        notes = [str(problem) for problem in draft.problems] + notes
+        return self.suggest_contexts(contexts, source=str(path), options=options, notes=notes)
+
+
+def _contexts_or_every_sentence(
+    extract: Callable[[bool], list[Context]], options: SuggestOptions
+) -> tuple[list[Context], list[str]]:
+    """Contexts as asked; a text with no citations or placeholders falls back to every sentence."""
+    contexts = extract(options.all_sentences)
+    if contexts or options.all_sentences:
+        return contexts, []
+    return extract(True), ["no citations or placeholders found: suggesting for every sentence"]
+
+
+def open_library(
+    library_dir: Path | str | None = None,
+    *,
+    bib: Sequence[Path | str] = (),
+    near: Path | None = None,
+) -> tuple[Library, list[Any]]:
+    """Open (or create) a library and bring it up to date with the given .bib files."""
+    from citerec.ingest import import_bibtex
+
+    root = Path(library_dir) if library_dir else default_library_dir(near)
+    library = Library(root)
+    imports = [import_bibtex(library, Path(path)) for path in bib]
+    return library, imports
+
+
+def suggest(
+    source: str | Path,
+    *,
+    bib: Sequence[Path | str] = (),
+    library_dir: Path | str | None = None,
+    library: Library | None = None,
+    progress: ProgressCallback | None = None,
+    **options: Any,
+) -> SuggestResult:
+    """Suggest citations for a draft path or a passage of text, in one call.
+
+    `source` is a path to a .tex/.txt/.md file, or the text itself. Keyword
+    options are the fields of `SuggestOptions` (top_n, rerank, reranker, …).
+    """
+    opts = SuggestOptions(**options)
+    path = Path(source) if isinstance(source, Path) or (len(str(source)) < 4096 and "\n" not in str(source)) else None
+    is_file = path is not None and path.exists()
+    if path is not None and not is_file and isinstance(source, Path):
+        raise InputError("no such file", file=str(source))
+    if library is None:
+        library, _ = open_library(library_dir, bib=bib, near=path if is_file else None)
+    suggester = Suggester(library, options=opts, progress=progress)
+    if is_file:
+        return suggester.suggest_path(path, options=opts)
+    return suggester.suggest_text(str(source), is_tex="\\" in str(source), options=opts)

@@ -1,0 +1,53 @@
+"""Fixtures shared across the suite: example data, an imported example library, a tiny reranker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "data" / "examples"
+EVAL_PAPERS = REPO.parent / "shared" / "eval" / "papers"
+
+
+@pytest.fixture(scope="session")
+def examples_dir() -> Path:
+    return EXAMPLES
+
+
+@pytest.fixture(scope="session")
+def tiny_reranker_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen3-Reranker saved to disk once per test session."""
+    from tests.helpers.tiny_qwen import build_tiny_qwen3_reranker
+
+    return build_tiny_qwen3_reranker(tmp_path_factory.mktemp("tiny-qwen3-reranker"))
+
+
+@pytest.fixture(scope="session")
+def _indexed_example_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example .bib imported and indexed once; tests get their own copy."""
+    from citerec.index import ensure_index
+
+    from citerec.ingest import import_bibtex
+    from citerec.library import Library
+
+    root = tmp_path_factory.mktemp("example-library") / ".citerec"
+    library = Library(root)
+    import_bibtex(library, EXAMPLES / "refs.bib")
+    ensure_index(library)
+    return root
+
+
+@pytest.fixture
+def example_library_dir(_indexed_example_library: Path, tmp_path: Path) -> Path:
+    """A private copy of the indexed example library (tests may modify it)."""
+    target = tmp_path / ".citerec"
+    shutil.copytree(_indexed_example_library, target)
+    return target
