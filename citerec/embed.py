@@ -190,16 +190,26 @@ def _cached_snapshot(name: str) -> str | None:
         return None
 
 
-def resolve_model(name: str | None) -> tuple[str, str, bool]:
-    """(display name, what to load, is local) for an embedder name, path or hub id."""
+def embedder_name(name: str | None) -> str:
+    """The canonical name an index records for `name`: the default's name, an absolute path, or the hub id."""
     if name is None or name.strip().lower() in _DEFAULT_ALIASES:
-        return DEFAULT_EMBEDDER, str(_bundled_model_path()), True
+        return DEFAULT_EMBEDDER
     path = Path(name).expanduser()
     if path.is_dir():
-        resolved = str(path.resolve())
-        return resolved, resolved, True
-    if name.startswith((".", "/", "~")):
+        return str(path.resolve())
+    return name.strip()
+
+
+def resolve_model(name: str | None) -> tuple[str, str, bool]:
+    """(canonical name, what to load, is local) for an embedder name, path or hub id."""
+    display = embedder_name(name)
+    if display == DEFAULT_EMBEDDER:
+        return display, str(_bundled_model_path()), True
+    if Path(display).is_dir():
+        return display, display, True
+    if display.startswith((".", "/", "~")):
         raise ModelError(f"embedder {name}: no such model folder")
+    name = display
     snapshot = _cached_snapshot(name)
     if snapshot is not None:
         return name, snapshot, True

@@ -97,5 +97,6 @@ def extract_arxiv_id(text: str) -> str:
         return match.group(1)
     match = _ARXIV_OLD.search(text)
     if match and ("arxiv" in text.lower() or re.fullmatch(r"\s*" + re.escape(match.group(0)) + r"\s*", text)):
-        return match.group(1)
+        archive, number = match.group(1).split("/")
+        return f"{archive.split('.')[0].lower()}/{number}"  # math.GT/0309136 is math/0309136
     return ""

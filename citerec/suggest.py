@@ -322,11 +322,11 @@ def open_library(
     near: Path | None = None,
 ) -> tuple[Library, list[Any]]:
     """Open (or create) a library and bring it up to date with the given .bib files."""
-    from citerec.ingest import import_bibtex
+    from citerec.ingest import import_bibtex_files
 
     root = Path(library_dir) if library_dir else default_library_dir(near)
     library = Library(root)
-    imports = [import_bibtex(library, Path(path)) for path in bib]
+    imports = import_bibtex_files(library, [Path(path) for path in bib]) if bib else []
     return library, imports
 
 

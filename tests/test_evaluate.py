@@ -52,7 +52,8 @@ def _paper(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_evaluate_paper_scores_obvious_contexts_perfectly(tmp_path) -> None:
     tex, bib = _paper(tmp_path)
-    result = evaluate_paper(tex, bib, options=SuggestOptions(rerank="off", method="bm25"), library_dir=tmp_path / "lib")
+    options = SuggestOptions(rerank="off", method="bm25", neighbours=0)
+    result = evaluate_paper(tex, bib, options=options, library_dir=tmp_path / "lib")
     assert result.n_contexts == 3  # the sentence citing only unknown keys is skipped
     assert result.n_skipped == 1
     assert result.n_candidates == 3

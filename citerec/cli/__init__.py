@@ -45,6 +45,21 @@ def _root(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        # The commands report problems themselves; library warnings would repeat them.
+        logging.getLogger("citerec").setLevel(logging.ERROR)
+        for noisy in ("bm25s", "sentence_transformers", "transformers", "faiss"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+        _quiet_third_party_progress()
+
+
+def _quiet_third_party_progress() -> None:
+    """Keep transformers' and huggingface_hub's own progress bars off stderr (we draw ours)."""
+    import os
+
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def main() -> None:

@@ -1,7 +1,218 @@
-"""`citerec library …`: import BibTeX / arXiv, list, export, remove."""
+"""`citerec library …`: import BibTeX / arXiv, list, export, remove.
+
+A thin layer over `citerec.ingest` and `citerec.Library`: parse options, call
+the library, print a summary on stderr (machine output on stdout only).
+"""
 
 from __future__ import annotations
 
-import typer
+import json
+from pathlib import Path
+from typing import Annotated
 
-app = typer.Typer(help="Manage the paper library (import BibTeX and arXiv, list, export, remove).", no_args_is_help=True)
+import typer
+from rich.table import Table
+
+from citerec.cli.common import LibraryDirOption, console, emit, fail, rich_progress, stdout_console, user_errors, warn
+from citerec.library import AddReport, Library, default_library_dir
+
+app = typer.Typer(
+    help="Manage the paper library (import BibTeX and arXiv, list, export, remove).", no_args_is_help=True
+)
+
+
+def _open(library_dir: Path | None) -> Library:
+    return Library(library_dir or default_library_dir())
+
+
+def _summary(report: AddReport) -> str:
+    return (
+        f"{len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.duplicates)} duplicates"
+    )
+
+
+@app.command("import")
+def import_(
+    files: Annotated[list[Path], typer.Argument(help="BibTeX files (@strings carry over from one file to the next).")],
+    strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero if any entry had a problem.")] = False,
+    library_dir: LibraryDirOption = None,
+) -> None:
+    """Import BibTeX files; broken entries are reported as file:line and skipped."""
+    from citerec.ingest import import_bibtex_files
+
+    with user_errors():
+        library = _open(library_dir)
+        results = import_bibtex_files(library, files)
+    table = Table(title=f"Imported into {library.root}", title_justify="left")
+    for column in ("file", "entries", "imported", "added", "updated", "duplicates", "problems"):
+        table.add_column(column, justify="left" if column == "file" else "right", overflow="fold")
+    problems = 0
+    imported = 0
+    for result, report in results:
+        for problem in result.problems:
+            console.print(str(problem), highlight=False, markup=False, soft_wrap=True)
+        problems += len(result.problems)
+        imported += len(result.papers)
+        table.add_row(
+            result.file,
+            str(result.entries),
+            str(len(result.papers)),
+            str(len(report.added)),
+            str(len(report.updated)),
+            str(len(report.duplicates)),
+            str(len(result.problems)),
+        )
+    console.print(table)
+    if imported == 0:
+        fail("no entries could be imported")
+    if strict and problems:
+        fail(f"{problems} problem{'s' if problems != 1 else ''} (--strict)")
+
+
+@app.command("add-arxiv")
+def add_arxiv(
+    ids: Annotated[
+        list[str], typer.Argument(help="arXiv ids or URLs (1706.03762, hep-th/9901001, https://arxiv.org/abs/…).")
+    ],
+    library_dir: LibraryDirOption = None,
+) -> None:
+    """Fetch papers from arXiv by id and add them."""
+    from citerec.ingest import add_papers_with_keys
+    from citerec.ingest.arxiv import fetch_arxiv
+
+    with user_errors():
+        papers = fetch_arxiv(ids)
+        library = _open(library_dir)
+        report = add_papers_with_keys(library, papers)
+    console.print(_summary(report), highlight=False)
+    for key in report.added:
+        emit(key)
+
+
+@app.command("search-arxiv")
+def search_arxiv(
+    query: Annotated[str, typer.Argument(help="arXiv query (e.g. 'ti:citation AND abs:recommendation').")],
+    max_results: Annotated[int, typer.Option("--max", min=1, help="How many results.")] = 10,
+    add: Annotated[bool, typer.Option("--add", help="Add the results to the library.")] = False,
+    library_dir: LibraryDirOption = None,
+) -> None:
+    """Search arXiv; show the results, or add them with --add."""
+    from citerec.ingest import add_papers_with_keys
+    from citerec.ingest.arxiv import search_arxiv as search
+
+    with user_errors():
+        papers = search(query, max_results)
+        if not papers:
+            warn("arXiv found nothing")
+            return
+        table = Table("arXiv id", "year", "first author", "title")
+        for paper in papers:
+            table.add_row(paper.arxiv_id, str(paper.year or ""), paper.authors[0] if paper.authors else "", paper.title)
+        stdout_console.print(table)
+        if add:
+            report = add_papers_with_keys(_open(library_dir), papers)
+            console.print(_summary(report), highlight=False)
+
+
+@app.command("import-arxiv-snapshot")
+def import_arxiv_snapshot(
+    file: Annotated[Path, typer.Argument(help="arXiv metadata snapshot (JSON lines).")],
+    category: Annotated[
+        list[str] | None, typer.Option("--category", help="Keep only these categories (repeatable).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Stop after this many papers.")] = None,
+    library_dir: LibraryDirOption = None,
+) -> None:
+    """Bulk-import the arXiv metadata snapshot; saved once, atomically, at the end."""
+    from citerec.ingest import add_papers_with_keys
+    from citerec.ingest.snapshot import SnapshotProblem, iter_arxiv_snapshot
+
+    problems: list[SnapshotProblem] = []
+    with user_errors():
+        library = _open(library_dir)
+        with rich_progress() as progress:
+            papers = iter_arxiv_snapshot(file, categories=category, limit=limit, progress=progress, problems=problems)
+            report = add_papers_with_keys(library, papers, save=False)
+        if report.changed:
+            library.save()
+    for problem in problems[:20]:
+        console.print(str(problem), highlight=False, markup=False, soft_wrap=True)
+    if len(problems) > 20:
+        warn(f"{len(problems) - 20} more malformed lines")
+    console.print(_summary(report), highlight=False)
+
+
+@app.command("list")
+def list_(
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    query: Annotated[
+        str | None,
+        typer.Option("--query", "-q", help="Only papers whose key, title, authors or abstract contain this."),
+    ] = None,
+    abstracts: Annotated[bool, typer.Option("--abstract", help="Show abstracts in the table.")] = False,
+    library_dir: LibraryDirOption = None,
+) -> None:
+    """List the library's papers."""
+    if fmt not in ("table", "json"):
+        fail(f"unknown format {fmt!r} (expected table or json)")
+    with user_errors():
+        papers = _open(library_dir).papers()
+    if query:
+        needle = query.lower()
+        papers = [p for p in papers if needle in " ".join((p.key, p.title, p.abstract, *p.authors)).lower()]
+    if fmt == "json":
+        emit(json.dumps([p.to_dict() for p in papers], ensure_ascii=False, indent=2))
+        return
+    table = Table("key", "year", "authors", "title", *(["abstract"] if abstracts else []))
+    for paper in papers:
+        authors = ", ".join(paper.authors[:2]) + (" et al." if len(paper.authors) > 2 else "")
+        row = [paper.key, str(paper.year or ""), authors, paper.title]
+        table.add_row(*row, *([paper.abstract] if abstracts else []))
+    stdout_console.print(table)
+    console.print(f"{len(papers)} papers", highlight=False)
+
+
+@app.command("export")
+def export(
+    keys: Annotated[list[str] | None, typer.Argument(help="Keys to export (default: all).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this .bib file (atomically) instead of stdout.")
+    ] = None,
+    library_dir: LibraryDirOption = None,
+) -> None:
+    """Export papers as BibTeX."""
+    from citerec.ingest.bibtex_export import papers_to_bibtex
+    from citerec.storage import atomic_write_text
+
+    with user_errors():
+        library = _open(library_dir)
+        if keys:
+            missing = [k for k in keys if k not in library]
+            if missing:
+                fail(f"not in the library: {', '.join(missing)}")
+            papers = [library.get(k) for k in keys]
+        else:
+            papers = library.papers()
+        text = papers_to_bibtex(p for p in papers if p is not None)
+        if output is None:
+            emit(text)
+        else:
+            atomic_write_text(output, text)
+            console.print(f"wrote {len(papers)} entries to {output}", highlight=False)
+
+
+@app.command("remove")
+def remove(
+    keys: Annotated[list[str], typer.Argument(help="Keys to remove.")],
+    library_dir: LibraryDirOption = None,
+) -> None:
+    """Remove papers by key."""
+    with user_errors():
+        library = _open(library_dir)
+        removed = library.remove(keys)
+    missing = [k for k in keys if k.lower() not in {r.lower() for r in removed}]
+    if removed:
+        console.print(f"removed {', '.join(removed)}", highlight=False)
+    if missing:
+        fail(f"not in the library: {', '.join(missing)}")

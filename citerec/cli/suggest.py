@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from citerec.cli.common import LibraryDirOption, console, emit, fail, rich_progress, stdout_console, user_errors, warn
@@ -87,29 +88,31 @@ def _write(text: str, output: Path | None) -> None:
 
 
 def _print_table(result: SuggestResult) -> None:
-    how = f"reranked by {result.reranker}" if result.reranked else "recall only (not reranked)"
-    table = Table(title=f"Suggestions for {result.source} — {how}", show_lines=True)
-    table.add_column("where", no_wrap=True)
-    table.add_column("passage", ratio=3)
-    table.add_column("suggest", no_wrap=True)
-    table.add_column("score", justify="right")
-    table.add_column("title", ratio=2)
+    """One section per passage: where it is and what it says, then its ranked suggestions."""
+    how = f"reranked by {result.reranker}" if result.reranked else "recall only, not reranked"
+    table = Table(title=f"Suggestions for {result.source} ({how})", title_justify="left", expand=True)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("key", no_wrap=True, overflow="fold")
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("paper", ratio=1, overflow="fold")
     for item in result.contexts:
         ctx = item.context
-        where = f"{ctx.file}:{ctx.line_start}" + (" [?]" if ctx.placeholder else "")
-        sentence = ctx.sentence if len(ctx.sentence) < 220 else ctx.sentence[:217] + "…"
-        if ctx.cited_keys:
-            sentence += f"\n[dim]cites: {', '.join(ctx.cited_keys)}[/]"
+        sentence = ctx.sentence if len(ctx.sentence) <= 240 else ctx.sentence[:237] + "..."
+        flag = " [magenta]\\cite{?}[/]" if ctx.placeholder else ""
+        cites = f" [dim](cites {', '.join(ctx.cited_keys)})[/]" if ctx.cited_keys else ""
+        header = f"[bold cyan]{escape(ctx.file)}:{ctx.line_start}[/]{flag} {escape(sentence)}{cites}"
+        table.add_row("", "", "", header)
         if not item.suggestions:
-            table.add_row(where, sentence, "[dim]—[/]", "", "")
+            table.add_row("", "[dim]none above the threshold[/]", "", "", end_section=True)
             continue
-        table.add_row(
-            where,
-            sentence,
-            "\n".join(s.key for s in item.suggestions),
-            "\n".join(f"{s.score:.3f}" for s in item.suggestions),
-            "\n".join(s.title[:70] for s in item.suggestions),
-        )
+        for number, suggestion in enumerate(item.suggestions, start=1):
+            table.add_row(
+                str(number),
+                f"[green]{escape(suggestion.key)}[/]",
+                f"{suggestion.score:.3f}",
+                escape(suggestion.title),
+                end_section=number == len(item.suggestions),
+            )
     stdout_console.print(table)
 
 
@@ -136,7 +139,7 @@ def _write_tex(result: SuggestResult, draft: str, output: Path | None, in_place:
         fail("--format tex needs a draft file, not stdin")
     parsed = read_draft(draft)
     keys = {item.context.id: [s.key for s in item.suggestions] for item in result.contexts if item.suggestions}
-    outputs = annotate(parsed, keys)
+    outputs = annotate(parsed, keys, mode=result.options.mode)
     if in_place or output is not None:
         written = write_annotated(outputs, in_place=in_place, out_dir=output)
         for path in written:

@@ -15,7 +15,9 @@ from citerec.papers import Paper
 
 TOKENIZER_VERSION = 1  # bump when tokens change: saved BM25 indexes then rebuild
 
-_CITE_LIKE = re.compile(r"\\(?:[a-zA-Z]*cite[a-zA-Z]*|ref|eqref|autoref|cref|Cref|label|url)\*?(?:\[[^\]]*\])*\{[^}]*\}")
+_CITE_LIKE = re.compile(
+    r"\\(?:[a-zA-Z]*cite[a-zA-Z]*|ref|eqref|autoref|cref|Cref|label|url)\*?(?:\[[^\]]*\])*\{[^}]*\}"
+)
 _COMMAND = re.compile(r"\\[a-zA-Z@]+\*?")
 _ESCAPED = re.compile(r"\\(.)")
 _COMMENT = re.compile(r"(?<!\\)%[^\n]*")

@@ -15,7 +15,6 @@ from citerec.ingest.bibtex_export import papers_to_bibtex
 from citerec.ingest.keys import citation_key
 from citerec.library import AddReport, Library
 from citerec.papers import Paper
-from citerec.progress import ProgressCallback, no_progress
 
 __all__ = [
     "BibImport",
@@ -50,8 +49,7 @@ def import_bibtex_files(library: Library, paths: Sequence[Path | str]) -> list[t
 
 
 def add_papers_with_keys(
-    library: Library, papers: Iterable[Paper], *, save: bool = True, batch: int = 1000,
-    progress: ProgressCallback = no_progress,
+    library: Library, papers: Iterable[Paper], *, save: bool = True, batch: int = 1000
 ) -> AddReport:
     """Add papers whose keys are provisional (arXiv): each gets a unique `citation_key` first."""
     added: list[str] = []

@@ -25,8 +25,19 @@ from citerec.papers import Paper, extract_arxiv_id, normalise_doi, normalise_key
 log = logging.getLogger(__name__)
 
 VENUE_FIELDS = ("journal", "journaltitle", "booktitle", "school", "institution", "publisher", "howpublished")
-_MAPPED_FIELDS = {"title", "abstract", "year", "doi", "eprint", "archiveprefix", "eprinttype", "keywords", "url",
-                  "author", "editor"}
+_MAPPED_FIELDS = {
+    "title",
+    "abstract",
+    "year",
+    "doi",
+    "eprint",
+    "archiveprefix",
+    "eprinttype",
+    "keywords",
+    "url",
+    "author",
+    "editor",
+}
 RAW_FIELDS = frozenset({"file", "pdf", "isbn", "issn", "urldate", "date", "note_url", "biburl", "bibsource"})
 _MAX_ENCODING_REPORTS = 5
 _KEYLESS = re.compile(r"@[ \t]*[A-Za-z][\w\-:.]*[ \t\r\n]*[{(]\s*(?=,)")
@@ -115,7 +126,11 @@ def parse_bibtex(text: str, file: str = "<string>", *, macros: Mapping[str, str]
     entries = 0
     for item in split_bibtex(text):
         if isinstance(item, Stray):
-            problems.append(BibProblem(file, item.line, "", f"text outside any entry ignored: {item.text!r} (unbalanced braces above?)"))
+            problems.append(
+                BibProblem(
+                    file, item.line, "", f"text outside any entry ignored: {item.text!r} (unbalanced braces above?)"
+                )
+            )
             continue
         if item.kind in ("comment", "preamble"):
             continue
@@ -190,8 +205,14 @@ def _read_entry(
     entry_type, (key, raw_fields) = parsed[0]
     norm = normalise_key(key)
     if not keyless and norm in first_line:
-        problems.append(BibProblem(file, chunk.line, key,
-                                   f"duplicate key '{key}' (first defined at line {first_line[norm]}); this one skipped"))
+        problems.append(
+            BibProblem(
+                file,
+                chunk.line,
+                key,
+                f"duplicate key '{key}' (first defined at line {first_line[norm]}); this one skipped",
+            )
+        )
         return None
     if not keyless:
         first_line[norm] = chunk.line
@@ -199,7 +220,9 @@ def _read_entry(
     for name, parts in raw_fields:
         name = name.lower()
         if name in fields:
-            problems.append(BibProblem(file, chunk.line, key, f"entry '{key}': duplicate field '{name}'; the first is kept"))
+            problems.append(
+                BibProblem(file, chunk.line, key, f"entry '{key}': duplicate field '{name}'; the first is kept")
+            )
             continue
         fields[name] = " ".join("".join(parts).split())
     paper = entry_to_paper(entry_type.lower(), key, fields, source)
@@ -214,7 +237,11 @@ def _read_entry(
         new_key = citation_key(paper, lambda k: normalise_key(k) in first_line)
         first_line[normalise_key(new_key)] = chunk.line
         paper = dataclasses.replace(paper, key=new_key)
-        problems.append(BibProblem(file, chunk.line, new_key, f"@{chunk.kind} entry without a citation key; imported as '{new_key}'"))
+        problems.append(
+            BibProblem(
+                file, chunk.line, new_key, f"@{chunk.kind} entry without a citation key; imported as '{new_key}'"
+            )
+        )
     return paper
 
 
@@ -263,7 +290,9 @@ def _names(value: str) -> list[str]:
             continue
         with capture():  # pybtex reports odd names (too many commas) instead of raising
             person = Person(raw)
-        parts = person.first_names + person.middle_names + person.prelast_names + person.last_names + person.lineage_names
+        parts = (
+            person.first_names + person.middle_names + person.prelast_names + person.last_names + person.lineage_names
+        )
         names.append(latex_to_text(" ".join(parts) or raw))
     return [n for n in names if n]
 

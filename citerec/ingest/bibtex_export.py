@@ -81,7 +81,9 @@ def _fields(paper: Paper) -> dict[str, str]:
             values[name] = " and ".join(_name(n) for n in value.split(" and "))
         else:
             values[name] = _raw(value) if name in RAW_FIELDS else text_to_latex(value)
-    order = {n: i for i, n in enumerate((*_LEADING, *VENUE_FIELDS, *_MIDDLE, *_IDS, "primaryclass", "keywords", "abstract"))}
+    order = {
+        n: i for i, n in enumerate((*_LEADING, *VENUE_FIELDS, *_MIDDLE, *_IDS, "primaryclass", "keywords", "abstract"))
+    }
     return dict(sorted(values.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
 
 

@@ -14,8 +14,18 @@ import unicodedata
 from typing import Any
 
 _NEEDS_LATEX = re.compile(r"[\\{}$~]|--|``|''")
-_SPECIALS = {"&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "$": r"\$", "{": r"\{", "}": r"\}",
-             "\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_SPECIALS = {
+    "&": r"\&",
+    "%": r"\%",
+    "#": r"\#",
+    "_": r"\_",
+    "$": r"\$",
+    "{": r"\{",
+    "}": r"\}",
+    "\\": r"\textbackslash{}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 _SPECIAL_RE = re.compile(r"[&%#_${}\\~^]")
 _BARE_PERCENT = re.compile(r"(?<!\\)%")
 
@@ -65,7 +75,9 @@ def _encoder() -> Any:
     from pylatexenc.latexencode import UnicodeToLatexEncoder
 
     return UnicodeToLatexEncoder(
-        non_ascii_only=True, replacement_latex_protection="braces-all", unknown_char_policy="keep",
+        non_ascii_only=True,
+        replacement_latex_protection="braces-all",
+        unknown_char_policy="keep",
         unknown_char_warning=False,
     )
 

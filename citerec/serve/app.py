@@ -88,11 +88,14 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
+_bearer = HTTPBearer(auto_error=False, description="The server's API key (--api-key / CITEREC_API_KEY)")
+
+
 def _auth_dependency(api_key: str | None):
     """A dependency that checks the bearer key in constant time (a no-op without a key)."""
-    bearer = HTTPBearer(auto_error=False, description="The server's API key (--api-key / CITEREC_API_KEY)")
 
-    async def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+    # (module-level names only in these annotations: FastAPI resolves them from the module's globals)
+    async def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
         if api_key is None:
             return
         given = credentials.credentials if credentials is not None else ""
@@ -162,7 +165,7 @@ def create_app(
     async def rerank(body: RerankRequest) -> RerankResponse:
         """Score documents for a query with the loaded Qwen3-Reranker (vLLM/Cohere rerank API shape)."""
         if service.model_name is not None and body.model is not None and body.model != service.model_name:
-            raise HTTPException(404, f"model {body.model!r} is not served here; this server runs {service.model_name!r}")
+            raise HTTPException(404, f"model {body.model!r} is not served here; this one runs {service.model_name!r}")
         texts = body.texts()
         if len(texts) > limits.max_documents:
             raise _too_large("the request", len(texts), limits.max_documents, "documents")

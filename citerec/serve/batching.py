@@ -267,7 +267,9 @@ class BatchedReranker:
         self.batcher = batcher
         self.model_name = batcher.reranker.model_name
 
-    def score(self, query: str, documents: Sequence[str], *, instruction: str | None = None, progress=None) -> list[float]:
+    def score(
+        self, query: str, documents: Sequence[str], *, instruction: str | None = None, progress=None
+    ) -> list[float]:
         return self.batcher.score_pairs([(query, d) for d in documents], instruction=instruction)
 
     def score_pairs(self, pairs: Sequence[Pair], *, instruction: str | None = None, progress=None) -> list[float]:

@@ -43,7 +43,7 @@ class Service:
         limits: ServeLimits | None = None,
         index: Index | None = None,
     ) -> None:
-        from citerec.suggest import SuggestOptions, Suggester
+        from citerec.suggest import Suggester, SuggestOptions
 
         self.library = library if isinstance(library, Library) else Library(library)
         self.limits = limits or ServeLimits()
@@ -52,6 +52,8 @@ class Service:
             reranker = None
         # The Suggester owns the load policy (auto: go on without a model and say so).
         self.suggester = Suggester(self.library, options=options, reranker=reranker, index=index)
+        # Load the query embedder now: once, before pool threads could race to load it on first use.
+        _ = self.suggester.index.embedder
         self.reranker: Reranker | None = self.suggester.reranker
         self.batcher: RerankBatcher | None = None
         if self.reranker is not None:

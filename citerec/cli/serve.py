@@ -1,0 +1,87 @@
+"""`citerec serve`: the HTTP service (rerank API, suggestions, library search, a web page).
+
+FastAPI and uvicorn (the `serve` extra) are imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from citerec.cli.common import LibraryDirOption, console, fail, user_errors, warn
+from citerec.rerank import DEFAULT_RERANKER
+
+API_KEY_ENV = "CITEREC_API_KEY"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind; anything but loopback exposes the service.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=0, max=65535)] = 8000,
+    library_dir: LibraryDirOption = None,
+    bib: Annotated[list[Path], typer.Option("--bib", "-b", help="BibTeX file(s) to import into the library first.")] = [],  # noqa: B006
+    rerank: Annotated[str, typer.Option(help="auto: rerank when the model loads; on: require it; off: recall only.")] = "auto",
+    reranker: Annotated[str, typer.Option(help="Reranker model name or local folder.")] = DEFAULT_RERANKER,
+    backend: Annotated[str, typer.Option(help="Reranker backend: hf, vllm, or the URL of a vLLM server.")] = "hf",
+    top: Annotated[int, typer.Option("--top", "-n", help="Default suggestions per passage.", min=1)] = 5,
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", envvar=API_KEY_ENV, help="Require 'Authorization: Bearer KEY' on /v1 endpoints.",
+                     show_default=False),
+    ] = None,
+    max_batch_pairs: Annotated[int, typer.Option(help="Most (query, document) pairs merged into one model call.", min=1)] = 64,
+    max_queued_pairs: Annotated[int, typer.Option(help="Pairs waiting or running before new requests get 503.", min=1)] = 4096,
+    batch_wait_ms: Annotated[float, typer.Option(help="How long the first request of a batch waits for others.", min=0)] = 5.0,
+    max_documents: Annotated[int, typer.Option(help="Documents per /v1/rerank request (413 past it).", min=1)] = 1000,
+    max_document_chars: Annotated[int, typer.Option(help="Characters per document (413 past it).", min=1)] = 20000,
+    max_text_chars: Annotated[int, typer.Option(help="Characters of text per /v1/suggest request.", min=1)] = 500_000,
+) -> None:
+    """Serve suggestions and a rerank API over HTTP, with a web page at /."""
+    try:
+        import uvicorn
+
+        from citerec.serve import ServeLimits, create_app
+    except ImportError as exc:
+        fail(f"citerec serve needs the 'serve' extra (pip install 'citerec[serve]'): {exc}")
+    from citerec.suggest import SuggestOptions, open_library
+
+    if not _is_loopback(host) and not api_key:
+        warn(f"binding to {host} without --api-key: anyone who can reach this port can use the service")
+    with user_errors():
+        options = SuggestOptions(top_n=top, rerank=rerank, reranker=reranker, backend=backend)
+        limits = ServeLimits(
+            max_documents=max_documents,
+            max_document_chars=max_document_chars,
+            max_text_chars=max_text_chars,
+            max_batch_pairs=max_batch_pairs,
+            max_queued_pairs=max_queued_pairs,
+            batch_wait_ms=batch_wait_ms,
+        )
+        library, imports = open_library(library_dir, bib=bib)
+        for bib_import, _report in imports:
+            for problem in bib_import.problems:
+                warn(str(problem))
+        console.print("citerec: loading the index and the reranker…", highlight=False)
+        app = create_app(library, options=options, api_key=api_key, limits=limits)
+    service = app.state.service
+    for note in service.suggester.load_notes:
+        warn(note)
+    model = service.model_name or "none (recall only)"
+    shown = f"[{host}]" if ":" in host else host
+    console.print(
+        f"citerec: {len(library)} papers from {library.root}, reranker {model}; "
+        f"page and API on http://{shown}:{port}/ (docs at /docs)" + (", API key required" if api_key else ""),
+        highlight=False,
+    )
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -1,0 +1,206 @@
+"""Opening a saved index and recalling candidate papers for passages.
+
+`Index.recall` runs BM25 and dense search, each `depth` deep, and fuses the two
+ranked lists by reciprocal rank. The embedder is loaded on the first dense
+query, so BM25-only use never loads torch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from citerec.embed import Embedder, embedder_name, load_embedder
+from citerec.errors import LibraryError, ModelError
+from citerec.index.bm25 import Bm25Index, load_array
+from citerec.index.dense import DenseIndex
+from citerec.index.fusion import RRF_K, reciprocal_rank_fusion
+from citerec.index.manifest import FORMAT_VERSION, VECTORS_FILE, Manifest, read_manifest
+from citerec.index.text import TOKENIZER_VERSION
+from citerec.library import Library
+
+log = logging.getLogger(__name__)
+
+METHODS = ("hybrid", "bm25", "dense")
+RECALL_DEPTH = 100  # each list's length before fusion: a paper ranked 80th by one method can still surface
+BM25_WEIGHT = 1.0
+DENSE_WEIGHT = 1.0
+
+REBUILD_HINT = "run `citerec index build --rebuild`"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A recalled paper: fused (or single-method) score and where each method ranked it."""
+
+    key: str
+    score: float
+    bm25_rank: int | None  # 1-based; None when not in the BM25 list
+    dense_rank: int | None
+    bm25_score: float | None
+    dense_score: float | None
+
+
+@dataclass(frozen=True)
+class FusionSettings:
+    """How the two lists are merged; the defaults were tuned on the shared evaluation papers."""
+
+    rrf_k: float = RRF_K
+    bm25_weight: float = BM25_WEIGHT
+    dense_weight: float = DENSE_WEIGHT
+    depth: int = RECALL_DEPTH
+
+
+def check_embedder(manifest: Manifest, requested: str) -> None:
+    """Refuse to query vectors of one model with another model's query vectors."""
+    if manifest.embedder != requested:
+        raise LibraryError(
+            f"index was built with {manifest.embedder}, not {requested}; "
+            f"run `citerec index build --rebuild --embedder {requested}` to rebuild it with {requested}"
+        )
+
+
+def check_format(manifest: Manifest) -> None:
+    if manifest.format_version != FORMAT_VERSION or manifest.tokenizer_version != TOKENIZER_VERSION:
+        raise LibraryError(f"index format {manifest.format_version} is out of date; {REBUILD_HINT}")
+
+
+class Index:
+    """A library's saved BM25 + FAISS index, ready to answer queries."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        bm25: Bm25Index,
+        dense: DenseIndex,
+        *,
+        embedder: Embedder | None = None,
+        fusion: FusionSettings | None = None,
+    ) -> None:
+        self.manifest = manifest
+        self.keys: list[str] = manifest.keys
+        self.embedder_name: str = manifest.embedder
+        self.size: int = len(self.keys)
+        self.bm25 = bm25
+        self.dense = dense
+        self.fusion = fusion or FusionSettings()
+        self._embedder = embedder
+
+    @classmethod
+    def open(cls, library: Library, *, embedder: str | Embedder | None = None) -> Index:
+        """The saved index of `library`; LibraryError when missing, outdated or built with another embedder."""
+        manifest = read_manifest(library.index_dir)
+        if manifest is None:
+            raise LibraryError(f"no index in {library.index_dir}; run `citerec index build`")
+        check_format(manifest)
+        instance = None if embedder is None or isinstance(embedder, str) else embedder
+        if embedder is not None:
+            check_embedder(manifest, instance.name if instance is not None else embedder_name(embedder))
+        bm25, dense = load_generation(library.index_dir, manifest)
+        return cls(manifest, bm25, dense, embedder=instance)
+
+    @property
+    def embedder(self) -> Embedder:
+        """The query embedder, loaded on first use."""
+        if self._embedder is None:
+            self._embedder = load_embedder(self.embedder_name)
+        if self._embedder.dimension != self.manifest.dimension:
+            raise ModelError(
+                f"embedder {self.embedder_name} gives {self._embedder.dimension}-d vectors but the index holds "
+                f"{self.manifest.dimension}-d ones; {REBUILD_HINT}"
+            )
+        return self._embedder
+
+    def recall(self, query: str, k: int = 50, method: str = "hybrid") -> list[Candidate]:
+        """The `k` papers most likely to be cited by the passage `query`, best first."""
+        return self.recall_many([query], k=k, method=method)[0]
+
+    def recall_many(self, queries: Sequence[str], k: int = 50, method: str = "hybrid") -> list[list[Candidate]]:
+        """`recall` for many passages; query embeddings and FAISS searches are batched."""
+        if method not in METHODS:
+            raise ValueError(f"unknown recall method {method!r}; choose one of {', '.join(METHODS)}")
+        queries = list(queries)
+        k = min(k, self.size)
+        if k <= 0 or not queries:
+            return [[] for _ in queries]
+        depth = k if method != "hybrid" else max(k, self.fusion.depth)
+        lexical = [self.bm25.top_k(q, depth) for q in queries] if method != "dense" else None
+        semantic = self._dense_lists(queries, depth) if method != "bm25" else None
+        results = []
+        for i in range(len(queries)):
+            bm25_rows, bm25_scores = lexical[i] if lexical is not None else (np.zeros(0, np.int64), None)
+            dense_rows, dense_scores = semantic[i] if semantic is not None else (np.zeros(0, np.int64), None)
+            results.append(self._combine(bm25_rows, bm25_scores, dense_rows, dense_scores, k, method))
+        return results
+
+    def _dense_lists(self, queries: list[str], depth: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        vectors = self.embedder.embed_queries(queries)
+        scores, rows = self.dense.search(vectors, depth)
+        out = []
+        for score_row, id_row in zip(scores, rows, strict=True):
+            keep = id_row >= 0
+            out.append((id_row[keep], score_row[keep]))
+        return out
+
+    def _combine(
+        self,
+        bm25_rows: np.ndarray,
+        bm25_scores: np.ndarray | None,
+        dense_rows: np.ndarray,
+        dense_scores: np.ndarray | None,
+        k: int,
+        method: str,
+    ) -> list[Candidate]:
+        bm25_at = {int(row): (rank, float(bm25_scores[rank - 1])) for rank, row in enumerate(bm25_rows, 1)}
+        dense_at = {int(row): (rank, float(dense_scores[rank - 1])) for rank, row in enumerate(dense_rows, 1)}
+        if method == "bm25":
+            ranked = [(row, score) for row, (_, score) in bm25_at.items()]
+        elif method == "dense":
+            ranked = [(row, score) for row, (_, score) in dense_at.items()]
+        else:
+            ranked = reciprocal_rank_fusion(
+                [list(bm25_at), list(dense_at)],
+                k=self.fusion.rrf_k,
+                weights=[self.fusion.bm25_weight, self.fusion.dense_weight],
+            )
+        out = []
+        for row, score in ranked[:k]:
+            lexical, semantic = bm25_at.get(row), dense_at.get(row)
+            out.append(
+                Candidate(
+                    key=self.keys[row],
+                    score=float(score),
+                    bm25_rank=lexical[0] if lexical else None,
+                    dense_rank=semantic[0] if semantic else None,
+                    bm25_score=lexical[1] if lexical else None,
+                    dense_score=semantic[1] if semantic else None,
+                )
+            )
+        return out
+
+
+def load_vectors(folder: Path, manifest: Manifest) -> np.ndarray:
+    """The generation's paper vectors, checked against the manifest's row count and dimension."""
+    vectors = load_array(folder / VECTORS_FILE)
+    expected = (len(manifest.papers), manifest.dimension)
+    if vectors.shape != expected:
+        raise ValueError(f"{VECTORS_FILE} has shape {vectors.shape}, the manifest says {expected}")
+    return vectors
+
+
+def load_generation(index_dir: Path, manifest: Manifest) -> tuple[Bm25Index, DenseIndex]:
+    """The BM25 and FAISS indexes of the manifest's generation; LibraryError when damaged."""
+    folder = index_dir / manifest.generation
+    try:
+        bm25 = Bm25Index.load(folder)
+        vectors = load_vectors(folder, manifest)
+        dense = DenseIndex.load(folder, manifest.dense, vectors)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise LibraryError(f"index in {index_dir} is incomplete or damaged ({exc}); {REBUILD_HINT}") from exc
+    if bm25.size != len(manifest.papers) or dense.size != len(manifest.papers):
+        raise LibraryError(f"index in {index_dir} does not match its manifest; {REBUILD_HINT}")
+    return bm25, dense

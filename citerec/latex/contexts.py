@@ -1,0 +1,172 @@
+"""Citation contexts: the sentences (or paragraphs) retrieval works on, with their place in the source."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from citerec.latex.cites import Citation
+from citerec.latex.reader import Draft, read_draft
+from citerec.latex.sentences import Sentence, split_segments
+from citerec.latex.text import latex_to_text, remove_citations, tidy
+
+MODES = ("sentence", "paragraph")
+_MD_CITE = re.compile(r"\[(?:[^\[\]]*?@[\w:.#$%&+?<>~/-]+[^\[\]]*)\]")
+_MD_KEY = re.compile(r"@([\w:.#$%&+?<>~/-]*\w)")
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """Where a citation is wanted: a whole span, and the keys argument to fill when it is a cite command."""
+
+    start: int
+    end: int
+    command: str  # "" for free-standing placeholders such as [cite] or \todo{cite}
+    arg_start: int
+    arg_end: int
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Context:
+    """One passage to find citations for. `id` is the sentence's (paragraph's) index in the whole draft,
+    so ids are the same whatever `all_sentences` is; `start`/`end` are source offsets in `file`."""
+
+    id: int
+    text: str
+    sentence: str
+    file: str
+    line_start: int
+    line_end: int
+    cited_keys: tuple[str, ...]
+    placeholder: bool
+    section: str = ""
+    start: int = 0
+    end: int = 0
+    placeholders: tuple[Placeholder, ...] = ()
+
+
+def _sentences(draft: Draft) -> list[Sentence]:
+    segments = [(seg.file, draft.files[seg.file].masked, seg.start, seg.end) for seg in draft.segments]
+    return split_segments(segments, latex=draft.kind == "latex")
+
+
+def _markdown_citations(s: str, a: int, b: int) -> list[Citation]:
+    """Pandoc citations `[@key; @other]` in Markdown/plain text."""
+    return [
+        Citation(
+            m.start(), m.end(), "pandoc", tuple(dict.fromkeys(_MD_KEY.findall(m.group(0)))), False, m.start(), m.end()
+        )
+        for m in _MD_CITE.finditer(s, a, b)
+    ]
+
+
+def _readable(draft: Draft, sent: Sentence, cites: tuple[Citation, ...]) -> str:
+    s = draft.files[sent.file].masked
+    raw = remove_citations(s[sent.start : sent.end], cites, sent.start)
+    if draft.kind == "latex":
+        return latex_to_text(raw)
+    if draft.kind == "markdown":
+        raw = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", raw)
+        raw = re.sub(r"(\*\*|__|\*|`)", "", raw)
+    return tidy(raw)
+
+
+def _citations(draft: Draft, sent: Sentence) -> tuple[Citation, ...]:
+    if draft.kind == "latex":
+        return sent.citations
+    s = draft.files[sent.file].masked
+    return tuple(sorted(sent.citations + tuple(_markdown_citations(s, sent.start, sent.end)), key=lambda c: c.start))
+
+
+def _keys(cites: tuple[Citation, ...]) -> tuple[str, ...]:
+    keys: dict[str, None] = {}
+    for cit in cites:
+        if not cit.is_nocite:
+            keys.update(dict.fromkeys(cit.keys))
+    return tuple(keys)
+
+
+def _placeholders(cites: tuple[Citation, ...]) -> tuple[Placeholder, ...]:
+    return tuple(Placeholder(c.start, c.end, c.command, c.arg_start, c.arg_end, c.keys) for c in cites if c.placeholder)
+
+
+def extract_contexts(
+    source: Path | str | Draft,
+    *,
+    mode: str = "sentence",
+    all_sentences: bool = False,
+    neighbours: int = 1,
+    text: str | None = None,
+    is_tex: bool | None = None,
+) -> list[Context]:
+    """Citation contexts of a draft: sentences that cite or hold a placeholder (all with `all_sentences`).
+
+    `source` is a path ("-" for stdin), a `Draft`, or, with `text=`, the name to give raw text.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    draft = source if isinstance(source, Draft) else read_draft(source, text=text, is_tex=is_tex)
+    sentences = _sentences(draft)
+    cites = [_citations(draft, sent) for sent in sentences]
+    readable: dict[int, str] = {}
+
+    def read(k: int) -> str:
+        if k not in readable:
+            readable[k] = _readable(draft, sentences[k], cites[k])
+        return readable[k]
+
+    def wanted(k: int) -> bool:
+        return any(not c.is_nocite for c in cites[k])
+
+    contexts: list[Context] = []
+    if mode == "sentence":
+        for k, sent in enumerate(sentences):
+            if not (all_sentences or wanted(k)):
+                continue
+            own = read(k)
+            if not own and not wanted(k):
+                continue
+            lo = k
+            while lo > 0 and k - lo < neighbours and sentences[lo - 1].paragraph == sent.paragraph:
+                lo -= 1
+            hi = k
+            while hi + 1 < len(sentences) and hi - k < neighbours and sentences[hi + 1].paragraph == sent.paragraph:
+                hi += 1
+            window = " ".join(t for t in (read(j) for j in range(lo, hi + 1)) if t)
+            contexts.append(_context(draft, k, [sent], cites[k], own, window))
+        return contexts
+    groups: dict[int, list[int]] = {}
+    for k, sent in enumerate(sentences):
+        groups.setdefault(sent.paragraph, []).append(k)
+    for number, (_, members) in enumerate(sorted(groups.items())):
+        if not (all_sentences or any(wanted(k) for k in members)):
+            continue
+        own = " ".join(t for t in (read(k) for k in members) if t)
+        if not own:
+            continue
+        group_cites = tuple(c for k in members for c in cites[k])
+        contexts.append(_context(draft, number, [sentences[k] for k in members], group_cites, own, own))
+    return contexts
+
+
+def _context(
+    draft: Draft, cid: int, sents: list[Sentence], cites: tuple[Citation, ...], own: str, window: str
+) -> Context:
+    first, last = sents[0], sents[-1]
+    src = draft.files[first.file]
+    return Context(
+        id=cid,
+        text=window,
+        sentence=own,
+        file=src.name,
+        line_start=src.line_of(first.start),
+        line_end=src.line_of(max(first.start, last.end - 1)),
+        cited_keys=_keys(cites),
+        placeholder=any(c.placeholder for c in cites),
+        section=latex_to_text(first.section) if draft.kind == "latex" else first.section,
+        start=first.start,
+        end=last.end,
+        placeholders=_placeholders(cites),
+    )

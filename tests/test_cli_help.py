@@ -1,0 +1,197 @@
+"""The command line documents itself: every command has help, README examples name real commands and options,
+and neither `import citerec` nor `citerec --help` loads torch."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from citerec.cli import app
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+HEAVY_MODULES = ("torch", "transformers", "sentence_transformers", "faiss", "vllm")
+
+
+def walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    """Every command and group under `command`, with the words that invoke it."""
+    yield path, command
+    if isinstance(command, click.Group):
+        for name in sorted(command.commands):
+            yield from walk(command.commands[name], (*path, name))
+
+
+ROOT = typer.main.get_command(app)
+COMMANDS = list(walk(ROOT))
+
+
+def _name(path: tuple[str, ...]) -> str:
+    return " ".join(("citerec", *path))
+
+
+def test_the_app_has_the_documented_commands():
+    names = {_name(path) for path, _ in COMMANDS}
+    for expected in ("citerec suggest", "citerec eval", "citerec library import", "citerec library list"):
+        assert expected in names, sorted(names)
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[_name(path) for path, _ in COMMANDS])
+def test_every_command_has_help(path: tuple[str, ...], command: click.Command):
+    text = (command.help or command.short_help or "").strip()
+    assert text, f"`{_name(path)}` has no help text (give it a docstring or help=)"
+    result = CliRunner().invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+    assert text.splitlines()[0].strip()[:30] in " ".join(result.output.split())
+
+
+# -- README examples ---------------------------------------------------------
+
+_FENCE = re.compile(r"^(```|~~~)[^\n]*\n(.*?)^\1\s*$", re.DOTALL | re.MULTILINE)
+_INLINE = re.compile(r"(?<!`)`(citerec [^`\n]+)`(?!`)")
+
+
+def readme_command_lines(text: str) -> list[str]:
+    """Lines of fenced code blocks that start with `citerec `, and inline code spans that do."""
+    lines = []
+    for block in _FENCE.finditer(text):
+        for line in block.group(2).splitlines():
+            line = line.strip().removeprefix("$ ").strip()
+            if line.startswith("citerec "):
+                lines.append(line)
+    outside = _FENCE.sub("", text)
+    lines.extend(match.group(1).strip() for match in _INLINE.finditer(outside))
+    return lines
+
+
+def _options(command: click.Command) -> dict[str, click.Parameter]:
+    found: dict[str, click.Parameter] = {}
+    for param in command.get_params(click.Context(command)):
+        if isinstance(param, click.Option):
+            for opt in (*param.opts, *param.secondary_opts):
+                found[opt] = param
+    return found
+
+
+def check_line(line: str) -> list[str]:
+    """Problems of one README command line: unknown (sub)commands and options not of that command."""
+    tokens = shlex.split(line, comments=True)  # a `# comment` is not part of the command
+    assert tokens and tokens[0] == "citerec"
+    problems: list[str] = []
+    command: click.Command = ROOT
+    path: list[str] = []
+    positional = False
+    i = 1
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        if token.startswith("-") and token != "-":
+            name = token.split("=", 1)[0]
+            param = _options(command).get(name)
+            if param is None:
+                problems.append(f"`{_name(tuple(path))}` has no option {name}")
+            elif "=" not in token and not (param.is_flag or param.count):  # type: ignore[attr-defined]
+                i += param.nargs  # skip the option's value(s)
+            continue
+        if isinstance(command, click.Group) and not positional:
+            sub = command.commands.get(token)
+            if sub is None:
+                problems.append(f"`{_name(tuple(path))}` has no command {token!r}")
+                break
+            command = sub
+            path.append(token)
+            continue
+        positional = True
+    if isinstance(command, click.Group) and command is not ROOT and not problems:
+        problems.append(f"`{_name(tuple(path))}` is a group: the example names no command of it")
+    return problems
+
+
+def test_readme_has_command_examples():
+    lines = readme_command_lines(README.read_text(encoding="utf-8"))
+    assert any(line.startswith("citerec suggest ") for line in lines), lines
+    assert any(line.startswith("citerec library import ") for line in lines), lines
+
+
+def test_readme_commands_and_options_exist():
+    problems = []
+    for line in readme_command_lines(README.read_text(encoding="utf-8")):
+        problems.extend(f"README: {line!r}: {problem}" for problem in check_line(line))
+    assert not problems, "\n".join(problems)
+
+
+def test_the_readme_checker_catches_mistakes():
+    assert check_line("citerec suggest draft.tex --bib refs.bib --top 3 --format json  # --not-an-option") == []
+    assert check_line("citerec suggest draft.tex --bogus") == ["`citerec suggest` has no option --bogus"]
+    assert check_line("citerec frobnicate x") == ["`citerec` has no command 'frobnicate'"]
+    assert check_line("citerec library import refs.bib --top 3") == ["`citerec library import` has no option --top"]
+
+
+# -- no torch at import or --help ---------------------------------------------
+
+
+def _run_python(code: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+
+
+def test_import_citerec_does_not_load_torch():
+    done = _run_python(
+        "import sys, citerec\n"
+        f"heavy = sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules)\n"
+        "assert not heavy, heavy\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_help_of_every_command_does_not_load_torch():
+    done = _run_python(
+        "import sys\n"
+        "import typer\n"
+        "from typer.testing import CliRunner\n"
+        "from citerec.cli import app\n"
+        "from tests.test_cli_help import walk\n"
+        "for path, _ in walk(typer.main.get_command(app)):\n"
+        "    result = CliRunner().invoke(app, [*path, '--help'])\n"
+        "    assert result.exit_code == 0, (path, result.output)\n"
+        f"heavy = sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def _imported_modules(stderr: str) -> set[str]:
+    """Module names from the `-X importtime` report."""
+    names = set()
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip())
+    return names
+
+
+def test_citerec_help_in_a_subprocess_does_not_load_torch():
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1", "COLUMNS": "100"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))
+    commands = [[sys.executable, "-c", "import sys; sys.argv[0] = 'citerec'; from citerec.cli import main; main()"]]
+    script = Path(sys.executable).with_name("citerec")
+    if script.exists():  # the installed console script, exactly as a user runs it
+        commands.append([str(script)])
+    for command in commands:
+        done = subprocess.run([*command, "--help"], capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "Usage" in done.stdout and "suggest" in done.stdout
+        modules = _imported_modules(done.stderr)
+        assert "citerec.cli" in modules, "the import-time report is missing"
+        heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY_MODULES)
+        assert not heavy, f"{' '.join(command)} --help imported {heavy[:10]}"
