@@ -98,7 +98,9 @@ def executed(request, tmp_path_factory: pytest.TempPathFactory, monkeypatch_modu
     jupyter_path = _kernelspec(tmp_path_factory.mktemp("jupyter"))
     paths = [str(jupyter_path), *filter(None, os.environ.get("JUPYTER_PATH", "").split(os.pathsep))]
     monkeypatch_module.setenv("JUPYTER_PATH", os.pathsep.join(paths))
-    before = {path for path in (EXAMPLES / ".citerec", NOTEBOOK.parent / ".citerec", REPO / ".citerec") if path.exists()}
+    before = {
+        path for path in (EXAMPLES / ".citerec", NOTEBOOK.parent / ".citerec", REPO / ".citerec") if path.exists()
+    }
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = nbclient.NotebookClient(
@@ -183,7 +185,9 @@ def test_embedding_plot_is_an_image(executed):
 def test_suggestions_name_keys_of_the_example_library(executed):
     variant, nb = executed
     text = _text(_tagged(nb, "suggestions"))
-    suggested = {line.split()[1] for line in text.splitlines() if line.strip().startswith("->") and len(line.split()) > 2}
+    suggested = {
+        line.split()[1] for line in text.splitlines() if line.strip().startswith("->") and len(line.split()) > 2
+    }
     suggested.discard("(nothing")
     assert suggested, text
     assert suggested <= _library_keys(), suggested - _library_keys()

@@ -13,7 +13,9 @@ import typer
 from citerec import __version__
 from citerec.cli import evaluate as evaluate_cli
 from citerec.cli import library as library_cli
+from citerec.cli import index as index_cli
 from citerec.cli import rerank as rerank_cli
+from citerec.cli import serve as serve_cli
 from citerec.cli import suggest as suggest_cli
 
 app = typer.Typer(
@@ -27,6 +29,8 @@ app.add_typer(library_cli.app, name="library")
 app.command("suggest")(suggest_cli.suggest)
 app.command("eval")(evaluate_cli.evaluate)
 app.command("rerank")(rerank_cli.rerank)
+app.add_typer(index_cli.app, name="index")
+app.command("serve")(serve_cli.serve)
 
 
 def _version(value: bool) -> None:
