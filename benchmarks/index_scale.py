@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     print(table(["papers", "index", "build s", "peak MB", "ms/query", "speed-up", "recall@10 vs flat"], rows))
     if real:
         print(f"\nReal pipeline: {real:,} papers of real titles + abstracts, all-MiniLM-L6-v2, hybrid recall")
-        print(table(["papers", "what", "result", "other"], real_rows(real, queries, min(real, 1000))))
+        print(table(["papers", "what", "result", "other"], real_rows(real, queries, min(real, 300))))
 
 
 if __name__ == "__main__":

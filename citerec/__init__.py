@@ -17,41 +17,34 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from citerec.errors import CiterecError, InputError, LibraryError, ModelError
+
+# `suggest` and `evaluate` are both submodules and public functions: importing the
+# modules here, then binding the functions, keeps `citerec.suggest` the function
+# whatever is imported later.
+from citerec.evaluate import EvalReport, PaperEval, evaluate, evaluate_paper
 from citerec.library import AddReport, Library
 from citerec.papers import Paper
+from citerec.suggest import (
+    ContextSuggestions,
+    Suggester,
+    Suggestion,
+    SuggestOptions,
+    SuggestResult,
+    open_library,
+    suggest,
+)
 
 if TYPE_CHECKING:
-    from citerec.evaluate import EvalReport, PaperEval, evaluate, evaluate_paper
     from citerec.index import Candidate, Index, ensure_index
     from citerec.ingest import fetch_arxiv, import_bibtex, papers_to_bibtex, read_bibtex, search_arxiv
     from citerec.latex import Context, extract_contexts, read_draft
     from citerec.rerank import Reranker, load_reranker
-    from citerec.suggest import (
-        ContextSuggestions,
-        Suggester,
-        Suggestion,
-        SuggestOptions,
-        SuggestResult,
-        open_library,
-        suggest,
-    )
 
 __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _LAZY = {
-    "suggest": "citerec.suggest",
-    "open_library": "citerec.suggest",
-    "Suggester": "citerec.suggest",
-    "SuggestOptions": "citerec.suggest",
-    "SuggestResult": "citerec.suggest",
-    "ContextSuggestions": "citerec.suggest",
-    "Suggestion": "citerec.suggest",
-    "evaluate": "citerec.evaluate",
-    "evaluate_paper": "citerec.evaluate",
-    "EvalReport": "citerec.evaluate",
-    "PaperEval": "citerec.evaluate",
     "ensure_index": "citerec.index",
     "Index": "citerec.index",
     "Candidate": "citerec.index",

@@ -118,12 +118,12 @@ def build_eval_library(bibs: Sequence[Path], root: Path | None = None) -> tuple[
     library = Library(root)  # a kept folder: its index is reused for unchanged papers
     library.remove(library.keys(), save=False)
     keymaps = []
-    for number, path in enumerate(bibs):
-        papers = read_bibtex(path).papers
-        if number == 0 and not papers:
-            raise CiterecError(f"{path}: no entries could be imported")
+    macros: dict[str, str] = {}  # @string macros carry from one file to the next, as with \bibliography{a,b}
+    for path in bibs:
+        result = read_bibtex(path, macros=macros)
+        macros.update(result.strings)
         keymap: dict[str, str] = {}
-        for paper in papers:
+        for paper in result.papers:
             original = normalise_key(paper.key)
             existing = library.get(paper.key)
             if existing is not None and library.find_duplicate(paper) is existing:
@@ -134,6 +134,8 @@ def build_eval_library(bibs: Sequence[Path], root: Path | None = None) -> tuple[
             report = library.add([paper], save=False)
             keymap[original] = report.duplicates[0][1] if report.duplicates else paper.key
         keymaps.append(keymap)
+    if len(library) == 0:
+        raise CiterecError(f"{', '.join(map(str, bibs))}: no entries could be imported")
     library.save()
     return library, keymaps
 

@@ -67,6 +67,7 @@ def test_every_command_has_help(path: tuple[str, ...], command: Any):
 
 _FENCE = re.compile(r"^(```|~~~)[^\n]*\n(.*?)^\1\s*$", re.DOTALL | re.MULTILINE)
 _INLINE = re.compile(r"(?<!`)`(citerec [^`\n]+)`(?!`)")
+_ENV_ASSIGNMENT = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)+")  # `CITEREC_API_KEY=x citerec serve`
 
 
 def readme_command_lines(text: str) -> list[str]:
@@ -74,7 +75,7 @@ def readme_command_lines(text: str) -> list[str]:
     lines = []
     for block in _FENCE.finditer(text):
         for line in block.group(2).splitlines():
-            line = line.strip().removeprefix("$ ").strip()
+            line = _ENV_ASSIGNMENT.sub("", line.strip().removeprefix("$ ").strip())
             if line.startswith("citerec "):
                 lines.append(line)
     outside = _FENCE.sub("", text)
@@ -105,8 +106,10 @@ def check_line(line: str) -> list[str]:
     positional = False
     i = 1
     while i < len(tokens):
-        token = tokens[i]
+        token = tokens[i].strip("[]")  # `[--pool other.bib …]`: an optional part, still checked
         i += 1
+        if token in ("", "…", "...") or token.endswith("…"):  # "and so on"
+            continue
         if token.startswith("-") and token != "-":
             name = token.split("=", 1)[0]
             options = _options(command)
@@ -148,6 +151,15 @@ def test_the_readme_checker_catches_mistakes():
     assert check_line("citerec suggest draft.tex --bogus") == ["`citerec suggest` has no option --bogus"]
     assert check_line("citerec frobnicate x") == ["`citerec` has no command 'frobnicate'"]
     assert check_line("citerec library import refs.bib --top 3") == ["`citerec library import` has no option --top"]
+    assert check_line("citerec eval paper.tex --bib paper.bib [--pool other.bib …]") == []
+    assert check_line("citerec eval paper.tex [--nope x …]") == ["`citerec eval` has no option --nope"]
+    assert check_line("citerec --verbose …") == []
+    assert check_line("citerec library") == ["`citerec library` is a group: the example names no command of it"]
+
+
+def test_readme_lines_are_found():
+    text = "Run `citerec suggest a.tex --top 3`.\n\n```bash\nX=1 citerec index build  # note\nmake demo\n```\n"
+    assert readme_command_lines(text) == ["citerec index build  # note", "citerec suggest a.tex --top 3"]
 
 
 # -- no torch at import or --help ---------------------------------------------

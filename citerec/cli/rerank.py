@@ -50,7 +50,7 @@ def rerank(
     backend: Annotated[str, typer.Option("--backend", help="hf, vllm, or the URL of a vLLM server.")] = "hf",
     instruction: Annotated[str, typer.Option("--instruction", help="The task instruction.")] = DEFAULT_INSTRUCTION,
     device: Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 (default: cuda if any).")] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Pairs per forward pass (default: chosen by device).")] = None,
     max_length: Annotated[int, typer.Option("--max-length", min=64, help="Tokens per prompt.")] = DEFAULT_MAX_LENGTH,
     cache: Annotated[Path | None, typer.Option("--cache", help="SQLite score cache file.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
