@@ -130,7 +130,7 @@ def main() -> None:
         methods["hybrid+rerank"] = dataclasses.replace(
             base, method="hybrid", rerank="on", reranker=args.reranker, backend=args.backend
         )
-    console = Console()
+    console = Console(width=260)
     config = {"mode": args.mode, "neighbours": args.neighbours, "embedder": args.embedder}
     report: dict[str, object] = {"config": config}
     for setting in args.settings.split(","):

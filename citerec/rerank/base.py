@@ -15,12 +15,13 @@ score API takes the same split: `PREFIX + query segment` as the query text,
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from citerec.papers import Paper
-from citerec.progress import ProgressCallback
+from citerec.progress import ProgressCallback, no_progress
 
 DEFAULT_RERANKER = "Qwen/Qwen3-Reranker-4B"
 DEFAULT_INSTRUCTION = (
@@ -61,6 +62,42 @@ class Reranker(Protocol):
         *,
         instruction: str | None = None,
         progress: ProgressCallback | None = None,
+    ) -> list[float]: ...
+
+
+class BaseReranker(abc.ABC):
+    """What every backend shares: `score` is `score_pairs` with one query; empty input costs nothing.
+
+    A backend implements `_score_pairs` for a non-empty list, with the
+    instruction and the progress callback already resolved.
+    """
+
+    model_name: str
+
+    def score(
+        self,
+        query: str,
+        documents: Sequence[str],
+        *,
+        instruction: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> list[float]:
+        return self.score_pairs([(query, d) for d in documents], instruction=instruction, progress=progress)
+
+    def score_pairs(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        *,
+        instruction: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> list[float]:
+        if not pairs:
+            return []
+        return self._score_pairs(pairs, instruction or DEFAULT_INSTRUCTION, progress or no_progress)
+
+    @abc.abstractmethod
+    def _score_pairs(
+        self, pairs: Sequence[tuple[str, str]], instruction: str, progress: ProgressCallback
     ) -> list[float]: ...
 
 

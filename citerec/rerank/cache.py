@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from citerec.progress import ProgressCallback
-from citerec.rerank.base import DEFAULT_INSTRUCTION, Reranker
+from citerec.rerank.base import BaseReranker, Reranker
 
 _CHUNK = 500  # keys per SELECT, below SQLite's bound-parameter limit
 
@@ -66,7 +66,7 @@ class ScoreCache:
             self._db.close()
 
 
-class CachedReranker:
+class CachedReranker(BaseReranker):
     """Wraps a reranker: looks every pair up, scores only the misses, stores them.
 
     `hits` and `misses` count pairs over the wrapper's life (the CLI reports them).
@@ -82,19 +82,9 @@ class CachedReranker:
         max_length = getattr(inner, "max_length", None)
         self._model_key = f"{inner.model_name}@{max_length}" if max_length else inner.model_name
 
-    def score(self, query, documents, *, instruction=None, progress=None) -> list[float]:
-        return self.score_pairs([(query, d) for d in documents], instruction=instruction, progress=progress)
-
-    def score_pairs(
-        self,
-        pairs: Sequence[tuple[str, str]],
-        *,
-        instruction: str | None = None,
-        progress: ProgressCallback | None = None,
+    def _score_pairs(
+        self, pairs: Sequence[tuple[str, str]], instruction: str, progress: ProgressCallback
     ) -> list[float]:
-        if not pairs:
-            return []
-        instruction = instruction or DEFAULT_INSTRUCTION
         keys = [pair_key(self._model_key, instruction, q, d) for q, d in pairs]
         known = self.cache.get_many(keys)
         missing = list(dict.fromkeys(k for k in keys if k not in known))

@@ -21,10 +21,10 @@ import torch
 from citerec.errors import ModelError
 from citerec.progress import ProgressCallback, no_progress
 from citerec.rerank.base import (
-    DEFAULT_INSTRUCTION,
     DEFAULT_MAX_LENGTH,
     NO_TOKEN,
     YES_TOKEN,
+    BaseReranker,
     EncodedPair,
     PromptEncoder,
     group_by_query,
@@ -47,7 +47,7 @@ def is_oom(exc: BaseException) -> bool:
     )
 
 
-class HFReranker:
+class HFReranker(BaseReranker):
     """Scores prompts with a transformers causal LM following the Qwen3-Reranker contract."""
 
     def __init__(
@@ -80,26 +80,10 @@ class HFReranker:
         self._base = model.base_model  # the decoder without lm_head: hidden states only
 
     # -- the Reranker protocol ------------------------------------------------
-    def score(
-        self,
-        query: str,
-        documents: Sequence[str],
-        *,
-        instruction: str | None = None,
-        progress: ProgressCallback | None = None,
+    def _score_pairs(
+        self, pairs: Sequence[tuple[str, str]], instruction: str, progress: ProgressCallback
     ) -> list[float]:
-        return self.score_pairs([(query, d) for d in documents], instruction=instruction, progress=progress)
-
-    def score_pairs(
-        self,
-        pairs: Sequence[tuple[str, str]],
-        *,
-        instruction: str | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> list[float]:
-        if not pairs:
-            return []
-        encoded = self.encoder.encode(pairs, instruction or DEFAULT_INSTRUCTION)
+        encoded = self.encoder.encode(pairs, instruction)
         return self.score_encoded(encoded, groups=group_by_query(pairs), progress=progress)
 
     # -- scoring ---------------------------------------------------------------

@@ -15,13 +15,13 @@ import urllib.request
 from collections.abc import Sequence
 
 from citerec.errors import ModelError
-from citerec.progress import ProgressCallback, no_progress
+from citerec.progress import ProgressCallback
 from citerec.rerank.base import (
-    DEFAULT_INSTRUCTION,
     DEFAULT_MAX_LENGTH,
     DEFAULT_RERANKER,
     PREFIX,
     SUFFIX,
+    BaseReranker,
     PromptEncoder,
     document_segment,
     group_by_query,
@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 CHARS_PER_TOKEN = 3
 
 
-class ServerReranker:
+class ServerReranker(BaseReranker):
     """Posts (query side, document side) texts to a vLLM server and reads back P(yes)."""
 
     def __init__(
@@ -58,20 +58,10 @@ class ServerReranker:
         self.tokenizer = tokenizer
         self.encoder = PromptEncoder.for_tokenizer(tokenizer, max_length) if tokenizer is not None else None
 
-    def score(self, query, documents, *, instruction=None, progress=None) -> list[float]:
-        return self.score_pairs([(query, d) for d in documents], instruction=instruction, progress=progress)
-
-    def score_pairs(
-        self,
-        pairs: Sequence[tuple[str, str]],
-        *,
-        instruction: str | None = None,
-        progress: ProgressCallback | None = None,
+    def _score_pairs(
+        self, pairs: Sequence[tuple[str, str]], instruction: str, progress: ProgressCallback
     ) -> list[float]:
-        if not pairs:
-            return []
-        progress = progress or no_progress
-        texts = self._texts(pairs, instruction or DEFAULT_INSTRUCTION)
+        texts = self._texts(pairs, instruction)
         scores: list[float] = [0.0] * len(texts)
         done = 0
         progress("rerank", 0, len(texts))

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from citerec.errors import ModelError
-from citerec.progress import ProgressCallback, no_progress
-from citerec.rerank.base import DEFAULT_INSTRUCTION, DEFAULT_MAX_LENGTH, PromptEncoder, score_api_texts
+from citerec.progress import ProgressCallback
+from citerec.rerank.base import DEFAULT_MAX_LENGTH, BaseReranker, PromptEncoder, score_api_texts
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ HF_OVERRIDES = {
 }
 
 
-class VLLMReranker:
+class VLLMReranker(BaseReranker):
     """Scores through `vllm.LLM.score` with the same (truncated) prompt strings as the hf backend."""
 
     def __init__(self, llm, *, model_name: str, batch_size: int | None = None, max_length: int = DEFAULT_MAX_LENGTH):
@@ -38,20 +38,10 @@ class VLLMReranker:
         self.tokenizer = llm.get_tokenizer()
         self.encoder = PromptEncoder.for_tokenizer(self.tokenizer, max_length)
 
-    def score(self, query, documents, *, instruction=None, progress=None) -> list[float]:
-        return self.score_pairs([(query, d) for d in documents], instruction=instruction, progress=progress)
-
-    def score_pairs(
-        self,
-        pairs: Sequence[tuple[str, str]],
-        *,
-        instruction: str | None = None,
-        progress: ProgressCallback | None = None,
+    def _score_pairs(
+        self, pairs: Sequence[tuple[str, str]], instruction: str, progress: ProgressCallback
     ) -> list[float]:
-        if not pairs:
-            return []
-        progress = progress or no_progress
-        texts = score_api_texts(self.encoder, pairs, instruction or DEFAULT_INSTRUCTION, self._decode)
+        texts = score_api_texts(self.encoder, pairs, instruction, self._decode)
         scores: list[float] = []
         progress("rerank", 0, len(texts))
         for start in range(0, len(texts), self.batch_size):
