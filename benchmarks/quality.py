@@ -29,6 +29,7 @@ from citerec.evaluate import (
     evaluate_on_library,
     merge_keymaps,
 )
+from citerec.index import FusionSettings
 from citerec.suggest import Suggester, SuggestOptions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,7 +57,7 @@ def read_manifest(folder: Path) -> list[EvalPaper]:
 
 
 def run_setting(
-    setting: str, papers: list[EvalPaper], methods: dict[str, SuggestOptions], cache: Path, reranker_name: str | None
+    setting: str, papers: list[EvalPaper], methods: dict[str, SuggestOptions], cache: Path, fusion: FusionSettings
 ) -> dict[str, list[PaperEval]]:
     """Evaluate every paper with every method in one setting (own or pooled library)."""
     results: dict[str, list[PaperEval]] = {m: [] for m in methods}
@@ -64,6 +65,7 @@ def run_setting(
         all_bibs = [b for p in papers for b in p.bibs]
         library, keymaps = build_eval_library(all_bibs, cache / "pooled")
         suggester = Suggester(library, options=next(iter(methods.values())))
+        suggester.index.fusion = fusion
         offset = 0
         for paper in papers:
             keymap = merge_keymaps(keymaps[offset : offset + len(paper.bibs)])
@@ -76,6 +78,7 @@ def run_setting(
     for paper in papers:
         library, keymaps = build_eval_library(list(paper.bibs), cache / "own" / paper.name)
         suggester = Suggester(library, options=next(iter(methods.values())))
+        suggester.index.fusion = fusion
         keymap = merge_keymaps(keymaps)
         for method, options in methods.items():
             results[method].append(evaluate_on_library(paper.tex, suggester, keymap, options=options, name=paper.name))
@@ -116,11 +119,14 @@ def main() -> None:
     parser.add_argument("--mode", default="sentence")
     parser.add_argument("--neighbours", type=int, default=1)
     parser.add_argument("--embedder", default=None)
+    parser.add_argument("--rrf-k", type=float, default=FusionSettings.rrf_k, help="hybrid: RRF k")
+    parser.add_argument("--dense-weight", type=float, default=FusionSettings.dense_weight, help="hybrid: dense weight")
     parser.add_argument("--cache", type=Path, default=REPO / ".bench-cache" / "quality", help="kept libraries")
     parser.add_argument("--json", type=Path, default=REPO / ".bench-cache" / "quality.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
+    fusion = FusionSettings(rrf_k=args.rrf_k, dense_weight=args.dense_weight)
     papers = read_manifest(args.papers)
     if args.only:
         papers = [p for p in papers if p.name in args.only]
@@ -131,11 +137,11 @@ def main() -> None:
             base, method="hybrid", rerank="on", reranker=args.reranker, backend=args.backend
         )
     console = Console(width=260)
-    config = {"mode": args.mode, "neighbours": args.neighbours, "embedder": args.embedder}
+    config = {"mode": args.mode, "neighbours": args.neighbours, "embedder": args.embedder} | dataclasses.asdict(fusion)
     report: dict[str, object] = {"config": config}
     for setting in args.settings.split(","):
         started = time.perf_counter()
-        results = run_setting(setting, papers, methods, args.cache, args.reranker)
+        results = run_setting(setting, papers, methods, args.cache, fusion)
         elapsed = time.perf_counter() - started
         print_table(setting, results, console)
         console.print(f"{setting}: {elapsed:.0f} s")
