@@ -30,6 +30,7 @@ from citerec.evaluate import (
     merge_keymaps,
 )
 from citerec.index import FusionSettings
+from citerec.library import Library
 from citerec.suggest import Suggester, SuggestOptions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,14 +57,27 @@ def read_manifest(folder: Path) -> list[EvalPaper]:
     return papers
 
 
+def without_abstracts(library: Library) -> Library:
+    """The same papers with their abstracts dropped: measures what the abstracts bring."""
+    library.add([dataclasses.replace(p, abstract="") for p in library.papers()])
+    return library
+
+
 def run_setting(
-    setting: str, papers: list[EvalPaper], methods: dict[str, SuggestOptions], cache: Path, fusion: FusionSettings
+    setting: str,
+    papers: list[EvalPaper],
+    methods: dict[str, SuggestOptions],
+    cache: Path,
+    fusion: FusionSettings,
+    title_only: bool = False,
 ) -> dict[str, list[PaperEval]]:
     """Evaluate every paper with every method in one setting (own or pooled library)."""
+    prepare = without_abstracts if title_only else (lambda library: library)
     results: dict[str, list[PaperEval]] = {m: [] for m in methods}
     if setting == "pooled":
         all_bibs = [b for p in papers for b in p.bibs]
         library, keymaps = build_eval_library(all_bibs, cache / "pooled")
+        library = prepare(library)
         suggester = Suggester(library, options=next(iter(methods.values())))
         suggester.index.fusion = fusion
         offset = 0
@@ -77,6 +91,7 @@ def run_setting(
         return results
     for paper in papers:
         library, keymaps = build_eval_library(list(paper.bibs), cache / "own" / paper.name)
+        library = prepare(library)
         suggester = Suggester(library, options=next(iter(methods.values())))
         suggester.index.fusion = fusion
         keymap = merge_keymaps(keymaps)
@@ -119,6 +134,7 @@ def main() -> None:
     parser.add_argument("--mode", default="sentence")
     parser.add_argument("--neighbours", type=int, default=1)
     parser.add_argument("--embedder", default=None)
+    parser.add_argument("--title-only", action="store_true", help="drop abstracts (what do they bring?)")
     parser.add_argument("--rrf-k", type=float, default=FusionSettings.rrf_k, help="hybrid: RRF k")
     parser.add_argument("--dense-weight", type=float, default=FusionSettings.dense_weight, help="hybrid: dense weight")
     parser.add_argument("--cache", type=Path, default=REPO / ".bench-cache" / "quality", help="kept libraries")
@@ -137,11 +153,13 @@ def main() -> None:
             base, method="hybrid", rerank="on", reranker=args.reranker, backend=args.backend
         )
     console = Console(width=260)
-    config = {"mode": args.mode, "neighbours": args.neighbours, "embedder": args.embedder} | dataclasses.asdict(fusion)
+    config = {"mode": args.mode, "neighbours": args.neighbours, "embedder": args.embedder}
+    config |= {"title_only": args.title_only} | dataclasses.asdict(fusion)
     report: dict[str, object] = {"config": config}
     for setting in args.settings.split(","):
         started = time.perf_counter()
-        results = run_setting(setting, papers, methods, args.cache, fusion)
+        cache = args.cache.with_name(args.cache.name + "-title-only") if args.title_only else args.cache
+        results = run_setting(setting, papers, methods, cache, fusion, args.title_only)
         elapsed = time.perf_counter() - started
         print_table(setting, results, console)
         console.print(f"{setting}: {elapsed:.0f} s")

@@ -9,6 +9,7 @@ needs neither bm25s nor its on-disk format.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,8 @@ class Bm25Index:
             return cls(np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(1, np.int64), {}, len(documents))
         import bm25s
 
+        # bm25s sets its logger to DEBUG on import; give the level back to the application.
+        logging.getLogger("bm25s").setLevel(logging.NOTSET)
         retriever = bm25s.BM25(k1=K1, b=B, method="lucene")
         retriever.index(tokens, create_empty_token=False, show_progress=False)
         scores = retriever.scores
