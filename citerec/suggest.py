@@ -181,10 +181,30 @@ class Suggester:
             raise CiterecError(f"the library in {library.root} is empty: import a .bib first (citerec library import)")
         self.index = index or ensure_index(library, embedder=self.options.embedder, progress=self.progress)
         self.load_notes: tuple[str, ...] = ()
-        if reranker is None:
-            reranker, note = _load_reranker(library, self.options)
-            self.load_notes = (note,) if note else ()
-        self.reranker = reranker
+        # Rerankers by (name, backend), loaded on first use: options passed per call may ask for another.
+        self._rerankers: dict[tuple[str, str], Reranker | None] = {}
+        if reranker is not None:
+            self.reranker = reranker
+        elif self.options.rerank != "off":
+            self._reranker_for(self.options)
+
+    @property
+    def reranker(self) -> Reranker | None:
+        """The reranker of the default options (None when off or unavailable)."""
+        return self._rerankers.get((self.options.reranker, self.options.backend))
+
+    @reranker.setter
+    def reranker(self, reranker: Reranker | None) -> None:
+        self._rerankers[(self.options.reranker, self.options.backend)] = reranker
+
+    def _reranker_for(self, options: SuggestOptions) -> Reranker | None:
+        if options.rerank == "off":
+            return None
+        key = (options.reranker, options.backend)
+        if key not in self._rerankers:
+            self._rerankers[key], note = _load_reranker(self.library, options)
+            self.load_notes += (note,) if note else ()
+        return self._rerankers[key]
 
     # -- ranking -------------------------------------------------------
     def rank(self, contexts: Sequence[Context], options: SuggestOptions | None = None) -> list[ContextSuggestions]:
@@ -193,7 +213,7 @@ class Suggester:
         if not contexts:
             return []
         recalled = self.index.recall_many([c.text for c in contexts], k=options.recall_k, method=options.method)
-        reranker = self.reranker if options.rerank != "off" else None
+        reranker = self._reranker_for(options)
         results = []
         for number, (context, candidates) in enumerate(zip(contexts, recalled, strict=True)):
             rerank_scores = self._rerank(reranker, context, candidates, options) if reranker else None
@@ -260,12 +280,12 @@ class Suggester:
         notes: Sequence[str] = (),
     ) -> SuggestResult:
         options = options or self.options
-        reranked = self.reranker is not None and options.rerank != "off"
+        reranker = self._reranker_for(options)
         return SuggestResult(
             source=source,
             contexts=tuple(self.rank(contexts, options)),
-            reranked=reranked,
-            reranker=self.reranker.model_name if reranked and self.reranker else None,
+            reranked=reranker is not None,
+            reranker=reranker.model_name if reranker is not None else None,
             embedder=self.index.embedder_name,
             options=options,
             notes=self.load_notes + tuple(notes),

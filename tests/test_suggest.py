@@ -98,3 +98,15 @@ def test_empty_library_and_bad_options_are_clear_errors(tmp_path) -> None:
         Suggester(Library(tmp_path / "empty"))
     with pytest.raises(CiterecError, match="--rerank"):
         SuggestOptions(rerank="maybe")
+
+
+def test_per_call_options_can_turn_reranking_on(example_library_dir, examples_dir, tiny_reranker_dir) -> None:
+    """A suggester made without a reranker loads one when a call's options ask for it (evaluation does this)."""
+    library = Library(example_library_dir)
+    suggester = Suggester(library, options=SuggestOptions(rerank="off"))
+    assert suggester.reranker is None
+    on = SuggestOptions(rerank="on", reranker=str(tiny_reranker_dir), recall_k=5, threshold=0.0)
+    result = suggester.suggest_path(examples_dir / "draft.tex", options=on)
+    assert result.reranked
+    assert all(s.rerank_score is not None for item in result.contexts for s in item.ranking)
+    assert not suggester.suggest_path(examples_dir / "draft.tex").reranked

@@ -241,23 +241,13 @@ def find_citations(s: str, start: int = 0, end: int | None = None) -> list[Citat
     i = start
     while i < end:
         c = s[i]
-        if c == "\\":
-            if i + 1 < end and not s[i + 1].isalpha():
-                i += 2  # an escaped character such as \% or \\
-                continue
-            cit = parse_command_at(s, i, end)
-            if cit is not None:
-                found.append(cit)
-                i = cit.end
-                continue
-            i += 1
-        elif c == "[":
-            cit = parse_command_at(s, i, end)
-            if cit is not None:
-                found.append(cit)
-                i = cit.end
-                continue
-            i += 1
+        if c == "\\" and i + 1 < end and not s[i + 1].isalpha():
+            i += 2  # an escaped character such as \% or \\
+            continue
+        cit = parse_command_at(s, i, end) if c in "\\[" else None
+        if cit is not None:
+            found.append(cit)
+            i = cit.end
         else:
             i += 1
     return found
