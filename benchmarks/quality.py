@@ -13,10 +13,12 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import itertools
 import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -63,6 +65,24 @@ def without_abstracts(library: Library) -> Library:
     return library
 
 
+def libraries(
+    setting: str, papers: list[EvalPaper], cache: Path
+) -> Iterator[tuple[Library, list[tuple[EvalPaper, dict[str, str]]]]]:
+    """Each candidate library of a setting, with the papers evaluated against it and their key maps.
+
+    own: one library per paper, from its own .bib files. pooled: one library
+    from every paper's .bib files, shared by all papers.
+    """
+    if setting == "pooled":
+        library, keymaps = build_eval_library([b for p in papers for b in p.bibs], cache / "pooled")
+        bounds = itertools.pairwise(itertools.accumulate((len(p.bibs) for p in papers), initial=0))
+        yield library, [(paper, merge_keymaps(keymaps[a:b])) for paper, (a, b) in zip(papers, bounds, strict=True)]
+        return
+    for paper in papers:
+        library, keymaps = build_eval_library(list(paper.bibs), cache / "own" / paper.name)
+        yield library, [(paper, merge_keymaps(keymaps))]
+
+
 def run_setting(
     setting: str,
     papers: list[EvalPaper],
@@ -72,32 +92,17 @@ def run_setting(
     title_only: bool = False,
 ) -> dict[str, list[PaperEval]]:
     """Evaluate every paper with every method in one setting (own or pooled library)."""
-    prepare = without_abstracts if title_only else (lambda library: library)
     results: dict[str, list[PaperEval]] = {m: [] for m in methods}
-    if setting == "pooled":
-        all_bibs = [b for p in papers for b in p.bibs]
-        library, keymaps = build_eval_library(all_bibs, cache / "pooled")
-        library = prepare(library)
+    for library, evaluated in libraries(setting, papers, cache):
+        if title_only:
+            library = without_abstracts(library)
         suggester = Suggester(library, options=next(iter(methods.values())))
         suggester.index.fusion = fusion
-        offset = 0
-        for paper in papers:
-            keymap = merge_keymaps(keymaps[offset : offset + len(paper.bibs)])
-            offset += len(paper.bibs)
+        for paper, keymap in evaluated:
             for method, options in methods.items():
                 evaluation = evaluate_on_library(paper.tex, suggester, keymap, options=options, name=paper.name)
                 results[method].append(evaluation)
-            print(f"  pooled {paper.name} done", file=sys.stderr)
-        return results
-    for paper in papers:
-        library, keymaps = build_eval_library(list(paper.bibs), cache / "own" / paper.name)
-        library = prepare(library)
-        suggester = Suggester(library, options=next(iter(methods.values())))
-        suggester.index.fusion = fusion
-        keymap = merge_keymaps(keymaps)
-        for method, options in methods.items():
-            results[method].append(evaluate_on_library(paper.tex, suggester, keymap, options=options, name=paper.name))
-        print(f"  own {paper.name} done", file=sys.stderr)
+            print(f"  {setting} {paper.name} done", file=sys.stderr)
     return results
 
 

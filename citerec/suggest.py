@@ -22,7 +22,9 @@ from citerec.rerank import DEFAULT_RERANKER, format_document
 
 if TYPE_CHECKING:
     from citerec.index import Candidate, Index
-    from citerec.latex import Context
+    from citerec.ingest import BibImport
+    from citerec.latex import Context, Draft
+    from citerec.library import AddReport
     from citerec.rerank import Reranker
 
 log = logging.getLogger(__name__)
@@ -309,12 +311,16 @@ class Suggester:
         )
         return self.suggest_contexts(contexts, source="<text>", options=options, notes=notes)
 
-    def suggest_path(self, path: Path | str, *, options: SuggestOptions | None = None) -> SuggestResult:
-        """Suggest for a draft on disk (.tex with its includes, or a plain-text/Markdown abstract)."""
-        from citerec.latex import extract_contexts, read_draft
+    def suggest_path(self, path: Path | str | Draft, *, options: SuggestOptions | None = None) -> SuggestResult:
+        """Suggest for a draft (.tex with its includes, or a plain-text/Markdown abstract).
+
+        `path` may be a `Draft` already read, so a caller that also annotates the
+        draft (the CLI's tex output) reads it once.
+        """
+        from citerec.latex import Draft, extract_contexts, read_draft
 
         options = options or self.options
-        draft = read_draft(path)
+        draft = path if isinstance(path, Draft) else read_draft(path)
         contexts, notes = _contexts_or_every_sentence(
             lambda all_sentences: extract_contexts(
                 draft, mode=options.mode, all_sentences=all_sentences, neighbours=options.neighbours
@@ -322,7 +328,7 @@ class Suggester:
             options,
         )
         notes = [str(problem) for problem in draft.problems] + notes
-        return self.suggest_contexts(contexts, source=str(path), options=options, notes=notes)
+        return self.suggest_contexts(contexts, source=str(draft.main), options=options, notes=notes)
 
 
 def _contexts_or_every_sentence(
@@ -340,7 +346,7 @@ def open_library(
     *,
     bib: Sequence[Path | str] = (),
     near: Path | None = None,
-) -> tuple[Library, list[Any]]:
+) -> tuple[Library, list[tuple[BibImport, AddReport]]]:
     """Open (or create) a library and bring it up to date with the given .bib files."""
     from citerec.ingest import import_bibtex_files
 
@@ -365,13 +371,25 @@ def suggest(
     options are the fields of `SuggestOptions` (top_n, rerank, reranker, …).
     """
     opts = SuggestOptions(**options)
-    path = Path(source) if isinstance(source, Path) or (len(str(source)) < 4096 and "\n" not in str(source)) else None
-    is_file = path is not None and path.exists()
-    if path is not None and not is_file and isinstance(source, Path):
-        raise InputError("no such file", file=str(source))
+    path = _existing_file(source)
     if library is None:
-        library, _ = open_library(library_dir, bib=bib, near=path if is_file else None)
+        library, _ = open_library(library_dir, bib=bib, near=path)
     suggester = Suggester(library, options=opts, progress=progress)
-    if is_file:
+    if path is not None:
         return suggester.suggest_path(path, options=opts)
     return suggester.suggest_text(str(source), is_tex="\\" in str(source), options=opts)
+
+
+def _existing_file(source: str | Path) -> Path | None:
+    """`source` as a file path when it names one; None when it is a passage of text.
+
+    A `Path` must exist. A string is a path only when a file by that name exists
+    (a multi-line or very long string is text: it cannot be a file name).
+    """
+    if isinstance(source, Path):
+        if not source.exists():
+            raise InputError("no such file", file=str(source))
+        return source
+    if "\n" in source or len(source) >= 4096:
+        return None
+    return Path(source) if Path(source).exists() else None

@@ -34,7 +34,6 @@ def tiny_reranker_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _indexed_example_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example .bib imported and indexed once; tests get their own copy."""
     from citerec.index import ensure_index
-
     from citerec.ingest import import_bibtex
     from citerec.library import Library
 

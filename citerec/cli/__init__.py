@@ -12,8 +12,8 @@ import typer
 
 from citerec import __version__
 from citerec.cli import evaluate as evaluate_cli
-from citerec.cli import library as library_cli
 from citerec.cli import index as index_cli
+from citerec.cli import library as library_cli
 from citerec.cli import rerank as rerank_cli
 from citerec.cli import serve as serve_cli
 from citerec.cli import suggest as suggest_cli
@@ -58,7 +58,7 @@ def _root(
 
 
 def _quiet_third_party_progress() -> None:
-    """Keep transformers' and huggingface_hub's own progress bars off stderr (we draw ours)."""
+    """Keep third-party progress bars and tokenizer fork warnings off stderr (the CLI draws its own)."""
     import os
 
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -13,6 +13,9 @@ from rich.table import Table
 from citerec.cli.common import LibraryDirOption, console, emit, fail, rich_progress, stdout_console, user_errors, warn
 from citerec.rerank import DEFAULT_RERANKER
 from citerec.suggest import Suggester, SuggestOptions, SuggestResult, open_library
+
+if TYPE_CHECKING:
+    from citerec.latex import Draft
 
 FORMATS = ("table", "json", "tex", "bib")
 
@@ -38,6 +41,8 @@ def suggest(
     in_place: Annotated[bool, typer.Option("--in-place", help="tex: rewrite the draft files themselves (atomically).")] = False,
 ) -> None:
     """Suggest \\cite keys for each passage of a draft."""
+    from citerec.latex import read_draft
+
     if output_format not in FORMATS:
         fail(f"--format must be one of {', '.join(FORMATS)}, not {output_format!r}")
     with user_errors():
@@ -63,8 +68,9 @@ def suggest(
             for bib_import, _report in imports:
                 for problem in bib_import.problems:
                     warn(str(problem))
+            parsed = read_draft(draft)
             suggester = Suggester(library, options=options, progress=progress)
-            result = suggester.suggest_path(draft)
+            result = suggester.suggest_path(parsed)
         for note in result.notes:
             warn(note)
         if output_format == "table":
@@ -74,7 +80,7 @@ def suggest(
         elif output_format == "bib":
             _write(_bibtex_for_new(result, library, bib), output)
         else:
-            _write_tex(result, draft, output, in_place)
+            _write_tex(result, parsed, output, in_place)
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -131,13 +137,11 @@ def _bibtex_for_new(result: SuggestResult, library, bib: list[Path]) -> str:
     return papers_to_bibtex([p for p in papers if p is not None])
 
 
-def _write_tex(result: SuggestResult, draft: str, output: Path | None, in_place: bool) -> None:
-    from citerec.latex import read_draft
+def _write_tex(result: SuggestResult, parsed: Draft, output: Path | None, in_place: bool) -> None:
     from citerec.texout import annotate, write_annotated
 
-    if draft == "-":
+    if not parsed.main.is_file():
         fail("--format tex needs a draft file, not stdin")
-    parsed = read_draft(draft)
     keys = {item.context.id: [s.key for s in item.suggestions] for item in result.contexts if item.suggestions}
     outputs = annotate(parsed, keys, mode=result.options.mode)
     if in_place or output is not None:

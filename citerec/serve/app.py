@@ -7,6 +7,7 @@ when the server has an API key.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import uuid
 from contextlib import asynccontextmanager
@@ -237,16 +238,8 @@ def create_app(
         """Liveness and load: the model, the library size and the reranker queue (no key needed)."""
         queue = None
         if service.batcher is not None:
-            s = service.batcher.stats()
-            queue = QueueHealth(
-                queued_pairs=s.queued_pairs,
-                max_queued_pairs=s.max_queued_pairs,
-                max_batch_pairs=s.max_batch_pairs,
-                batching=s.batching,
-                calls=s.calls,
-                pairs_scored=s.pairs_scored,
-                rejected=s.rejected,
-            )
+            # QueueHealth is the public subset of the batcher's snapshot; pydantic drops the rest.
+            queue = QueueHealth.model_validate(dataclasses.asdict(service.batcher.stats()))
         return Health(
             version=__version__,
             model=service.model_name,
