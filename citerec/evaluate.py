@@ -116,27 +116,27 @@ def build_eval_library(bibs: Sequence[Path], root: Path | None = None) -> tuple[
         digest = hashlib.sha256("\0".join(str(p.resolve()) for p in bibs).encode()).hexdigest()[:12]
         root = Path(tempfile.gettempdir()) / f"citerec-eval-{digest}"
     library = Library(root)  # a kept folder: its index is reused for unchanged papers
-    library.remove(library.keys(), save=False)
     keymaps = []
     macros: dict[str, str] = {}  # @string macros carry from one file to the next, as with \bibliography{a,b}
-    for path in bibs:
-        result = read_bibtex(path, macros=macros)
-        macros.update(result.strings)
-        keymap: dict[str, str] = {}
-        for paper in result.papers:
-            original = normalise_key(paper.key)
-            existing = library.get(paper.key)
-            if existing is not None and library.find_duplicate(paper) is existing:
-                keymap[original] = existing.key
-                continue
-            if existing is not None:
-                paper = dataclasses.replace(paper, key=library.unique_key(f"{paper.key}@{path.stem}"))
-            report = library.add([paper], save=False)
-            keymap[original] = report.duplicates[0][1] if report.duplicates else paper.key
-        keymaps.append(keymap)
-    if len(library) == 0:
-        raise CiterecError(f"{', '.join(map(str, bibs))}: no entries could be imported")
-    library.save()
+    with library.transaction():
+        library.clear()
+        for path in bibs:
+            result = read_bibtex(path, macros=macros)
+            macros.update(result.strings)
+            keymap: dict[str, str] = {}
+            for paper in result.papers:
+                original = normalise_key(paper.key)
+                existing = library.get(paper.key)
+                if existing is not None and library.find_duplicate(paper) == existing:
+                    keymap[original] = existing.key
+                    continue
+                if existing is not None:
+                    paper = dataclasses.replace(paper, key=library.unique_key(f"{paper.key}@{path.stem}"))
+                report = library.add([paper])
+                keymap[original] = report.duplicates[0][1] if report.duplicates else paper.key
+            keymaps.append(keymap)
+        if len(library) == 0:
+            raise CiterecError(f"{', '.join(map(str, bibs))}: no entries could be imported")
     return library, keymaps
 
 

@@ -1,29 +1,44 @@
-"""The on-disk library: a folder holding `papers.jsonl` (one `Paper` a line).
+"""The on-disk library: a folder holding `library.sqlite` (one row per `Paper`).
 
 Adding deduplicates across sources (DOI, arXiv id, normalised title) and every
-save is atomic (see `storage`). The index lives in `<root>/index/` and is owned
-by `citerec.index`.
+`add`/`remove` is one SQLite transaction, so several processes may import,
+serve and suggest at once without losing each other's work. Commands read
+only what they need: a key, a page, or a stream of papers. The index lives in
+`<root>/index/` and is owned by `citerec.index`. A folder still holding the
+old `papers.jsonl` is migrated on first open (see `library_db`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import os
+import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from citerec.errors import LibraryError
-from citerec.papers import Paper, extract_arxiv_id, normalise_doi, normalise_key, normalise_title
-from citerec.storage import atomic_open
+from citerec.library_db import (
+    DB_FILE,
+    LEGACY_FILE,
+    PAPER_COLUMNS,
+    connect,
+    dedup_identifiers,
+    migrate_legacy,
+    paper_from_json,
+    paper_row,
+)
+from citerec.papers import Paper, first_free_key, normalise_key
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DIRNAME = ".citerec"
-PAPERS_FILE = "papers.jsonl"
 LIBRARY_ENV = "CITEREC_LIBRARY_DIR"
+_PAGE = 1000  # rows fetched per round trip when streaming
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,32 @@ class AddReport:
     def changed(self) -> bool:
         return bool(self.added or self.updated)
 
+    def __add__(self, other: AddReport) -> AddReport:
+        return AddReport(
+            self.added + other.added,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+            self.duplicates + other.duplicates,
+        )
+
+
+@dataclass(frozen=True)
+class ImportedSource:
+    """A .bib file as last imported: its content digest and the @string macros it defined and used."""
+
+    path: str
+    digest: str
+    strings: tuple[tuple[str, str], ...]  # defined by the file
+    external: tuple[tuple[str, str | None], ...]  # taken from earlier files, with their values then (None: undefined)
+    entries: int
+    problems: tuple[tuple[int, str, str], ...]  # (line, key, message) met when it was read
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Undo the open transaction; SQLite may already have rolled it back itself (disk full, I/O error)."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
 
 def default_library_dir(near: Path | None = None) -> Path:
     """`$CITEREC_LIBRARY_DIR`, else `.citerec/` beside `near` (a draft) or in the cwd."""
@@ -51,7 +92,7 @@ def default_library_dir(near: Path | None = None) -> Path:
     return Path.cwd() / DEFAULT_DIRNAME
 
 
-def _merge(existing: Paper, incoming: Paper) -> Paper:
+def merge_papers(existing: Paper, incoming: Paper) -> Paper:
     """Fill the existing entry's empty fields from a duplicate found elsewhere."""
     updates = {}
     for f in dataclasses.fields(Paper):
@@ -64,21 +105,22 @@ def _merge(existing: Paper, incoming: Paper) -> Paper:
 
 
 class Library:
-    """A user's papers, persisted in a folder; safe to open from many processes for reading."""
+    """A user's papers in a folder; safe to use from many processes and threads at once."""
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
-        self._papers: dict[str, Paper] = {}
-        self._by_doi: dict[str, str] = {}
-        self._by_arxiv: dict[str, str] = {}
-        self._by_title: dict[str, str] = {}
-        if self.papers_path.exists():
-            self._load()
+        # A connection per thread (a server's pool threads read while another thread updates):
+        # each thread's transactions and snapshots are its own, as SQLite means them to be.
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        if self.db_path.exists() or (self.root / LEGACY_FILE).exists():
+            self._connection(create=False)
 
     # -- locations -------------------------------------------------------
     @property
-    def papers_path(self) -> Path:
-        return self.root / PAPERS_FILE
+    def db_path(self) -> Path:
+        return self.root / DB_FILE
 
     @property
     def index_dir(self) -> Path:
@@ -86,134 +128,280 @@ class Library:
 
     @property
     def exists(self) -> bool:
-        return self.papers_path.exists()
+        return self.db_path.exists()
+
+    # -- the connection --------------------------------------------------
+    def _connection(self, create: bool) -> sqlite3.Connection | None:
+        """This thread's connection; None when there is no library file yet and `create` is False."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self.root.exists() and not self.root.is_dir():
+                raise LibraryError(f"{self.root}: is a file, not a library folder")
+            if self.root.is_dir():
+                migrate_legacy(self.root)
+            if not self.db_path.exists() and not create:
+                return None
+            self.root.mkdir(parents=True, exist_ok=True)
+            conn = self._local.conn = connect(self.db_path)
+            self._local.depth = 0
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    def _query(self, sql: str, params: Iterable[object] = ()) -> list[tuple]:
+        conn = self._connection(create=False)
+        if conn is None:
+            return []
+        try:
+            return conn.execute(sql, tuple(params)).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise LibraryError(f"{self.db_path}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _transaction(self, begin: str) -> Iterator[None]:
+        conn = self._connection(create=True)
+        assert conn is not None
+        if self._local.depth:  # nested: join the transaction already open in this thread
+            self._local.depth += 1
+            try:
+                yield
+            finally:
+                self._local.depth -= 1
+            return
+        try:
+            conn.execute(begin)
+        except sqlite3.OperationalError as exc:
+            raise LibraryError(f"{self.db_path}: cannot open a transaction ({exc})") from exc
+        self._local.depth = 1
+        try:
+            yield
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:  # e.g. "database or disk is full": nothing of this transaction is kept
+            _rollback(conn)
+            raise LibraryError(f"{self.db_path}: could not write ({exc}); the library is unchanged") from exc
+        except BaseException:
+            _rollback(conn)
+            raise
+        finally:
+            self._local.depth = 0
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        """Group several adds/removes into one atomic change; nested calls join the outer one.
+
+        `BEGIN IMMEDIATE` takes SQLite's write lock up front, so the duplicate
+        checks of this transaction see every paper another process committed
+        before it, and no one can commit in between.
+        """
+        return self._transaction("BEGIN IMMEDIATE")
+
+    def snapshot(self) -> contextlib.AbstractContextManager[None]:
+        """Read consistently: every query inside sees the library as it was when the first one ran,
+        whatever other processes commit meanwhile (an index build reads the library several times)."""
+        return self._transaction("BEGIN")
+
+    def close(self) -> None:
+        """Close every connection this object opened (in any thread)."""
+        with self._connections_lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
 
     # -- reading ---------------------------------------------------------
-    def _load(self) -> None:
-        with self.papers_path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    paper = Paper.from_dict(json.loads(line))
-                except (ValueError, TypeError) as exc:
-                    raise LibraryError(f"{self.papers_path}:{number}: corrupt library entry ({exc})") from exc
-                self._put(paper)
-
     def __len__(self) -> int:
-        return len(self._papers)
+        rows = self._query("SELECT COUNT(*) FROM papers")
+        return rows[0][0] if rows else 0
 
     def __iter__(self) -> Iterator[Paper]:
-        return iter(self._papers.values())
+        return self.iter_papers()
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and normalise_key(key) in self._papers
-
-    def papers(self) -> list[Paper]:
-        return list(self._papers.values())
-
-    def keys(self) -> list[str]:
-        return [p.key for p in self._papers.values()]
+        return isinstance(key, str) and bool(
+            self._query("SELECT 1 FROM papers WHERE norm_key = ?", [normalise_key(key)])
+        )
 
     def get(self, key: str) -> Paper | None:
-        return self._papers.get(normalise_key(key))
+        rows = self._query("SELECT data FROM papers WHERE norm_key = ?", [normalise_key(key)])
+        return paper_from_json(rows[0][0], f"{self.db_path} [{key}]") if rows else None
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Paper]:
+        """Papers by normalised key for the keys that exist (one query per 500 keys)."""
+        wanted = list(dict.fromkeys(normalise_key(k) for k in keys))
+        found: dict[str, Paper] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for norm, data in self._query(f"SELECT norm_key, data FROM papers WHERE norm_key IN ({marks})", chunk):
+                found[norm] = paper_from_json(data, f"{self.db_path} [{norm}]")
+        return found
+
+    def iter_papers(self, *, where: str = "", params: Iterable[object] = ()) -> Iterator[Paper]:
+        """Every paper in insertion order, fetched a page at a time (memory stays flat)."""
+        last = 0
+        params = tuple(params)
+        condition = f"AND ({where})" if where else ""
+        while True:
+            rows = self._query(
+                f"SELECT id, data FROM papers WHERE id > ? {condition} ORDER BY id LIMIT {_PAGE}", (last, *params)
+            )
+            for row_id, data in rows:
+                yield paper_from_json(data, f"{self.db_path} [row {row_id}]")
+            if len(rows) < _PAGE:
+                return
+            last = rows[-1][0]
+
+    def papers(self) -> list[Paper]:
+        return list(self.iter_papers())
+
+    def keys(self) -> list[str]:
+        return [row[0] for row in self._query("SELECT key FROM papers ORDER BY id")]
+
+    def content_hashes(self) -> list[tuple[str, str]]:
+        """(key, content hash) of every paper in insertion order: what an index update compares."""
+        return [(key, digest) for key, digest in self._query("SELECT key, content_hash FROM papers ORDER BY id")]
+
+    def page(self, *, offset: int = 0, limit: int | None = None, query: str = "") -> tuple[list[Paper], int]:
+        """One page of papers (insertion order) whose key, title, authors or abstract contain `query`,
+        and how many match in all."""
+        where, params = "", []
+        if query:
+            where, params = "WHERE instr(lower(data), ?) > 0", [query.lower()]
+        total = self._query(f"SELECT COUNT(*) FROM papers {where}", params)
+        rows = self._query(
+            f"SELECT id, data FROM papers {where} ORDER BY id LIMIT ? OFFSET ?", [*params, limit or -1, offset]
+        )
+        return [paper_from_json(data, f"{self.db_path} [row {i}]") for i, data in rows], (total[0][0] if total else 0)
 
     def find_duplicate(self, paper: Paper) -> Paper | None:
         """The stored paper that is the same work as `paper` (DOI, arXiv id, then title)."""
-        doi = normalise_doi(paper.doi)
-        if doi and doi in self._by_doi:
-            return self._papers[self._by_doi[doi]]
-        arxiv = extract_arxiv_id(paper.arxiv_id)
-        if arxiv and arxiv in self._by_arxiv:
-            return self._papers[self._by_arxiv[arxiv]]
-        title = normalise_title(paper.title)
-        if len(title) >= 12 and title in self._by_title:
-            return self._papers[self._by_title[title]]
+        return self._find_duplicate(dedup_identifiers(paper))
+
+    def _find_duplicate(self, identifiers: tuple[str | None, ...]) -> Paper | None:
+        for column, value in zip(("doi", "arxiv_id", "norm_title"), identifiers, strict=True):
+            if value is not None:
+                rows = self._query(f"SELECT data FROM papers WHERE {column} = ? ORDER BY id LIMIT 1", [value])
+                if rows:
+                    return paper_from_json(rows[0][0], f"{self.db_path} [{column} {value}]")
         return None
 
     def unique_key(self, base: str) -> str:
         """`base`, or `base` + a, b, c… so that it is not taken yet in this library."""
-        if normalise_key(base) not in self._papers:
-            return base
-        for suffix in "abcdefghijklmnopqrstuvwxyz":
-            if normalise_key(base + suffix) not in self._papers:
-                return base + suffix
-        number = 2
-        while normalise_key(f"{base}{number}") in self._papers:
-            number += 1
-        return f"{base}{number}"
+        return first_free_key(base, self.__contains__)
+
+    def version(self) -> int:
+        """A number that grows with every committed change, so a server can see that it must reload."""
+        rows = self._query("SELECT value FROM meta WHERE name = 'version'")
+        return int(rows[0][0]) if rows else 0
 
     # -- writing ---------------------------------------------------------
-    def _put(self, paper: Paper) -> None:
-        norm = normalise_key(paper.key)
-        old = self._papers.get(norm)
-        if old is not None:
-            self._unindex(old)
-        self._papers[norm] = paper
-        if doi := normalise_doi(paper.doi):
-            self._by_doi.setdefault(doi, norm)
-        if arxiv := extract_arxiv_id(paper.arxiv_id):
-            self._by_arxiv.setdefault(arxiv, norm)
-        if len(title := normalise_title(paper.title)) >= 12:
-            self._by_title.setdefault(title, norm)
+    def _write(self, sql: str, params: Iterable[object] = ()) -> sqlite3.Cursor:
+        conn = self._connection(create=True)
+        assert conn is not None and self._local.depth, "writes happen inside transaction()"
+        return conn.execute(sql, tuple(params))
 
-    def _unindex(self, paper: Paper) -> None:
-        norm = normalise_key(paper.key)
-        for table, value in (
-            (self._by_doi, normalise_doi(paper.doi)),
-            (self._by_arxiv, extract_arxiv_id(paper.arxiv_id)),
-            (self._by_title, normalise_title(paper.title)),
-        ):
-            if value and table.get(value) == norm:
-                del table[value]
+    def _bump_version(self) -> None:
+        self._write(
+            "INSERT INTO meta (name, value) VALUES ('version', '1') "
+            "ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
 
-    def add(self, papers: Iterable[Paper], *, save: bool = True) -> AddReport:
-        """Add papers: same key replaces, same work under another key merges into the existing one."""
+    def _store(self, paper: Paper, *, replace: bool, identifiers: tuple[str | None, ...] | None = None) -> None:
+        row = paper_row(paper, identifiers)
+        if replace:  # keep the row id: a paper keeps its place in the library's order
+            self._write(
+                "UPDATE papers SET key=?, doi=?, arxiv_id=?, norm_title=?, content_hash=?, data=? WHERE norm_key=?",
+                (row[0], *row[2:], row[1]),
+            )
+        else:
+            self._write(f"INSERT INTO papers ({PAPER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+
+    def add(self, papers: Iterable[Paper]) -> AddReport:
+        """Add papers in one transaction: same key replaces, same work under another key merges."""
         added: list[str] = []
         updated: list[str] = []
         unchanged: list[str] = []
         duplicates: list[tuple[str, str]] = []
-        for paper in papers:
-            existing = self.get(paper.key)
-            if existing is not None:
-                if existing == paper:
-                    unchanged.append(existing.key)
-                else:
-                    self._put(paper)
-                    updated.append(paper.key)
-                continue
-            twin = self.find_duplicate(paper)
-            if twin is not None:
-                merged = _merge(twin, paper)
-                if merged != twin:
-                    self._put(merged)
-                    updated.append(twin.key)
-                duplicates.append((paper.key, twin.key))
-                continue
-            self._put(paper)
-            added.append(paper.key)
-        report = AddReport(tuple(added), tuple(updated), tuple(unchanged), tuple(duplicates))
-        if save and report.changed:
-            self.save()
+        with self.transaction():
+            for paper in papers:
+                existing = self.get(paper.key)
+                if existing is not None:
+                    if existing == paper:
+                        unchanged.append(existing.key)
+                    else:
+                        self._store(paper, replace=True)
+                        updated.append(paper.key)
+                    continue
+                identifiers = dedup_identifiers(paper)
+                twin = self._find_duplicate(identifiers)
+                if twin is not None:
+                    merged = merge_papers(twin, paper)
+                    if merged != twin:
+                        self._store(merged, replace=True)
+                        updated.append(twin.key)
+                    duplicates.append((paper.key, twin.key))
+                    continue
+                self._store(paper, replace=False, identifiers=identifiers)
+                added.append(paper.key)
+            if added or updated:
+                self._bump_version()
         log.info(
             "library %s: %d added, %d updated, %d duplicates", self.root, len(added), len(updated), len(duplicates)
         )
-        return report
+        return AddReport(tuple(added), tuple(updated), tuple(unchanged), tuple(duplicates))
 
-    def remove(self, keys: Iterable[str], *, save: bool = True) -> list[str]:
-        """Remove papers by key; returns the keys that were there."""
+    def remove(self, keys: Iterable[str]) -> list[str]:
+        """Remove papers by key in one transaction; returns the keys that were there."""
         removed = []
-        for key in keys:
-            paper = self._papers.pop(normalise_key(key), None)
-            if paper is not None:
-                self._unindex(paper)
-                removed.append(paper.key)
-        if save and removed:
-            self.save()
+        with self.transaction():
+            for key in keys:
+                norm = normalise_key(key)
+                found = self._write("SELECT key FROM papers WHERE norm_key = ?", [norm]).fetchone()
+                if found is not None:
+                    self._write("DELETE FROM papers WHERE norm_key = ?", [norm])
+                    removed.append(found[0])
+            if removed:
+                self._bump_version()
+                # a removed paper would not come back from a skipped file: re-read every file next time
+                self._write("DELETE FROM sources")
         return removed
 
-    def save(self) -> None:
-        """Write every paper to `papers.jsonl` atomically."""
-        with atomic_open(self.papers_path) as handle:
-            for paper in self._papers.values():
-                handle.write(json.dumps(paper.to_dict(), ensure_ascii=False) + "\n")
+    def clear(self) -> int:
+        """Remove every paper (one transaction); returns how many there were."""
+        with self.transaction():
+            count = self._write("DELETE FROM papers").rowcount
+            self._write("DELETE FROM sources")
+            if count:
+                self._bump_version()
+        return count
+
+    # -- imported files ----------------------------------------------------
+    def imported_source(self, path: Path | str) -> ImportedSource | None:
+        """How `path` was last imported, if it was and nothing was removed since."""
+        name = str(Path(path).resolve())
+        rows = self._query("SELECT digest, strings, external, entries, problems FROM sources WHERE path = ?", [name])
+        if not rows:
+            return None
+        digest, strings, external, entries, problems = rows[0]
+        return ImportedSource(
+            name,
+            digest,
+            tuple((k, v) for k, v in json.loads(strings)),
+            tuple((k, v) for k, v in json.loads(external)),
+            int(entries),
+            tuple((int(line), key, message) for line, key, message in json.loads(problems)),
+        )
+
+    def record_source(self, source: ImportedSource) -> None:
+        """Remember how a file was imported (call inside the import's transaction)."""
+        with self.transaction():
+            self._write(
+                "INSERT OR REPLACE INTO sources (path, digest, strings, external, entries, problems) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    str(Path(source.path).resolve()),
+                    source.digest,
+                    *(json.dumps(sorted(pairs)) for pairs in (source.strings, source.external)),
+                    source.entries,
+                    json.dumps(source.problems),
+                ],
+            )

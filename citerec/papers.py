@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +53,8 @@ class Paper:
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        """Plain JSON-ready values (no `dataclasses.asdict`: its deep copies dominate a bulk import)."""
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
         data["authors"] = list(self.authors)
         data["keywords"] = list(self.keywords)
         data["extra"] = dict(self.extra)
@@ -68,12 +70,30 @@ class Paper:
         return cls(**values)
 
 
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Paper))
+
+
 def normalise_title(title: str) -> str:
     """Lower-case, accent-free, punctuation-free title for duplicate detection."""
-    text = unicodedata.normalize("NFKD", title)
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = title
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", title)
+        text = "".join(c for c in text if not unicodedata.combining(c))
     text = re.sub(r"[^\w\s]", " ", text.lower())
     return " ".join(text.split())
+
+
+def first_free_key(base: str, taken: Callable[[str], bool]) -> str:
+    """`base`, else `base` + a, b, …, z, then `base` + 2, 3, … — the first that is not `taken`."""
+    if not taken(base):
+        return base
+    for suffix in "abcdefghijklmnopqrstuvwxyz":
+        if not taken(base + suffix):
+            return base + suffix
+    number = 2
+    while taken(f"{base}{number}"):
+        number += 1
+    return f"{base}{number}"
 
 
 def normalise_key(key: str) -> str:

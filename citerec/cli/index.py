@@ -86,7 +86,7 @@ def status(library_dir: LibraryDirOption = None) -> None:
         manifest = read_manifest(library.index_dir)
     if manifest is None:
         fail(f"no index in {library.index_dir}; run `citerec index build`")
-    changes = diff_library(manifest, library.papers())
+    changes = diff_library(manifest, library)
     dense = manifest.dense
     kind = dense.kind if dense.kind == "flat" else f"{dense.kind} (nlist {dense.nlist}, nprobe {dense.nprobe})"
     table = Table(show_header=False, box=None)
@@ -129,7 +129,7 @@ def query(
     with user_errors():
         library = open_library(library_dir)
         index = Index.open(library)
-        if diff_library(index.manifest, library.papers()).stale:
+        if diff_library(index.manifest, library).stale:
             warn("the library changed since the index was built; run `citerec index build`")
         candidates = index.recall(text, k=k, method=method.value)
     if output is Format.json:

@@ -25,46 +25,68 @@ def _open(library_dir: Path | None) -> Library:
     return Library(library_dir or default_library_dir())
 
 
-def _summary(report: AddReport) -> str:
-    return (
-        f"{len(report.added)} added, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged, {len(report.duplicates)} duplicates"
-    )
+def _summary(added: int, updated: int, unchanged: int, duplicates: int) -> str:
+    return f"{added} added, {updated} updated, {unchanged} unchanged, {duplicates} duplicates"
+
+
+def _report_summary(report: AddReport) -> str:
+    return _summary(len(report.added), len(report.updated), len(report.unchanged), len(report.duplicates))
 
 
 @app.command("import")
 def import_(
     files: Annotated[list[Path], typer.Argument(help="BibTeX files (@strings carry over from one file to the next).")],
     strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero if any entry had a problem.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Read every file again, even those unchanged since their last import.")
+    ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Worker processes for parsing many files (default: $CITEREC_JOBS, else one per CPU).",
+        ),
+    ] = None,
     library_dir: LibraryDirOption = None,
 ) -> None:
-    """Import BibTeX files; broken entries are reported as file:line and skipped."""
+    """Import BibTeX files in one transaction; broken entries are reported as file:line and skipped."""
     from citerec.ingest import import_bibtex_files
 
     with user_errors():
         library = _open(library_dir)
-        results = import_bibtex_files(library, files)
+        with rich_progress() as progress:
+            results = import_bibtex_files(library, files, reuse=not force, jobs=jobs, progress=progress)
     table = Table(title=f"Imported into {library.root}", title_justify="left")
     for column in ("file", "entries", "imported", "added", "updated", "duplicates", "problems"):
         table.add_column(column, justify="left" if column == "file" else "right", overflow="fold")
     problems = 0
-    imported = 0
+    readable = 0
     for result, report in results:
         for problem in result.problems:
             console.print(str(problem), highlight=False, markup=False, soft_wrap=True)
         problems += len(result.problems)
-        imported += len(result.papers)
+        readable += len(result.papers) + result.unchanged
+        if len(results) > 40 and not result.problems and not report.changed:
+            continue  # a big import lists only the files that changed something or had problems
+        imported = "unchanged" if result.unchanged else str(len(result.papers))
         table.add_row(
             result.file,
             str(result.entries),
-            str(len(result.papers)),
+            imported,
             str(len(report.added)),
             str(len(report.updated)),
             str(len(report.duplicates)),
             str(len(result.problems)),
         )
     console.print(table)
-    if imported == 0:
+    console.print(
+        f"{len(results)} file{'s' if len(results) != 1 else ''}: {sum(len(r.added) for _, r in results)} added, "
+        f"{sum(r.unchanged for r, _ in results)} unchanged since their last import; the library holds {len(library)} papers",
+        highlight=False,
+    )
+    if readable == 0:
         fail("no entries could be imported")
     if strict and problems:
         fail(f"{problems} problem{'s' if problems != 1 else ''} (--strict)")
@@ -85,7 +107,7 @@ def add_arxiv(
         papers = fetch_arxiv(ids)
         library = _open(library_dir)
         report = add_papers_with_keys(library, papers)
-    console.print(_summary(report), highlight=False)
+    console.print(_report_summary(report), highlight=False)
     for key in report.added:
         emit(key)
 
@@ -112,7 +134,7 @@ def search_arxiv(
         stdout_console.print(table)
         if add:
             report = add_papers_with_keys(_open(library_dir), papers)
-            console.print(_summary(report), highlight=False)
+            console.print(_report_summary(report), highlight=False)
 
 
 @app.command("import-arxiv-snapshot")
@@ -124,23 +146,34 @@ def import_arxiv_snapshot(
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Stop after this many papers.")] = None,
     library_dir: LibraryDirOption = None,
 ) -> None:
-    """Bulk-import the arXiv metadata snapshot; saved once, atomically, at the end."""
-    from citerec.ingest import add_papers_with_keys
+    """Stream the arXiv metadata snapshot into the library (memory stays flat).
+
+    It commits every 20,000 papers: an interrupted run keeps what it committed,
+    and running it again merges papers already there instead of adding them twice.
+    """
+    import time
+
+    from citerec.ingest import stream_papers_with_keys
     from citerec.ingest.snapshot import SnapshotProblem, iter_arxiv_snapshot
 
     problems: list[SnapshotProblem] = []
+    started = time.perf_counter()
     with user_errors():
         library = _open(library_dir)
         with rich_progress() as progress:
             papers = iter_arxiv_snapshot(file, categories=category, limit=limit, progress=progress, problems=problems)
-            report = add_papers_with_keys(library, papers, save=False)
-        if report.changed:
-            library.save()
+            counts = stream_papers_with_keys(library, papers)
+    seconds = time.perf_counter() - started
     for problem in problems[:20]:
         console.print(str(problem), highlight=False, markup=False, soft_wrap=True)
     if len(problems) > 20:
         warn(f"{len(problems) - 20} more malformed lines")
-    console.print(_summary(report), highlight=False)
+    records = counts.added + counts.updated + counts.unchanged + counts.duplicates
+    console.print(
+        f"{_summary(counts.added, counts.updated, counts.unchanged, counts.duplicates)} "
+        f"in {seconds:.1f}s ({records / max(seconds, 1e-9):.0f} records/s)",
+        highlight=False,
+    )
 
 
 @app.command("list")
@@ -151,16 +184,20 @@ def list_(
         typer.Option("--query", "-q", help="Only papers whose key, title, authors or abstract contain this."),
     ] = None,
     abstracts: Annotated[bool, typer.Option("--abstract", help="Show abstracts in the table.")] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", min=1, help="Show at most this many papers (table default: 200; json: all)."),
+    ] = None,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Skip this many papers first (for paging).")] = 0,
     library_dir: LibraryDirOption = None,
 ) -> None:
-    """List the library's papers."""
+    """List the library's papers, a page at a time."""
     if fmt not in ("table", "json"):
         fail(f"unknown format {fmt!r} (expected table or json)")
+    if limit is None and fmt == "table":
+        limit = 200
     with user_errors():
-        papers = _open(library_dir).papers()
-    if query:
-        needle = query.lower()
-        papers = [p for p in papers if needle in " ".join((p.key, p.title, p.abstract, *p.authors)).lower()]
+        papers, total = _open(library_dir).page(offset=offset, limit=limit, query=query or "")
     if fmt == "json":
         emit(json.dumps([p.to_dict() for p in papers], ensure_ascii=False, indent=2))
         return
@@ -170,7 +207,9 @@ def list_(
         row = [paper.key, str(paper.year or ""), authors, paper.title]
         table.add_row(*row, *([paper.abstract] if abstracts else []))
     stdout_console.print(table)
-    console.print(f"{len(papers)} papers", highlight=False)
+    shown = f"{offset + 1}–{offset + len(papers)} of " if len(papers) < total else ""
+    more = f"; --offset {offset + len(papers)} for more" if offset + len(papers) < total else ""
+    console.print(f"{shown}{total} papers{more}", highlight=False)
 
 
 @app.command("export")

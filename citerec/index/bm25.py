@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,24 +44,31 @@ class Bm25Index:
     size: int  # number of documents
 
     @classmethod
-    def build(cls, documents: Sequence[str]) -> Bm25Index:
-        """Index `documents` (row i = documents[i]) with bm25s' Lucene BM25 (k1=1.2, b=0.75)."""
-        tokens = [tokenize(doc) for doc in documents]
-        if not any(tokens):
-            return cls(np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(1, np.int64), {}, len(documents))
+    def build(cls, documents: Iterable[str]) -> Bm25Index:
+        """Index `documents` (row i = the i-th document) with bm25s' Lucene BM25 (k1=1.2, b=0.75).
+
+        Documents are tokenized as they stream in and kept as compact arrays of
+        term ids, so 100k abstracts need tens of MB, not the GBs of token strings.
+        """
+        vocab: dict[str, int] = {}
+        corpus: list[array] = []
+        for document in documents:
+            corpus.append(array("i", [vocab.setdefault(term, len(vocab)) for term in tokenize(document)]))
+        if not vocab:
+            return cls(np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(1, np.int64), {}, len(corpus))
         import bm25s
 
         # bm25s sets its logger to DEBUG on import; give the level back to the application.
         logging.getLogger("bm25s").setLevel(logging.NOTSET)
         retriever = bm25s.BM25(k1=K1, b=B, method="lucene")
-        retriever.index(tokens, create_empty_token=False, show_progress=False)
+        retriever.index((corpus, vocab), create_empty_token=False, show_progress=False)
         scores = retriever.scores
         return cls(
             data=np.asarray(scores["data"], dtype=np.float32),
             indices=np.asarray(scores["indices"]),
             indptr=np.asarray(scores["indptr"]),
-            vocab=dict(retriever.vocab_dict),
-            size=len(documents),
+            vocab=vocab,
+            size=len(corpus),
         )
 
     def scores(self, query: str) -> np.ndarray:
@@ -84,9 +92,9 @@ class Bm25Index:
         return rows, scores[rows]
 
     def save(self, folder: Path) -> None:
-        for name, array in zip(_FILES, (self.data, self.indices, self.indptr), strict=True):
+        for name, values in zip(_FILES, (self.data, self.indices, self.indptr), strict=True):
             with atomic_open(folder / name, "wb", encoding=None) as handle:
-                np.save(handle, array, allow_pickle=False)
+                np.save(handle, values, allow_pickle=False)
         atomic_write_text(folder / _VOCAB, json.dumps({"size": self.size, "vocab": self.vocab}, ensure_ascii=False))
 
     @classmethod

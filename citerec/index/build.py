@@ -13,6 +13,7 @@ import logging
 import secrets
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,13 +28,14 @@ from citerec.index.manifest import VECTORS_FILE, Manifest, read_manifest, write_
 from citerec.index.recall import Index, check_embedder, check_format, load_generation, load_vectors
 from citerec.index.text import bm25_document
 from citerec.library import Library
-from citerec.papers import Paper, normalise_key
+from citerec.papers import normalise_key
 from citerec.progress import ProgressCallback, no_progress
 from citerec.storage import atomic_open
 
 log = logging.getLogger(__name__)
 
 GENERATION_PREFIX = "gen-"
+EMBED_CHUNK = 4096  # papers fetched and embedded at a time: bounded memory, steady progress
 
 
 @dataclass(frozen=True)
@@ -64,19 +66,20 @@ class UpdateReport:
     written: bool  # False when the index was already up to date
 
 
-def diff_library(manifest: Manifest | None, papers: list[Paper]) -> IndexChanges:
-    """Compare the library's papers with the manifest's content hashes (keys case-insensitively)."""
+def diff_library(manifest: Manifest | None, library: Library | Sequence[tuple[str, str]]) -> IndexChanges:
+    """Compare the library's (key, content hash) pairs with the manifest's (keys case-insensitively)."""
+    hashes = library.content_hashes() if isinstance(library, Library) else library
     old = manifest.hashes() if manifest is not None else {}
     added, changed, unchanged = [], [], 0
     current = set()
-    for paper in papers:
-        norm = normalise_key(paper.key)
+    for key, content_hash in hashes:
+        norm = normalise_key(key)
         current.add(norm)
         digest = old.get(norm)
         if digest is None:
-            added.append(paper.key)
-        elif digest != paper.content_hash():
-            changed.append(paper.key)
+            added.append(key)
+        elif digest != content_hash:
+            changed.append(key)
         else:
             unchanged += 1
     removed = [key for key, _ in (manifest.papers if manifest else ()) if normalise_key(key) not in current]
@@ -115,11 +118,23 @@ def update_index(
     rebuild: bool = False,
     progress: ProgressCallback | None = None,
 ) -> tuple[Index, UpdateReport]:
-    """Bring the index of `library` up to date; `rebuild` re-embeds everything (e.g. with another embedder)."""
+    """Bring the index of `library` up to date; `rebuild` re-embeds everything (e.g. with another embedder).
+
+    The library is read inside one snapshot, a page at a time: papers that
+    other processes add meanwhile go into the next update, and memory holds
+    vectors and BM25 postings, never every paper at once.
+    """
+    with library.snapshot():
+        return _update_index(library, embedder=embedder, rebuild=rebuild, progress=progress or no_progress)
+
+
+def _update_index(
+    library: Library, *, embedder: str | Embedder | None, rebuild: bool, progress: ProgressCallback
+) -> tuple[Index, UpdateReport]:
     started = time.perf_counter()
-    progress = progress or no_progress
-    papers = library.papers()
-    if not papers:
+    version = library.version()
+    hashes = library.content_hashes()
+    if not hashes:
         raise LibraryError(f"library {library.root} is empty; import papers first (`citerec library import refs.bib`)")
     instance = None if embedder is None or isinstance(embedder, str) else embedder
     manifest = _previous(library, rebuild)
@@ -132,7 +147,8 @@ def update_index(
     if manifest is not None:
         check_embedder(manifest, name)
 
-    changes = diff_library(manifest, papers)
+    unchanged_version = manifest is not None and manifest.library_version == version and version > 0
+    changes = IndexChanges(unchanged=len(hashes)) if unchanged_version else diff_library(manifest, hashes)
     old_vectors: np.ndarray | None = None
     previous_dense: DenseIndex | None = None
     if manifest is not None:
@@ -140,7 +156,7 @@ def update_index(
         try:
             if not changes.stale:
                 index = Index(manifest, *load_generation(library.index_dir, manifest), embedder=instance)
-                report = UpdateReport(0, len(papers), 0, len(papers), time.perf_counter() - started, 0.0, False, False)
+                report = UpdateReport(0, len(hashes), 0, len(hashes), time.perf_counter() - started, 0.0, False, False)
                 return index, report
             old_vectors = load_vectors(folder, manifest)
             if manifest.dense.kind != "flat":  # lend its trained centroids to the new index
@@ -148,39 +164,44 @@ def update_index(
         except (LibraryError, OSError, ValueError, RuntimeError) as exc:
             log.warning("rebuilding the index: %s", exc)
             manifest, old_vectors, previous_dense = None, None, None
-            changes = diff_library(None, papers)
+            changes = diff_library(None, hashes)
 
-    old_rows = {normalise_key(key): row for row, key in enumerate(manifest.keys)} if manifest else {}
-    fresh = set(changes.added) | set(changes.changed)
-    to_embed = [i for i, paper in enumerate(papers) if paper.key in fresh]
-    if instance is None and (to_embed or manifest is None):
+    fresh = {normalise_key(key) for key in (*changes.added, *changes.changed)}
+    if instance is None and (fresh or manifest is None):
         instance = load_embedder(name)
     dimension = instance.dimension if instance is not None else manifest.dimension  # type: ignore[union-attr]
     if manifest is not None and dimension != manifest.dimension:
         raise LibraryError(f"embedder {name} now gives {dimension}-d vectors, the index holds {manifest.dimension}-d")
 
-    vectors = np.empty((len(papers), dimension), dtype=np.float32)
-    for i, paper in enumerate(papers):
-        if paper.key not in fresh:
-            vectors[i] = old_vectors[old_rows[normalise_key(paper.key)]]  # type: ignore[index]
+    vectors = np.empty((len(hashes), dimension), dtype=np.float32)
+    old_rows = {normalise_key(key): row for row, key in enumerate(manifest.keys)} if manifest else {}
+    to_embed = []
+    for row, (key, _) in enumerate(hashes):
+        norm = normalise_key(key)
+        if norm in fresh:
+            to_embed.append(row)
+        else:
+            vectors[row] = old_vectors[old_rows[norm]]  # type: ignore[index]
     embed_started = time.perf_counter()
     if to_embed:
         assert instance is not None
-        texts = [instance.format_document(papers[i]) for i in to_embed]
-        vectors[to_embed] = instance.embed_documents(texts, progress=progress)
+        _embed_rows(library, instance, hashes, to_embed, vectors, progress)
     embed_seconds = time.perf_counter() - embed_started
 
     progress("indexing", 0, 1)
-    bm25 = Bm25Index.build([bm25_document(p) for p in papers])
-    spec = choose_spec(len(papers))
+    bm25 = Bm25Index.build(bm25_document(paper) for paper in library.iter_papers())
+    if bm25.size != len(hashes):  # the snapshot guarantees this; a mismatch would misalign rows
+        raise LibraryError(f"library {library.root} changed while it was indexed; run `citerec index build` again")
+    spec = choose_spec(len(hashes))
     dense = DenseIndex.build(vectors, spec, previous=previous_dense)
     new_manifest = Manifest(
         embedder=name,
         dimension=dimension,
         dense=spec,
         generation=_new_generation(),
-        papers=tuple((p.key, p.content_hash()) for p in papers),
+        papers=tuple(hashes),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        library_version=version,
     )
     old_vectors = None  # release the memory map before the old generation is deleted
     save_index(library.index_dir, new_manifest, vectors, bm25, dense)
@@ -188,18 +209,39 @@ def update_index(
 
     report = UpdateReport(
         embedded=len(to_embed),
-        reused=len(papers) - len(to_embed),
+        reused=len(hashes) - len(to_embed),
         removed=len(changes.removed),
-        size=len(papers),
+        size=len(hashes),
         seconds=time.perf_counter() - started,
         embed_seconds=embed_seconds,
-        rebuilt=len(to_embed) == len(papers),
+        rebuilt=len(to_embed) == len(hashes),
         written=True,
     )
     log.info(
         "index of %s: %d embedded, %d re-used, %d removed", library.root, report.embedded, report.reused, report.removed
     )
     return Index(new_manifest, bm25, dense, embedder=instance), report
+
+
+def _embed_rows(
+    library: Library,
+    embedder: Embedder,
+    hashes: Sequence[tuple[str, str]],
+    rows: Sequence[int],
+    vectors: np.ndarray,
+    progress: ProgressCallback,
+) -> None:
+    """Embed the papers at `rows` into `vectors`, a chunk at a time (papers are fetched by key per chunk)."""
+    total = len(rows)
+    for start in range(0, total, EMBED_CHUNK):
+        chunk = rows[start : start + EMBED_CHUNK]
+        papers = library.get_many(hashes[row][0] for row in chunk)
+        texts = [embedder.format_document(papers[normalise_key(hashes[row][0])]) for row in chunk]
+
+        def report(stage: str, done: int, _total: int, offset: int = start) -> None:
+            progress(stage, offset + done, total)
+
+        vectors[list(chunk)] = embedder.embed_documents(texts, progress=report)
 
 
 def _new_generation() -> str:

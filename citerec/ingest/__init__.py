@@ -7,16 +7,19 @@ and scripts get exactly the CLI's behaviour. Heavy parsers load lazily.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from citerec.ingest.bibtex import BibImport, BibProblem, parse_bibtex, read_bibtex
 from citerec.ingest.bibtex_export import papers_to_bibtex
+from citerec.ingest.files import import_bibtex_files
 from citerec.ingest.keys import citation_key
 from citerec.library import AddReport, Library
 from citerec.papers import Paper
 
 __all__ = [
+    "AddCounts",
     "BibImport",
     "BibProblem",
     "add_papers_with_keys",
@@ -26,57 +29,76 @@ __all__ = [
     "papers_to_bibtex",
     "parse_bibtex",
     "read_bibtex",
+    "stream_papers_with_keys",
 ]
 
 
-def import_bibtex(library: Library, path: Path | str, *, save: bool = True) -> tuple[BibImport, AddReport]:
+def import_bibtex(library: Library, path: Path | str) -> tuple[BibImport, AddReport]:
     """Read one .bib file into the library (deduplicated); returns what was read and what changed."""
-    result = read_bibtex(path)
-    return result, library.add(result.papers, save=save)
+    return import_bibtex_files(library, [path])[0]
 
 
-def import_bibtex_files(library: Library, paths: Sequence[Path | str]) -> list[tuple[BibImport, AddReport]]:
-    """Several .bib files in order, @strings carried from one to the next (as `\\bibliography{a,b}`); one save."""
-    macros: dict[str, str] = {}
-    results = []
-    for path in paths:
-        result = read_bibtex(path, macros=macros)
-        macros.update(result.strings)
-        results.append((result, library.add(result.papers, save=False)))
-    if any(report.changed for _, report in results):
-        library.save()
-    return results
+@dataclass(frozen=True)
+class AddCounts:
+    """How many papers a streamed import added, updated, left unchanged or merged as duplicates."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+
+    def __add__(self, report: AddReport) -> AddCounts:
+        return AddCounts(
+            self.added + len(report.added),
+            self.updated + len(report.updated),
+            self.unchanged + len(report.unchanged),
+            self.duplicates + len(report.duplicates),
+        )
 
 
-def add_papers_with_keys(
-    library: Library, papers: Iterable[Paper], *, save: bool = True, batch: int = 1000
-) -> AddReport:
-    """Add papers whose keys are provisional (arXiv): each gets a unique `citation_key` first."""
-    added: list[str] = []
-    updated: list[str] = []
-    unchanged: list[str] = []
-    duplicates: list[tuple[str, str]] = []
+def _keyed_batches(library: Library, papers: Iterable[Paper], batch: int) -> Iterator[list[Paper]]:
+    """The papers with unique `citation_key`s, a batch at a time (each added before the next is keyed)."""
     pending: list[Paper] = []
-
-    def flush() -> None:
-        report = library.add(pending, save=False)
-        added.extend(report.added)
-        updated.extend(report.updated)
-        unchanged.extend(report.unchanged)
-        duplicates.extend(report.duplicates)
-        pending.clear()
-
     claimed: set[str] = set()
     for paper in papers:
         # a fresh key even for a known work: `Library.add` then merges it into the existing entry
-        key = citation_key(paper, lambda k: k in library or k.lower() in claimed)
+        key = citation_key(paper, lambda k: k.lower() in claimed or k in library)
         claimed.add(key.lower())
         pending.append(dataclasses.replace(paper, key=key))
         if len(pending) >= batch:
-            flush()
+            yield pending
+            pending = []
             claimed.clear()
-    flush()
-    report = AddReport(tuple(added), tuple(updated), tuple(unchanged), tuple(duplicates))
-    if save and report.changed:
-        library.save()
+    if pending:
+        yield pending
+
+
+def add_papers_with_keys(library: Library, papers: Iterable[Paper], *, batch: int = 1000) -> AddReport:
+    """Add papers whose keys are provisional (arXiv), in one transaction: each gets a unique key first."""
+    report = AddReport()
+    with library.transaction():
+        for chunk in _keyed_batches(library, papers, batch):
+            report = report + library.add(chunk)
     return report
+
+
+def stream_papers_with_keys(
+    library: Library, papers: Iterable[Paper], *, batch: int = 1000, commit_every: int = 20_000
+) -> AddCounts:
+    """`add_papers_with_keys` for millions of papers: counts only, a commit every `commit_every` papers.
+
+    Memory stays flat, and an interrupted run keeps what it committed; running
+    it again merges what is already there (same arXiv id) instead of adding it twice.
+    """
+    counts = AddCounts()
+    batches = _keyed_batches(library, papers, batch)
+    while True:
+        with library.transaction():
+            in_transaction = 0
+            for chunk in batches:
+                counts = counts + library.add(chunk)
+                in_transaction += len(chunk)
+                if in_transaction >= commit_every:
+                    break
+            else:
+                return counts

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 _COMMAND = re.compile(r"@[ \t]*([A-Za-z][\w\-:.]*)[ \t\r\n]*([{(])")
 _NEXT_ENTRY = re.compile(r"\n[ \t]*@[ \t]*[A-Za-z][\w\-:.]*[ \t]*[{(]")
 _KEY = re.compile(r"\s*([^\s,{}()]*)")
+_STRUCTURE = re.compile(r'[{}"()\n]')
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,9 @@ def _entry_end(text: str, start: int, opener: str) -> tuple[int, str]:
     closer = "}" if opener == "{" else ")"
     depth = 0
     in_quote = False
-    pos = start
-    length = len(text)
-    while pos < length:
-        char = text[pos]
+    for match in _STRUCTURE.finditer(text, start):  # jump from one structural character to the next
+        char = match.group()
+        pos = match.start()
         if char == "{":
             depth += 1
         elif char == "}":
@@ -107,16 +107,17 @@ def _entry_end(text: str, start: int, opener: str) -> tuple[int, str]:
                     return pos + 1, ""
                 return pos + 1, "unbalanced braces: '}' without '{'"
             depth -= 1
-        elif char == '"' and depth == 0 and closer == ")":
-            in_quote = not in_quote
-        elif char == ")" and depth == 0 and not in_quote and closer == ")":
-            return pos + 1, ""
+        elif char == '"':
+            if depth == 0 and closer == ")":
+                in_quote = not in_quote
+        elif char == ")":
+            if depth == 0 and not in_quote and closer == ")":
+                return pos + 1, ""
         elif char == "\n":
             nxt = _NEXT_ENTRY.match(text, pos)
             if nxt is not None and _looks_like_entry_start(text, pos + 1):
                 return pos + 1, f"missing closing '{closer}': the entry runs into the next entry"
-        pos += 1
-    return length, f"missing closing '{closer}': the entry runs to the end of the file"
+    return len(text), f"missing closing '{closer}': the entry runs to the end of the file"
 
 
 def _looks_like_entry_start(text: str, pos: int) -> bool:

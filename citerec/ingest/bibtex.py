@@ -9,6 +9,7 @@ located at file:line. pybtex and pylatexenc are imported lazily.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import re
 from collections.abc import Mapping
@@ -66,22 +67,33 @@ class BibImport:
     problems: tuple[BibProblem, ...] = ()
     entries: int = 0  # @entries seen (not @string/@comment/@preamble)
     strings: tuple[tuple[str, str], ...] = field(default=(), compare=False)  # @string macros defined
+    external_macros: tuple[str, ...] = field(default=(), compare=False)  # @strings used but defined elsewhere
+    unchanged: bool = False  # skipped: the same file was imported before and the library still holds it
 
 
 def read_bibtex(path: Path | str, *, macros: Mapping[str, str] | None = None) -> BibImport:
     """Read a .bib file; `macros` are @strings defined by files read before it (as `\\bibliography{a,b}`)."""
+    return parse_bibtex_bytes(read_bib_bytes(path), str(path), macros=macros)
+
+
+def read_bib_bytes(path: Path | str) -> bytes:
+    """The bytes of a .bib file, or an InputError naming it."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise InputError("no such file", str(path)) from None
     except IsADirectoryError:
         raise InputError("is a folder, not a .bib file", str(path)) from None
     except OSError as exc:
         raise InputError(f"cannot read ({exc.strerror})", str(path)) from None
-    text, problems = decode_bib_bytes(data, str(path))
-    result = parse_bibtex(text, str(path), macros=macros)
-    return BibImport(result.file, result.papers, tuple(problems) + result.problems, result.entries, result.strings)
+
+
+def parse_bibtex_bytes(data: bytes, file: str, *, macros: Mapping[str, str] | None = None) -> BibImport:
+    """`parse_bibtex` on the raw bytes of a file (any encoding the reader accepts)."""
+    text, problems = decode_bib_bytes(data, file)
+    result = parse_bibtex(text, file, macros=macros)
+    return dataclasses.replace(result, problems=tuple(problems) + result.problems)
 
 
 def decode_bib_bytes(data: bytes, file: str) -> tuple[str, list[BibProblem]]:
@@ -123,6 +135,7 @@ def parse_bibtex(text: str, file: str = "<string>", *, macros: Mapping[str, str]
     problems: list[BibProblem] = []
     first_line: dict[str, int] = {}
     defined: dict[str, str] = {}
+    used: set[str] = set()  # every macro name looked up (lower-cased), to tell which came from outside
     entries = 0
     for item in split_bibtex(text):
         if isinstance(item, Stray):
@@ -135,30 +148,45 @@ def parse_bibtex(text: str, file: str = "<string>", *, macros: Mapping[str, str]
         if item.kind in ("comment", "preamble"):
             continue
         if item.kind == "string":
-            _read_string(item, file, strings, defined, problems)
+            _read_string(item, file, strings, defined, problems, used)
             continue
         entries += 1
-        paper = _read_entry(item, file, source, strings, first_line, problems)
+        paper = _read_entry(item, file, source, strings, first_line, problems, used)
         if paper is not None:
             papers.append(paper)
     for problem in problems:
         log.debug("%s", problem)
-    return BibImport(file, tuple(papers), tuple(problems), entries, tuple(defined.items()))
+    own = {name.lower() for name in defined} | {name.lower() for name in month_names}
+    external = tuple(sorted(name for name in used if name not in own))
+    return BibImport(file, tuple(papers), tuple(problems), entries, tuple(defined.items()), external)
 
 
-def _parser(chunk: Chunk, file: str, strings: Any, errors: list[Any]) -> Any:
-    """pybtex's low-level parser for one chunk: errors collected, unknown macros kept as text."""
+@functools.cache
+def _chunk_parser_class() -> type:
+    """pybtex's low-level parser that notes every macro name and keeps unknown ones as text (made once)."""
     from pybtex.database.input.bibtex import LowLevelParser, UndefinedMacro
 
-    class _ChunkParser(LowLevelParser):
+    class ChunkParser(LowLevelParser):
+        errors: list[Any]
+        used: set[str]
+
         def substitute_macro(self, name: str) -> str:
+            self.used.add(name.lower())
             try:
                 return self.macros[name]
             except KeyError:
-                errors.append(UndefinedMacro(name, self))
+                self.errors.append(UndefinedMacro(name, self))
                 return name
 
-    return _ChunkParser(chunk.text, macros=strings, handle_error=errors.append, filename=file)
+    return ChunkParser
+
+
+def _parser(chunk: Chunk, file: str, strings: Any, errors: list[Any], used: set[str]) -> Any:
+    """A parser for one chunk: errors collected in `errors`, macro names looked up added to `used`."""
+    parser = _chunk_parser_class()(chunk.text, macros=strings, handle_error=errors.append, filename=file)
+    parser.errors = errors
+    parser.used = used
+    return parser
 
 
 def _syntax_problem(chunk: Chunk, file: str, error: Any, what: str) -> BibProblem:
@@ -167,25 +195,33 @@ def _syntax_problem(chunk: Chunk, file: str, error: Any, what: str) -> BibProble
     line = chunk.line + max(getattr(error, "lineno", 1) or 1, 1) - 1
     if isinstance(error, UndefinedMacro):
         message = f"{what}: unknown @string macro '{error.args[0]}' (kept as text)"
-    else:
-        message = f"{what}: {getattr(error, 'error_type', 'error')}: {error.args[0] if error.args else error}; skipped"
+        return BibProblem(file, line, chunk.key, message)
+    message = f"{what}: {getattr(error, 'error_type', 'error')}: {error.args[0] if error.args else error}; skipped"
     return BibProblem(file, line, chunk.key, message)
 
 
-def _read_string(chunk: Chunk, file: str, strings: Any, defined: dict[str, str], problems: list[BibProblem]) -> None:
+def _read_string(
+    chunk: Chunk, file: str, strings: Any, defined: dict[str, str], problems: list[BibProblem], used: set[str]
+) -> None:
     if chunk.error:
         problems.append(BibProblem(file, chunk.line, "", f"@string: {chunk.error}; skipped"))
         return
     errors: list[Any] = []
     before = dict(strings)
-    for _ in _parser(chunk, file, strings, errors):
+    for _ in _parser(chunk, file, strings, errors, used):
         pass
     defined.update({k: v for k, v in strings.items() if before.get(k) != v})
     problems.extend(_syntax_problem(chunk, file, e, "@string") for e in errors)
 
 
 def _read_entry(
-    chunk: Chunk, file: str, source: str, strings: Any, first_line: dict[str, int], problems: list[BibProblem]
+    chunk: Chunk,
+    file: str,
+    source: str,
+    strings: Any,
+    first_line: dict[str, int],
+    problems: list[BibProblem],
+    used: set[str],
 ) -> Paper | None:
     what = f"entry '{chunk.key}'" if chunk.key else f"@{chunk.kind} entry"
     if chunk.error:
@@ -195,7 +231,7 @@ def _read_entry(
     if keyless:  # BibTeX accepts `@manual{,`; give it a placeholder key, replaced below
         chunk = dataclasses.replace(chunk, text=_KEYLESS.sub(r"\g<0>" + _PLACEHOLDER, chunk.text, count=1))
     errors: list[Any] = []
-    parsed = list(_parser(chunk, file, strings, errors))
+    parsed = list(_parser(chunk, file, strings, errors, used))
     fatal = [e for e in errors if type(e).__name__ != "UndefinedMacro"]
     problems.extend(_syntax_problem(chunk, file, e, what) for e in errors)
     if fatal or not parsed:
@@ -280,21 +316,26 @@ def entry_to_paper(entry_type: str, key: str, fields: Mapping[str, str], source:
 
 def _names(value: str) -> list[str]:
     """'Last, First and First Last and others' → ['First Last', 'First Last'] (Unicode)."""
-    from pybtex.database import Person
     from pybtex.database.input.bibtex import split_name_list
-    from pybtex.errors import capture
 
     names = []
     for raw in split_name_list(value) if value.strip() else []:
         if raw.strip().strip("{}").strip().lower() == "others":
             continue
-        with capture():  # pybtex reports odd names (too many commas) instead of raising
-            person = Person(raw)
-        parts = (
-            person.first_names + person.middle_names + person.prelast_names + person.last_names + person.lineage_names
-        )
-        names.append(latex_to_text(" ".join(parts) or raw))
+        names.append(_name(raw))
     return [n for n in names if n]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _name(raw: str) -> str:
+    """One BibTeX name as 'First von Last Jr' (cached: in a large import most authors come back)."""
+    from pybtex.database import Person
+    from pybtex.errors import capture
+
+    with capture():  # pybtex reports odd names (too many commas) instead of raising
+        person = Person(raw)
+    parts = person.first_names + person.middle_names + person.prelast_names + person.last_names + person.lineage_names
+    return latex_to_text(" ".join(parts) or raw)
 
 
 def _doi(value: str) -> str:

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from citerec.papers import Paper
+from citerec.papers import Paper, first_free_key
 
 STOP_WORDS = frozenset(
     """a an the of on in at to for from by with without and or but nor as is are was were be been being
@@ -52,13 +52,4 @@ def base_key(paper: Paper) -> str:
 
 def citation_key(paper: Paper, taken: Callable[[str], bool]) -> str:
     """A unique key for `paper`: `base_key`, else base + a, b, …, z, then base + 2, 3, …."""
-    base = base_key(paper)
-    if not taken(base):
-        return base
-    for suffix in "abcdefghijklmnopqrstuvwxyz":
-        if not taken(base + suffix):
-            return base + suffix
-    number = 2
-    while taken(f"{base}{number}"):
-        number += 1
-    return f"{base}{number}"
+    return first_free_key(base_key(paper), taken)

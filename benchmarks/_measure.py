@@ -1,0 +1,96 @@
+"""What the benchmarks share: running a citerec command in a child process and measuring it.
+
+`run_measured` times a command and samples the resident memory of its whole
+process tree (the command and the workers it starts) from /proc, so peak
+memory of a parallel import is the sum over processes, not only the largest.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CITEREC = [sys.executable, "-c", "from citerec.cli import main; main()"]
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: float
+    peak_rss_mb: float  # whole process tree, sampled every 50 ms (0 where /proc is missing)
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _tree_rss_mb(root: int) -> float:
+    """Resident memory of `root` and its descendants, in MB (Linux)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry), int(fields[1])
+        children.setdefault(ppid, []).append(pid)
+        rss[pid] = int(fields[21])  # resident pages
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, ()))
+    return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def run_measured(args: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> Measured:
+    """Run `args`, returning its time, peak memory and output."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd or REPO,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(env or {})},
+    )
+    peak = 0.0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            if os.path.isdir("/proc"):
+                peak = max(peak, _tree_rss_mb(proc.pid))
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = proc.communicate()
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    return Measured(seconds, peak, proc.returncode, stdout, stderr)
+
+
+def citerec(*args: str, env: dict[str, str] | None = None) -> Measured:
+    """`citerec ARGS` in a child process (the CLI as a user runs it), measured; fails loudly."""
+    result = run_measured([*CITEREC, *args], env=env)
+    if result.returncode != 0:
+        sys.exit(f"citerec {' '.join(args[:3])} … failed:\n{result.stderr[-3000:]}")
+    return result
+
+
+def table(headers: list[str], rows: list[list[object]]) -> str:
+    """A Markdown table (what the issue notes quote)."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)

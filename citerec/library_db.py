@@ -1,0 +1,175 @@
+"""The SQLite file behind a `Library`: schema, connections, rows ⇄ `Paper`s, migration.
+
+One row per paper, with the normalised key, DOI, arXiv id and title in indexed
+columns so that deduplication is a look-up, not a scan, and the content hash
+beside them so that an index update can tell what changed without decoding a
+single paper. WAL mode lets any number of processes read while one writes;
+writers queue on SQLite's lock (`BUSY_TIMEOUT_S`) instead of overwriting each
+other, which is what the old `papers.jsonl` (rewritten whole) could not do.
+
+The stdlib `sqlite3` is the only dependency; nothing here loads a model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from citerec.errors import LibraryError
+from citerec.papers import Paper, extract_arxiv_id, normalise_doi, normalise_key, normalise_title
+
+log = logging.getLogger(__name__)
+
+DB_FILE = "library.sqlite"
+LEGACY_FILE = "papers.jsonl"  # the store before SQLite: migrated on first open
+MIGRATED_SUFFIX = ".migrated"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = float(os.environ.get("CITEREC_BUSY_TIMEOUT", "600"))
+MIN_TITLE_FOR_DEDUP = 12  # shorter normalised titles ("Introduction") are too common to identify a work
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS papers (
+    id INTEGER PRIMARY KEY,            -- insertion order, kept when a paper is updated
+    key TEXT NOT NULL,
+    norm_key TEXT NOT NULL UNIQUE,
+    doi TEXT,
+    arxiv_id TEXT,
+    norm_title TEXT,
+    content_hash TEXT NOT NULL,
+    data TEXT NOT NULL                 -- Paper.to_dict() as JSON
+);
+CREATE INDEX IF NOT EXISTS papers_doi ON papers(doi) WHERE doi IS NOT NULL;
+CREATE INDEX IF NOT EXISTS papers_arxiv ON papers(arxiv_id) WHERE arxiv_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS papers_title ON papers(norm_title) WHERE norm_title IS NOT NULL;
+CREATE TABLE IF NOT EXISTS sources (    -- .bib files imported, to skip them while unchanged
+    path TEXT PRIMARY KEY,
+    digest TEXT NOT NULL,
+    strings TEXT NOT NULL,             -- @string macros the file defines (later files need them)
+    external TEXT NOT NULL,            -- macros it took from earlier files, with the values it saw
+    entries INTEGER NOT NULL,
+    problems TEXT NOT NULL             -- [line, key, message] of each problem, to report them again
+);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+PAPER_COLUMNS = "key, norm_key, doi, arxiv_id, norm_title, content_hash, data"
+
+
+def dedup_identifiers(paper: Paper) -> tuple[str | None, str | None, str | None]:
+    """(DOI, arXiv id, title) as deduplication compares them; None where missing, never matched."""
+    title = normalise_title(paper.title)
+    return (
+        normalise_doi(paper.doi) or None,
+        extract_arxiv_id(paper.arxiv_id) or None,
+        title if len(title) >= MIN_TITLE_FOR_DEDUP else None,
+    )
+
+
+def paper_row(paper: Paper, identifiers: tuple[str | None, ...] | None = None) -> tuple[Any, ...]:
+    """The column values of `paper`, in the order of PAPER_COLUMNS (`identifiers` when known already)."""
+    return (
+        paper.key,
+        normalise_key(paper.key),
+        *(identifiers or dedup_identifiers(paper)),
+        paper.content_hash(),
+        json.dumps(paper.to_dict(), ensure_ascii=False),
+    )
+
+
+def paper_from_json(data: str, where: str) -> Paper:
+    try:
+        return Paper.from_dict(json.loads(data))
+    except (ValueError, TypeError) as exc:
+        raise LibraryError(f"{where}: corrupt library entry ({exc})") from exc
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, schema in place."""
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process never corrupts the file
+        _ensure_schema(conn, path)
+    except sqlite3.DatabaseError as exc:
+        raise LibraryError(f"{path}: not a usable citerec library ({exc})") from exc
+    return conn
+
+
+def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise LibraryError(f"{path}: made by a newer citerec (schema {version}); upgrade citerec to open it")
+    # One script, one transaction: idempotent, so two processes creating a library at once both succeed.
+    conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};COMMIT;")
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock between processes (POSIX); elsewhere a no-op, and the rename stays atomic."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def migrate_legacy(root: Path) -> bool:
+    """Turn `papers.jsonl` into `library.sqlite` once, atomically; True when this call migrated.
+
+    The database is filled under a temporary name and renamed into place, so a
+    crash leaves either the old file in use or the complete new one; the old
+    file is kept as `papers.jsonl.migrated`. A lock file keeps two processes
+    from migrating at once.
+    """
+    legacy, target = root / LEGACY_FILE, root / DB_FILE
+    if not legacy.exists() or target.exists():
+        return False
+    with _file_lock(root / ".migrate.lock"):
+        if target.exists():  # another process migrated while we waited
+            return False
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{DB_FILE}.", suffix=".tmp", dir=root)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                _ensure_schema(conn, tmp)
+                conn.execute("BEGIN")
+                conn.executemany(
+                    f"INSERT INTO papers ({PAPER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (paper_row(paper) for paper in _read_legacy(legacy)),
+                )
+                conn.execute("COMMIT")
+            except sqlite3.IntegrityError as exc:
+                raise LibraryError(f"{legacy}: two entries share a key ({exc}); fix the file, then retry") from exc
+            finally:
+                conn.close()
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.replace(legacy, legacy.with_name(LEGACY_FILE + MIGRATED_SUFFIX))
+    log.info("migrated %s to %s", legacy, target)
+    return True
+
+
+def _read_legacy(path: Path) -> Iterable[Paper]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                yield paper_from_json(line, f"{path}:{number}")
