@@ -288,10 +288,11 @@ class Library:
         """`base`, or `base` + a, b, c… so that it is not taken yet in this library."""
         return first_free_key(base, self.__contains__)
 
-    def version(self) -> int:
-        """A number that grows with every committed change, so a server can see that it must reload."""
-        rows = self._query("SELECT value FROM meta WHERE name = 'version'")
-        return int(rows[0][0]) if rows else 0
+    def version(self) -> str:
+        """Changes with every committed change to the papers (and differs between two libraries),
+        so an index or a server can tell in one look-up that there is nothing new."""
+        meta = dict(self._query("SELECT name, value FROM meta WHERE name IN ('id', 'version')"))
+        return f"{meta.get('id', '')}:{meta.get('version', '0')}" if meta else ""
 
     # -- writing ---------------------------------------------------------
     def _write(self, sql: str, params: Iterable[object] = ()) -> sqlite3.Cursor:

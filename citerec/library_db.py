@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS sources (    -- .bib files imported, to skip them whi
     problems TEXT NOT NULL             -- [line, key, message] of each problem, to report them again
 );
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO meta (name, value) VALUES ('id', lower(hex(randomblob(8))));
 """
 
 PAPER_COLUMNS = "key, norm_key, doi, arxiv_id, norm_title, content_hash, data"

@@ -116,6 +116,7 @@ class CountingEmbedder:
         self.dimension = inner.dimension
         self.documents: list[str] = []
         self.query_calls = 0
+        self.queries_embedded: list[list[str]] = []
 
     def format_document(self, paper: Paper) -> str:
         return self.inner.format_document(paper)
@@ -126,6 +127,7 @@ class CountingEmbedder:
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         self.query_calls += 1
+        self.queries_embedded.append(list(texts))
         return self.inner.embed_queries(texts)
 
 
@@ -153,9 +155,9 @@ def built_library(tmp_path_factory: pytest.TempPathFactory, minilm) -> Path:
 
 @pytest.fixture
 def library(built_library: Path, tmp_path: Path) -> Library:
-    """A private copy of the indexed library."""
+    """A private copy of the indexed library, with an empty recall cache."""
     root = tmp_path / ".citerec"
-    shutil.copytree(built_library, root)
+    shutil.copytree(built_library, root, ignore=shutil.ignore_patterns("recall-cache.sqlite*"))
     return Library(root)
 
 
@@ -193,14 +195,37 @@ def test_bm25_lists_only_papers_sharing_a_term(index: Index) -> None:
     assert len(index.recall("zzzz qqqq", k=5, method="dense")) == 5
 
 
-def test_recall_many_embeds_all_queries_in_one_call(built_library: Path, minilm) -> None:
+def test_recall_many_embeds_all_queries_in_one_call(library: Library, minilm) -> None:
     counting = CountingEmbedder(minilm)
-    index = Index.open(Library(built_library), embedder=counting)
+    index = Index.open(library, embedder=counting)
+    index.cache = None
     queries = list(QUERIES.values())
     many = index.recall_many(queries, k=4)
     assert counting.query_calls == 1
     assert [c[0].key for c in many] == list(QUERIES)
     assert _same(many[1], index.recall(queries[1], k=4))
+
+
+def test_recall_cache_answers_seen_passages_without_embedding(library: Library, minilm) -> None:
+    counting = CountingEmbedder(minilm)
+    first = Index.open(library, embedder=counting).recall_many(list(QUERIES.values()), k=4)
+    assert counting.query_calls == 1
+    again = Index.open(library, embedder=counting)  # a new run: the cache is on disk
+    assert again.recall_many(list(QUERIES.values()), k=4) == first
+    assert counting.query_calls == 1 and again._bm25 is None  # nothing embedded, the index never loaded
+    edited = "Protein structure prediction from amino acid sequences"
+    assert again.recall(edited, k=4, method="dense")[0].key == "jumper2021"
+    assert counting.query_calls == 2 and counting.queries_embedded[-1] == [edited]  # only the new passage
+    assert again.recall(edited, k=3, method="hybrid")  # another method: a new recall, the same cached vector
+    assert counting.query_calls == 2
+
+
+def test_index_after_a_library_change_does_not_reuse_stale_candidates(library: Library, minilm) -> None:
+    query = "A note on two problems in connexion with graphs"
+    before = ensure_index(library, embedder=minilm).recall(query, k=1)
+    library.add([Paper("dijkstra1959", "A note on two problems in connexion with graphs", "Shortest paths.")])
+    after = ensure_index(library, embedder=minilm).recall(query, k=1)
+    assert before[0].key != "dijkstra1959" and after[0].key == "dijkstra1959"
 
 
 def test_k_is_capped_by_the_library_size_and_methods_are_checked(index: Index) -> None:
@@ -332,8 +357,9 @@ def test_interrupted_save_leaves_the_previous_index_usable(
 def test_damaged_generation_is_detected_and_rebuilt(library: Library, minilm) -> None:
     manifest = read_manifest(library.index_dir)
     (library.index_dir / manifest.generation / "vectors.npy").unlink()
+    opened = Index.open(library, embedder=minilm)  # files load on first use
     with pytest.raises(LibraryError, match="incomplete or damaged"):
-        Index.open(library, embedder=minilm)
+        opened.recall("a passage never seen before", k=1)
     counting = CountingEmbedder(minilm)
     index = ensure_index(library, embedder=counting)
     assert len(counting.documents) == len(PAPERS)

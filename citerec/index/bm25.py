@@ -43,6 +43,8 @@ class Bm25Index:
     vocab: dict[str, int]
     size: int  # number of documents
 
+    FILES = (*_FILES, _VOCAB)  # what `save` writes
+
     @classmethod
     def build(cls, documents: Iterable[str]) -> Bm25Index:
         """Index `documents` (row i = the i-th document) with bm25s' Lucene BM25 (k1=1.2, b=0.75).

@@ -23,7 +23,8 @@ import numpy as np
 from citerec.embed import DEFAULT_EMBEDDER, Embedder, embedder_name, load_embedder
 from citerec.errors import LibraryError
 from citerec.index.bm25 import Bm25Index
-from citerec.index.dense import DenseIndex, choose_spec
+from citerec.index.cache import CACHE_FILE, RecallCache
+from citerec.index.dense import FAISS_FILE, DenseIndex, choose_spec
 from citerec.index.manifest import VECTORS_FILE, Manifest, read_manifest, write_manifest
 from citerec.index.recall import Index, check_embedder, check_format, load_generation, load_vectors
 from citerec.index.text import bm25_document
@@ -133,9 +134,6 @@ def _update_index(
 ) -> tuple[Index, UpdateReport]:
     started = time.perf_counter()
     version = library.version()
-    hashes = library.content_hashes()
-    if not hashes:
-        raise LibraryError(f"library {library.root} is empty; import papers first (`citerec library import refs.bib`)")
     instance = None if embedder is None or isinstance(embedder, str) else embedder
     manifest = _previous(library, rebuild)
     if instance is not None:
@@ -146,16 +144,24 @@ def _update_index(
         name = manifest.embedder if manifest is not None else DEFAULT_EMBEDDER
     if manifest is not None:
         check_embedder(manifest, name)
+    cache = RecallCache(library.root / CACHE_FILE)
+    if manifest is not None and version and manifest.library_version == version and _complete(library, manifest):
+        # nothing was committed since this index was built: no need to compare a single paper
+        index = Index(manifest, embedder=instance, cache=cache, index_dir=library.index_dir)
+        size = len(manifest.papers)
+        return index, UpdateReport(0, size, 0, size, time.perf_counter() - started, 0.0, False, False)
 
-    unchanged_version = manifest is not None and manifest.library_version == version and version > 0
-    changes = IndexChanges(unchanged=len(hashes)) if unchanged_version else diff_library(manifest, hashes)
+    hashes = library.content_hashes()
+    if not hashes:
+        raise LibraryError(f"library {library.root} is empty; import papers first (`citerec library import refs.bib`)")
+    changes = diff_library(manifest, hashes)
     old_vectors: np.ndarray | None = None
     previous_dense: DenseIndex | None = None
     if manifest is not None:
         folder = library.index_dir / manifest.generation
         try:
             if not changes.stale:
-                index = Index(manifest, *load_generation(library.index_dir, manifest), embedder=instance)
+                index = Index(manifest, *load_generation(library.index_dir, manifest), embedder=instance, cache=cache)
                 report = UpdateReport(0, len(hashes), 0, len(hashes), time.perf_counter() - started, 0.0, False, False)
                 return index, report
             old_vectors = load_vectors(folder, manifest)
@@ -220,7 +226,7 @@ def _update_index(
     log.info(
         "index of %s: %d embedded, %d re-used, %d removed", library.root, report.embedded, report.reused, report.removed
     )
-    return Index(new_manifest, bm25, dense, embedder=instance), report
+    return Index(new_manifest, bm25, dense, embedder=instance, cache=cache), report
 
 
 def _embed_rows(
@@ -242,6 +248,14 @@ def _embed_rows(
             progress(stage, offset + done, total)
 
         vectors[list(chunk)] = embedder.embed_documents(texts, progress=report)
+
+
+def _complete(library: Library, manifest: Manifest) -> bool:
+    """The generation's files are all there (a cheap check; their contents are checked when loaded)."""
+    folder = library.index_dir / manifest.generation
+    return all((folder / name).is_file() for name in (VECTORS_FILE, *Bm25Index.FILES)) and (
+        manifest.dense.kind == "flat" or (folder / FAISS_FILE).is_file()
+    )
 
 
 def _new_generation() -> str:

@@ -40,7 +40,7 @@ class Manifest:
     metric: str = "inner_product"
     tokenizer_version: int = TOKENIZER_VERSION
     format_version: int = FORMAT_VERSION
-    library_version: int = 0  # `Library.version()` it was built from: equal means nothing to diff
+    library_version: str = ""  # `Library.version()` it was built from: equal means nothing to diff
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -81,7 +81,7 @@ class Manifest:
             metric=str(data.get("metric", "inner_product")),
             tokenizer_version=int(data.get("tokenizer_version", 0)),
             format_version=int(data["format_version"]),
-            library_version=int(data.get("library_version", 0)),
+            library_version=str(data.get("library_version", "")),
             extra=dict(data.get("extra", {})),
         )
 

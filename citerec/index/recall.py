@@ -7,7 +7,9 @@ query, so BM25-only use never loads torch.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ import numpy as np
 from citerec.embed import Embedder, embedder_name, load_embedder
 from citerec.errors import LibraryError, ModelError
 from citerec.index.bm25 import Bm25Index, load_array
+from citerec.index.cache import CACHE_FILE, RecallCache, cache_key
 from citerec.index.dense import DenseIndex
 from citerec.index.fusion import reciprocal_rank_fusion
 from citerec.index.manifest import FORMAT_VERSION, VECTORS_FILE, Manifest, read_manifest
@@ -71,29 +74,41 @@ def check_format(manifest: Manifest) -> None:
 
 
 class Index:
-    """A library's saved BM25 + FAISS index, ready to answer queries."""
+    """A library's saved BM25 + FAISS index, ready to answer queries.
+
+    The BM25 and FAISS structures load on first use (`Index.lazy`), so a run
+    whose passages are all in the recall cache never reads them.
+    """
 
     def __init__(
         self,
         manifest: Manifest,
-        bm25: Bm25Index,
-        dense: DenseIndex,
+        bm25: Bm25Index | None = None,
+        dense: DenseIndex | None = None,
         *,
         embedder: Embedder | None = None,
         fusion: FusionSettings | None = None,
+        cache: RecallCache | None = None,
+        index_dir: Path | None = None,
     ) -> None:
+        if (bm25 is None or dense is None) and index_dir is None:
+            raise ValueError("an Index needs its BM25 and dense parts, or the folder to load them from")
         self.manifest = manifest
         self.keys: list[str] = manifest.keys
         self.embedder_name: str = manifest.embedder
         self.size: int = len(self.keys)
-        self.bm25 = bm25
-        self.dense = dense
+        self._bm25 = bm25
+        self._dense = dense
+        self._index_dir = index_dir
+        self._load_lock = threading.Lock()
         self.fusion = fusion or FusionSettings()
+        self.cache = cache
         self._embedder = embedder
 
     @classmethod
     def open(cls, library: Library, *, embedder: str | Embedder | None = None) -> Index:
-        """The saved index of `library`; LibraryError when missing, outdated or built with another embedder."""
+        """The saved index of `library` (its files load on first use); LibraryError when missing, outdated,
+        built with another embedder, or (on first use) damaged."""
         manifest = read_manifest(library.index_dir)
         if manifest is None:
             raise LibraryError(f"no index in {library.index_dir}; run `citerec index build`")
@@ -101,8 +116,26 @@ class Index:
         instance = None if embedder is None or isinstance(embedder, str) else embedder
         if embedder is not None:
             check_embedder(manifest, instance.name if instance is not None else embedder_name(embedder))
-        bm25, dense = load_generation(library.index_dir, manifest)
-        return cls(manifest, bm25, dense, embedder=instance)
+        cache = RecallCache(library.root / CACHE_FILE)
+        return cls(manifest, embedder=instance, cache=cache, index_dir=library.index_dir)
+
+    def _load(self) -> None:
+        with self._load_lock:
+            if self._bm25 is None or self._dense is None:
+                assert self._index_dir is not None
+                self._bm25, self._dense = load_generation(self._index_dir, self.manifest)
+
+    @property
+    def bm25(self) -> Bm25Index:
+        if self._bm25 is None:
+            self._load()
+        return self._bm25  # type: ignore[return-value]
+
+    @property
+    def dense(self) -> DenseIndex:
+        if self._dense is None:
+            self._load()
+        return self._dense  # type: ignore[return-value]
 
     @property
     def embedder(self) -> Embedder:
@@ -121,13 +154,29 @@ class Index:
         return self.recall_many([query], k=k, method=method)[0]
 
     def recall_many(self, queries: Sequence[str], k: int = 50, method: str = "hybrid") -> list[list[Candidate]]:
-        """`recall` for many passages; query embeddings and FAISS searches are batched."""
+        """`recall` for many passages; passages seen before come from the cache, the rest are batched."""
         if method not in METHODS:
             raise ValueError(f"unknown recall method {method!r}; choose one of {', '.join(METHODS)}")
         queries = list(queries)
         k = min(k, self.size)
         if k <= 0 or not queries:
             return [[] for _ in queries]
+        if self.cache is None:
+            return self._recall(queries, k, method)
+        settings = dataclasses.asdict(self.fusion)
+        keys = [cache_key(self.manifest.generation, method, k, settings, q) for q in queries]
+        found = self.cache.candidates(keys)
+        missing = list(dict.fromkeys(i for i, key in enumerate(keys) if key not in found))
+        if missing:
+            fresh = self._recall([queries[i] for i in missing], k, method)
+            computed = {
+                keys[i]: [dataclasses.asdict(c) for c in result] for i, result in zip(missing, fresh, strict=True)
+            }
+            self.cache.put_candidates(self.manifest.generation, computed.items())
+            found.update(computed)
+        return [[Candidate(**c) for c in found[key]] for key in keys]
+
+    def _recall(self, queries: list[str], k: int, method: str) -> list[list[Candidate]]:
         depth = k if method != "hybrid" else max(k, self.fusion.depth)
         lexical = [self.bm25.top_k(q, depth) for q in queries] if method != "dense" else None
         semantic = self._dense_lists(queries, depth) if method != "bm25" else None
@@ -138,8 +187,23 @@ class Index:
             results.append(self._combine(bm25_rows, bm25_scores, dense_rows, dense_scores, k, method))
         return results
 
+    def query_vectors(self, queries: Sequence[str]) -> np.ndarray:
+        """Embeddings of the passages; those embedded before (same embedder, same text) come from the cache."""
+        dimension = self.manifest.dimension
+        if self.cache is None:
+            return self.embedder.embed_queries(list(queries))
+        keys = [cache_key(self.embedder_name, q) for q in queries]
+        found = self.cache.vectors(keys, dimension)
+        missing = list(dict.fromkeys(i for i, key in enumerate(keys) if key not in found))
+        if missing:
+            fresh = self.embedder.embed_queries([queries[i] for i in missing])
+            computed = {keys[i]: vector for i, vector in zip(missing, fresh, strict=True)}
+            self.cache.put_vectors(computed.items())
+            found.update(computed)
+        return np.stack([found[key] for key in keys]).astype(np.float32)
+
     def _dense_lists(self, queries: list[str], depth: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        vectors = self.embedder.embed_queries(queries)
+        vectors = self.query_vectors(queries)
         scores, rows = self.dense.search(vectors, depth)
         out = []
         for score_row, id_row in zip(scores, rows, strict=True):

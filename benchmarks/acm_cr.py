@@ -1,0 +1,274 @@
+"""ACM-CR, the published protocol: citerec's recall (and reranking) against the published baselines.
+
+ACM-CR (Boudin et al.) is a citation-recommendation test collection: 113k BibTeX
+entries from the ACM Digital Library, 552 citation sentences (and 269
+paragraphs) from 50 papers, the cited DOIs judged. Unpack it anywhere:
+`tar xJf acm-cr.tar.xz -C DIR`, then
+
+    python benchmarks/acm_cr.py DIR                       # bm25, dense, hybrid
+    python benchmarks/acm_cr.py DIR --reranker PATH       # + hybrid reranked (a GPU wants this)
+    python benchmarks/acm_cr.py DIR --library-dir ~/acm-lib --json out.json
+
+What it does, as a user would with the citerec API:
+1. imports every `data/acm-dl/**.bib` into one library (timed; a library kept
+   with `--library-dir` is re-used: unchanged files are skipped), remembering
+   which entries deduplication merged into which, so a judged DOI still finds
+   its paper;
+2. applies the published collection rules: only @article and @inproceedings,
+   no "Session…" entries without an abstract, no blacklisted (source) papers;
+3. builds the index (timed, papers/s);
+4. turns each topic into a draft passage (the bracketed markers `[12, 14]`
+   become `[cite]` placeholders, which citerec removes from what it sees, as the
+   protocol removes them) and ranks through the same `Suggester` as
+   `citerec suggest`;
+5. scores Recall@10 and NDCG@10 per query (judged DOIs missing from the
+   collection count as misses), macro-averaged, beside the published figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import resource
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _measure import table  # noqa: E402
+
+from citerec.evaluate import average, ranking_metrics  # noqa: E402
+from citerec.library import Library  # noqa: E402
+from citerec.suggest import Suggester, SuggestOptions  # noqa: E402
+
+# Published results on the sentence queries (ACM-CR paper, the collection rules above).
+PUBLISHED = (
+    ("BM25, title+abstract+keywords", 0.390, 0.316),
+    ("BM25 then SciBERT, scores added", 0.403, 0.323),
+    ("SciBERT alone", 0.334, 0.176),
+)
+KEEP_TYPES = ("article", "inproceedings")
+ALIASES_FILE = "acm-cr-aliases.json"  # DOI merged away by deduplication -> key of the paper it joined
+_MARKER = re.compile(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]")
+
+
+@dataclass(frozen=True)
+class Topic:
+    number: str
+    text: str  # as published, markers included
+    relevant: tuple[str, ...]  # judged DOIs, lower-case
+
+
+def read_topics(path: Path, qrels: Path) -> list[Topic]:
+    """TREC topics (query text in <desc>) with their judged DOIs; topics without judgments are dropped."""
+    judged: dict[str, list[str]] = {}
+    for line in qrels.read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 4 and parts[3].strip() != "0":
+            judged.setdefault(parts[0], []).append(parts[2].strip().lower())
+    text = path.read_text(encoding="utf-8")
+    topics = []
+    for block in re.findall(r"<top>(.*?)</top>", text, re.S):
+        number = re.search(r"<num>\s*Number:\s*(\S+)", block).group(1)
+        desc = re.search(r"<desc>\s*Description:\s*(.*?)\s*(?:<narr>|$)", block, re.S).group(1)
+        if number in judged:
+            topics.append(Topic(number, " ".join(desc.split()), tuple(dict.fromkeys(judged[number]))))
+    return topics
+
+
+def as_draft(text: str) -> str:
+    """The topic as a passage with placeholders where its citation markers were."""
+    return _MARKER.sub(" [cite]", text)
+
+
+# -- the collection -------------------------------------------------------------------------
+def build_library(
+    root: Path, library_dir: Path, blacklist: set[str], limit: int | None = None
+) -> tuple[Library, dict[str, str], dict]:
+    """Import the collection and apply the published rules; returns the library, the DOI aliases and timings."""
+    from citerec.ingest import import_bibtex_files
+
+    files = sorted((root / "data" / "acm-dl").rglob("*.bib"))[:limit]
+    if not files:
+        sys.exit(f"{root}: no data/acm-dl/**.bib (unpack acm-cr.tar.xz there)")
+    library = Library(library_dir)
+    started = time.perf_counter()
+    results = import_bibtex_files(library, files, progress=_progress())
+    import_seconds = time.perf_counter() - started
+    aliases_path = library_dir / ALIASES_FILE
+    aliases = json.loads(aliases_path.read_text()) if aliases_path.exists() else {}
+    for _, report in results:
+        aliases.update({incoming.lower(): existing for incoming, existing in report.duplicates})
+    aliases_path.write_text(json.dumps(aliases))
+    started = time.perf_counter()
+    drop = [
+        paper.key
+        for paper in library.iter_papers()
+        if paper.entry_type not in KEEP_TYPES
+        or (paper.title.startswith("Session") and not paper.abstract)
+        or (paper.doi or paper.key).lower() in blacklist
+    ]
+    library.remove(drop)
+    timings = {
+        "files": len(files),
+        "entries": sum(r.entries for r, _ in results),
+        "import_s": import_seconds,
+        "files_unchanged": sum(r.unchanged for r, _ in results),
+        "removed_by_rules": len(drop),
+        "rules_s": time.perf_counter() - started,
+        "documents": len(library),
+    }
+    return library, aliases, timings
+
+
+def _progress():
+    last = {"stage": "", "at": 0.0}
+
+    def report(stage: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if stage != last["stage"] or now - last["at"] > 10 or done == total:
+            print(f"  {stage}: {done}/{total}", file=sys.stderr, flush=True)
+            last.update(stage=stage, at=now)
+
+    return report
+
+
+# -- ranking and scoring --------------------------------------------------------------------
+def contexts_for(topic: Topic, mode: str) -> list:
+    """The topic as citerec's contexts: one per sentence (sentence topics) or the paragraph."""
+    from citerec.latex import extract_contexts
+
+    contexts = extract_contexts("<acm-cr>", text=as_draft(topic.text), is_tex=False, mode=mode, neighbours=0)
+    return [c for c in contexts if c.placeholder] or contexts
+
+
+def evaluate(
+    suggester: Suggester,
+    topics: Sequence[Topic],
+    options: SuggestOptions,
+    canonical: dict[str, str],
+    mode: str,
+) -> tuple[dict[str, float], list[dict], float]:
+    """Macro-averaged metrics, per-topic rows, and seconds per query."""
+    rows = []
+    seconds = 0.0
+    for topic in topics:
+        contexts = contexts_for(topic, mode)
+        started = time.perf_counter()
+        ranked = suggester.rank(contexts, options)
+        seconds += time.perf_counter() - started
+        # a topic split into several sentences: their rankings interleaved, best ranks first
+        keys = [s.key for depth in zip(*(r.ranking for r in ranked), strict=False) for s in depth]
+        dois = list(dict.fromkeys(canonical.get(k.lower(), k.lower()) for k in keys))
+        truth = [canonical.get(doi, doi) for doi in topic.relevant]
+        metrics = ranking_metrics(dois, truth)
+        rows.append(
+            {
+                "topic": topic.number,
+                "query": contexts[0].text if contexts else "",
+                **metrics,
+                "relevant": list(topic.relevant),
+                "ranked": dois[:20],
+            }
+        )
+    return average(rows), rows, seconds / max(len(topics), 1)
+
+
+def canonical_dois(library: Library, aliases: dict[str, str]) -> dict[str, str]:
+    """Every key and DOI (lower-case) → the DOI of the library paper that stands for it."""
+    canonical: dict[str, str] = {}
+    for paper in library.iter_papers():
+        doi = (paper.doi or paper.key).lower()
+        canonical[paper.key.lower()] = doi
+        canonical[doi] = doi
+    for merged, key in aliases.items():
+        if key.lower() in canonical:
+            canonical[merged] = canonical[key.lower()]
+    return canonical
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("root", type=Path, help="the unpacked ACM-CR folder (holding data/)")
+    parser.add_argument("--library-dir", type=Path, default=None, help="keep the library and index here")
+    parser.add_argument("--methods", default="bm25,dense,hybrid", help="recall methods, comma-separated")
+    parser.add_argument("--reranker", default=None, help="also rerank hybrid candidates with this model")
+    parser.add_argument("--recall-k", type=int, default=50, help="candidates reranked per query")
+    parser.add_argument("--queries", default="sentences,contexts", help="sentences and/or contexts (paragraphs)")
+    parser.add_argument("--embedder", default=None, help="embedding model (default: citerec's)")
+    parser.add_argument("--json", type=Path, default=None, help="write per-topic results here")
+    parser.add_argument("--files", type=int, default=None, help="only the first N .bib files (a quick check)")
+    args = parser.parse_args()
+
+    import tempfile
+
+    qrels_dir = args.root / "data" / "topics+qrels"
+    blacklist = {line.strip().lower() for line in (qrels_dir / "blacklist.txt").read_text().splitlines() if line}
+    scratch = None
+    if args.library_dir is None:
+        scratch = tempfile.TemporaryDirectory(prefix="citerec-acm-cr-")
+        args.library_dir = Path(scratch.name)
+    print(f"library in {args.library_dir}", file=sys.stderr)
+    library, aliases, timings = build_library(args.root, args.library_dir, blacklist, args.files)
+
+    from citerec.index import update_index
+
+    started = time.perf_counter()
+    index, report = update_index(library, embedder=args.embedder, progress=_progress())
+    timings["index_s"] = time.perf_counter() - started
+    timings["embedded"] = report.embedded
+    timings["embed_papers_per_s"] = report.embedded / report.embed_seconds if report.embedded else None
+    timings["faiss"] = index.manifest.dense.to_dict()
+    canonical = canonical_dois(library, aliases)
+
+    suggester = Suggester(library, options=SuggestOptions(rerank="off"), index=index)
+    runs = [
+        (m, SuggestOptions(rerank="off", method=m, recall_k=max(args.recall_k, 20))) for m in args.methods.split(",")
+    ]
+    if args.reranker:
+        runs.append(("hybrid + rerank", SuggestOptions(rerank="on", reranker=args.reranker, recall_k=args.recall_k)))
+    results: dict[str, dict] = {}
+    for name in args.queries.split(","):
+        topics = read_topics(qrels_dir / f"{name}.topics", qrels_dir / f"{name}.qrels")
+        mode = "sentence" if name == "sentences" else "paragraph"
+        rows = []
+        for label, options in runs:
+            metrics, per_topic, per_query = evaluate(suggester, topics, options, canonical, mode)
+            results[f"{name}/{label}"] = {"metrics": metrics, "ms_per_query": per_query * 1000, "topics": per_topic}
+            rows.append(
+                [
+                    f"citerec {label}",
+                    f"{metrics['recall@10']:.3f}",
+                    f"{metrics['ndcg@10']:.3f}",
+                    f"{metrics['recall@20']:.3f}",
+                    f"{metrics['mrr']:.3f}",
+                    f"{per_query * 1000:.1f}",
+                ]
+            )
+        if name == "sentences":
+            rows += [[f"published: {label}", f"{r10:.3f}", f"{n10:.3f}", "", "", ""] for label, r10, n10 in PUBLISHED]
+        print(f"\n## ACM-CR {name}: {len(topics)} queries, {timings['documents']} documents\n")
+        print(table(["method", "R@10", "NDCG@10", "R@20", "MRR", "ms/query"], rows))
+
+    timings["peak_rss_mb"] = peak_rss_mb()
+    print("\n## Times\n")
+    print(table(["step", "value"], [[k, f"{v:.1f}" if isinstance(v, float) else v] for k, v in timings.items()]))
+    if args.json:
+        config = {"methods": args.methods, "reranker": args.reranker, "recall_k": args.recall_k}
+        args.json.write_text(json.dumps({"timings": timings, "config": config, "results": results}, indent=1))
+    if scratch is not None:
+        library.close()
+        scratch.cleanup()
+
+
+if __name__ == "__main__":
+    main()

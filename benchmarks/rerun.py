@@ -1,0 +1,97 @@
+"""Re-runs as fast as the edit is small: `citerec suggest` cold, again unchanged, again after one edit.
+
+A real thesis with a library of about 2,000 entries (its own .bib pooled with
+other real .bib files), recall only, the CLI as a user runs it (a child
+process each time):
+
+1. cold: a fresh library folder (import, embed every paper, recall every passage);
+2. again with nothing changed (the .bib files are skipped, every passage's
+   candidates come from the recall cache);
+3. again after editing one paragraph (only its passages are embedded and recalled).
+
+The ratio column compares each run with the cold one. The draft is copied to a
+temporary folder first, so the edit never touches the original.
+
+    python benchmarks/rerun.py ../shared/eval/papers
+    python benchmarks/rerun.py PAPERS --draft amos-thesis-diffopt/thesis.tex --bib amos-thesis-diffopt/refs.bib
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _measure import citerec, table  # noqa: E402
+
+DEFAULT_DRAFT = "billington-thesis-cold-atoms/thesis.tex"
+DEFAULT_BIBS = (
+    "billington-thesis-cold-atoms/zotero.bib",
+    "dolson2019-modes-toolbox/paper/dolson_Zotero.bib",
+    "amos-thesis-diffopt/refs.bib",
+    "allen-thesis-urban-thermal/library.bib",
+)
+_CITING_LINE = re.compile(r"^(?!\s*%).*\\cite[a-zA-Z]*\{.*\bthe\b", re.MULTILINE)
+
+
+def edit_one_paragraph(draft_dir: Path, main: Path) -> Path:
+    """Change one word in the first citing line of an included file (else the main file)."""
+    candidates = sorted(p for p in draft_dir.rglob("*.tex") if p != main) + [main]
+    for path in candidates:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        match = _CITING_LINE.search(text)
+        if match:
+            line = match.group(0)
+            edited = re.sub(r"\bthe\b", "this", line, count=1)
+            path.write_text(text[: match.start()] + edited + text[match.end() :], encoding="utf-8")
+            return path
+    sys.exit(f"{draft_dir}: no citing line to edit")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("papers", type=Path, help="the shared eval papers folder")
+    parser.add_argument("--draft", default=DEFAULT_DRAFT, help="draft, relative to PAPERS")
+    parser.add_argument("--bib", action="append", default=None, help="library .bib files, relative to PAPERS")
+    args = parser.parse_args()
+    bibs = [args.papers / b for b in (args.bib or DEFAULT_BIBS)]
+    source_dir = (args.papers / args.draft).parent
+    with tempfile.TemporaryDirectory(prefix="citerec-rerun-") as tmp:
+        draft_dir = Path(tmp) / "draft"
+        shutil.copytree(source_dir, draft_dir)
+        main_file = draft_dir / Path(args.draft).name
+        library = Path(tmp) / "library"
+        command = ["suggest", str(main_file), "-L", str(library), "--rerank", "off", "--format", "json"]
+        for bib in bibs:
+            command += ["--bib", str(bib)]
+        rows = []
+        cold = None
+        for label in ("cold (fresh library)", "again, nothing changed", "again, one paragraph edited"):
+            if label.endswith("edited"):
+                edited = edit_one_paragraph(draft_dir, main_file)
+                label += f" ({edited.relative_to(draft_dir)})"
+            result = citerec(*command)
+            passages = len(json.loads(result.stdout)["contexts"])
+            cold = cold or result.seconds
+            rows.append(
+                [label, passages, f"{result.seconds:.1f}", f"{result.peak_rss_mb:.0f}", f"{cold / result.seconds:.1f}x"]
+            )
+        entries = sum(
+            1
+            for bib in bibs
+            for line in bib.read_text(errors="replace").splitlines()
+            if line.lstrip().startswith("@")
+            and not line.lstrip().lower().startswith(("@string", "@comment", "@preamble"))
+        )
+        print(f"\n## citerec suggest {args.draft}: {len(bibs)} .bib files, ~{entries} entries, recall only\n")
+        print(table(["run", "passages", "seconds", "peak MB (tree)", "speed-up vs cold"], rows))
+
+
+if __name__ == "__main__":
+    main()

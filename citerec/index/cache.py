@@ -1,0 +1,129 @@
+"""What recall remembers between runs: candidates per passage, and query vectors per passage text.
+
+Drafts are re-run after small edits, so most passages come back unchanged:
+their candidates are looked up by (index generation, recall settings, text),
+and a passage whose text is new is embedded once (its vector is kept by
+embedder and text, so it survives a library change). Only the edited passages
+cost an embedding; a run where nothing changed never loads the embedder.
+
+One SQLite file in WAL mode beside the index (`recall-cache.sqlite`); any
+process may read and write it. A cache that cannot be opened or read is
+logged and ignored: it only ever saves time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+CACHE_FILE = "recall-cache.sqlite"
+MAX_VECTORS = 200_000  # query vectors kept (oldest dropped first): a few hundred MB at most
+_CHUNK = 500  # keys per SELECT, below SQLite's bound-parameter limit
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS recall (key TEXT PRIMARY KEY, generation TEXT NOT NULL, candidates TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
+"""
+
+
+def cache_key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+class RecallCache:
+    """Candidates and query vectors by key; thread-safe, shared between processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._pruned: set[str] = set()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            self._db = db
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("%s: recall cache not used (%s)", self.path, exc)
+
+    def _read(self, table: str, column: str, keys: Sequence[str]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        if self._db is None:
+            return found
+        unique = list(dict.fromkeys(keys))
+        with self._lock:
+            try:
+                for start in range(0, len(unique), _CHUNK):
+                    chunk = unique[start : start + _CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    found.update(self._db.execute(f"SELECT key, {column} FROM {table} WHERE key IN ({marks})", chunk))
+            except sqlite3.Error as exc:
+                log.warning("%s: recall cache not read (%s)", self.path, exc)
+        return found
+
+    def _write(self, statements: Iterable[tuple[str, list[tuple]]]) -> None:
+        if self._db is None:
+            return
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for sql, rows in statements:
+                        self._db.executemany(sql, rows)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:  # a full disk, a locked file: the run goes on without caching
+                log.warning("%s: recall cache not written (%s)", self.path, exc)
+
+    # -- candidates ----------------------------------------------------------
+    def candidates(self, keys: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        return {key: json.loads(value) for key, value in self._read("recall", "candidates", keys).items()}
+
+    def put_candidates(self, generation: str, items: Iterable[tuple[str, list[dict[str, Any]]]]) -> None:
+        """Store candidates of `generation`; the first write of a generation drops the others' entries."""
+        rows = [(key, generation, json.dumps(value)) for key, value in items]
+        statements = [("INSERT OR REPLACE INTO recall (key, generation, candidates) VALUES (?, ?, ?)", rows)]
+        if generation not in self._pruned:
+            statements.insert(0, ("DELETE FROM recall WHERE generation != ?", [(generation,)]))
+            self._pruned.add(generation)
+        self._write(statements)
+
+    # -- query vectors -------------------------------------------------------
+    def vectors(self, keys: Sequence[str], dimension: int) -> dict[str, np.ndarray]:
+        found = {}
+        for key, blob in self._read("vectors", "vector", keys).items():
+            vector = np.frombuffer(blob, dtype=np.float32)
+            if vector.shape == (dimension,):
+                found[key] = vector
+        return found
+
+    def put_vectors(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
+        rows = [(key, np.asarray(vector, dtype=np.float32).tobytes()) for key, vector in items]
+        self._write(
+            [
+                ("INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)", rows),
+                (
+                    "DELETE FROM vectors WHERE rowid <= (SELECT MAX(rowid) FROM vectors) - ?",
+                    [(MAX_VECTORS,)],
+                ),
+            ]
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
