@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,6 +183,7 @@ class Suggester:
         if len(library) == 0:
             raise CiterecError(f"the library in {library.root} is empty: import a .bib first (citerec library import)")
         self.index = index or ensure_index(library, embedder=self.options.embedder, progress=self.progress)
+        self._refresh_lock = threading.Lock()
         self.load_notes: tuple[str, ...] = ()
         # Rerankers by (name, backend), loaded on first use: options passed per call may ask for another.
         self._rerankers: dict[tuple[str, str], Reranker | None] = {}
@@ -207,6 +209,28 @@ class Suggester:
             self._rerankers[key], note = _load_reranker(self.library, options)
             self.load_notes += (note,) if note else ()
         return self._rerankers[key]
+
+    @property
+    def stale(self) -> bool:
+        """Whether papers were added, changed or removed (by any process) since the index was built."""
+        return self.library.version() != self.index.manifest.library_version
+
+    def refresh(self) -> bool:
+        """Bring the index up to date when the library changed since it was built; True when it did.
+
+        Long-running users (the HTTP service, the language server) call this when
+        `stale`; the current index keeps answering until the new one replaces it.
+        """
+        from citerec.index import update_index
+
+        with self._refresh_lock:
+            if not self.stale:
+                return False
+            index, _ = update_index(self.library, embedder=self.index.embedder_name, progress=self.progress)
+            index.fusion = self.index.fusion
+            self.index = index
+            log.info("index of %s refreshed: %d papers", self.library.root, index.size)
+            return True
 
     # -- ranking -------------------------------------------------------
     def rank(self, contexts: Sequence[Context], options: SuggestOptions | None = None) -> list[ContextSuggestions]:

@@ -249,3 +249,36 @@ def test_many_files_are_parsed_by_workers_with_strings_carried(tmp_path, monkeyp
     assert all(not r.problems for r, _ in results)  # jx came from the first file, even in a worker
     assert {p.venue for p in library.papers()} == {"Journal of X"}
     assert library.keys() == ["s0", "p1", "p2", "p3", "p4", "p5"]
+
+
+def test_imports_killed_at_random_points_leave_all_or_nothing(tmp_path):
+    """SIGKILL during `citerec library import` (start-up, parsing, writing, committing), many times."""
+    import random
+
+    library_dir = tmp_path / "lib"
+    import_bibtex(Library(library_dir), REFS)
+    before = len(Library(library_dir))
+    big = _bib(tmp_path / "big.bib", "kill", 3000)
+    command = [sys.executable, "-c", "from citerec.cli import main; main()", "library", "import", str(big)]
+    started = time.monotonic()
+    subprocess.run([*command, "-L", str(tmp_path / "timing")], cwd=REPO, capture_output=True, check=True)
+    duration = time.monotonic() - started  # kills are spread over a whole run
+    rng = random.Random(12)
+    sizes = []
+    for _ in range(12):
+        proc = subprocess.Popen(
+            [*command, "-L", str(library_dir)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(rng.uniform(0.05, 1.1) * duration)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        library = Library(library_dir)  # opens and reads: never corrupt
+        sizes.append(len(library))
+        assert sizes[-1] in (before, before + 3000)
+        if sizes[-1] != before:  # it finished before the kill: take it out, try again
+            library.remove([f"kill{i}" for i in range(3000)])
+        library.close()
+    assert sizes.count(before) >= 3 and len(Library(library_dir)) == before
+    final = subprocess.run([*command, "-L", str(library_dir)], cwd=REPO, capture_output=True, text=True)
+    assert final.returncode == 0, final.stderr
+    assert len(Library(library_dir)) == before + 3000

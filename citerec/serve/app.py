@@ -236,6 +236,7 @@ def create_app(
     @app.get("/healthz", response_model=Health, tags=["service"])
     async def healthz() -> Health:
         """Liveness and load: the model, the library size and the reranker queue (no key needed)."""
+        service.check_library()
         queue = None
         if service.batcher is not None:
             # QueueHealth is the public subset of the batcher's snapshot; pydantic drops the rest.
@@ -244,6 +245,8 @@ def create_app(
             version=__version__,
             model=service.model_name,
             library_papers=len(service.library),
+            index_papers=service.index.size,
+            index_updating=service.refreshing,
             auth=api_key is not None,
             queue=queue,
         )

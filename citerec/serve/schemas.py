@@ -111,6 +111,8 @@ class Health(BaseModel):
     version: str
     model: str | None = Field(None, description="The loaded reranker, or null when reranking is off.")
     library_papers: int
+    index_papers: int = Field(..., description="Papers in the index answering now.")
+    index_updating: bool = Field(..., description="The library changed; a new index is being built.")
     auth: bool = Field(..., description="Whether /v1 endpoints need a bearer key.")
     queue: QueueHealth | None = None
 

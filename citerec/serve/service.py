@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,8 @@ from citerec.errors import CiterecError
 from citerec.library import Library
 from citerec.serve.batching import BatchedReranker, QueueFull, RerankBatcher
 from citerec.serve.limits import ServeLimits
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from citerec.index import Candidate, Index
@@ -69,6 +72,7 @@ class Service:
         self._pool = ThreadPoolExecutor(max_workers=self.limits.pipeline_threads, thread_name_prefix="citerec-serve")
         self._pipeline_jobs = 0
         self._pipeline_lock = threading.Lock()
+        self._refresher: threading.Thread | None = None
 
     @property
     def index(self) -> Index:
@@ -96,8 +100,31 @@ class Service:
         """Recall over the library (BM25 + dense, fused), without reranking."""
         return await self._in_pool(self.index.recall, query, k=k, method=method)
 
+    def check_library(self) -> None:
+        """Per request: when another process changed the library, update the index in the background.
+
+        One SQLite look-up per request. Requests keep being answered from the
+        current index while the update runs; the next ones see the new papers.
+        """
+        if self._refresher is not None and self._refresher.is_alive():
+            return
+        if self.suggester.stale:
+            self._refresher = threading.Thread(target=self._refresh, name="citerec-index-refresh", daemon=True)
+            self._refresher.start()
+
+    def _refresh(self) -> None:
+        try:
+            self.suggester.refresh()
+        except Exception:  # noqa: BLE001 - a failed update is retried on a later request; the old index serves
+            log.exception("updating the index of %s failed", self.library.root)
+
+    @property
+    def refreshing(self) -> bool:
+        return self._refresher is not None and self._refresher.is_alive()
+
     async def _in_pool(self, fn, *args, **kwargs):
         """Run pipeline work on the thread pool; past `max_pipeline_jobs` waiting, refuse with `QueueFull`."""
+        self.check_library()
         with self._pipeline_lock:
             if self._pipeline_jobs >= self.limits.max_pipeline_jobs:
                 raise QueueFull(f"the server is busy ({self._pipeline_jobs} suggestion/search requests in progress)")
