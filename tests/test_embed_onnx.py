@@ -96,15 +96,14 @@ def test_variant_names_are_canonical_and_bad_ones_are_model_errors() -> None:
 
 
 def test_cli_rejects_an_unknown_variant_in_one_line(example_library_dir: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "citerec", "index", "build", "-L", str(example_library_dir), "--embedder", "x@onnx-q3"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-    )
-    assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert "x@onnx-q3" in result.stderr + result.stdout
+    from typer.testing import CliRunner
+
+    from citerec.cli.index import app
+
+    result = CliRunner().invoke(app, ["build", "-L", str(example_library_dir), "--rebuild", "--embedder", "x@onnx-q3"])
+    assert result.exit_code == 1
+    assert "x@onnx-q3" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
 
 
 def test_example_index_with_the_default_embedder_recalls_the_expected_paper(tmp_path: Path, examples_dir) -> None:
