@@ -206,11 +206,15 @@ def _mask_structure(masked: str) -> str:
             _fill(chars, end, len(masked))
     for env in FLOAT_ENVS + DROP_ENVS:
         pat = re.compile(r"\\begin\s*\{" + re.escape(env) + r"\}")
+        done = 0
         for m in pat.finditer(masked):
+            if m.start() < done:
+                continue  # nested in the float just dropped
             close = masked.find("\\end{" + env + "}", m.end())
             if close < 0:
-                continue
+                break  # no later \begin can be closed either: looking again for each is quadratic
             stop = close + len(env) + 6
+            done = stop
             keep: list[tuple[int, int]] = []
             if env in FLOAT_ENVS:
                 for cap in _CAPTION.finditer(masked, m.end(), close):
