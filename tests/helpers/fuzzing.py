@@ -30,6 +30,7 @@ settings.register_profile(
     "long",
     max_examples=60 * _SCALE["long"],
     deadline=None,
+    derandomize=False,  # a deeper run should look somewhere new each time
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
     print_blob=True,
 )
