@@ -9,7 +9,12 @@ measured duration of the operation (10%..95% of it), several per test.
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -100,3 +105,117 @@ def test_a_damaged_rerank_cache_is_set_aside(example_library_dir, examples_dir, 
     after = _assert_answered(_suggest(example_library_dir, draft, *args))
     assert after["contexts"] == before["contexts"]
     assert list(example_library_dir.glob("rerank-cache.sqlite.damaged-*"))
+
+
+# -- SIGKILL at random points --------------------------------------------------------------
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from citerec.cli import main; main()", *args]
+
+
+def _kill_points(command: list[str], repeats: int, seed: int, runs: int = 1) -> list[float]:
+    """Run `command` to time it (the last of `runs`, when caches matter); kill points spread over 10%..95%."""
+    for _ in range(runs):
+        started = time.monotonic()
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=_env())
+        assert done.returncode == 0, done.stderr
+        duration = time.monotonic() - started
+    rng = random.Random(seed)
+    return sorted(rng.uniform(0.1, 0.95) * duration for _ in range(repeats))
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def _run_and_kill(command: list[str], after: float) -> bool:
+    """Start `command`, SIGKILL it after `after` seconds; True when it had already finished."""
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
+    try:
+        proc.wait(after)
+        return True
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        return False
+
+
+def test_index_builds_killed_at_random_points_leave_a_usable_index(example_library_dir: Path) -> None:
+    from citerec.index import Index
+    from citerec.library import Library
+
+    command = _cli("index", "build", "--rebuild", "-L", str(example_library_dir))
+    killed = 0
+    for point in _kill_points(command, repeats=5, seed=3):
+        killed += not _run_and_kill(command, point)
+        library = Library(example_library_dir)
+        index = Index.open(library)  # the manifest names a complete generation ...
+        hits = index.recall("self-attention transformers", k=3, method="hybrid")
+        assert len(hits) == 3 and index.size == len(library)  # ... that answers
+        library.close()
+    assert killed >= 3
+
+
+def test_rerank_cache_writes_killed_at_random_points_keep_a_valid_cache(tmp_path, tiny_reranker_dir) -> None:
+    import sqlite3
+
+    from citerec.rerank.cache import ScoreCache
+
+    docs = tmp_path / "docs.txt"
+    docs.write_text("\n".join(f"Candidate paper number {i} about topic {i % 7}" for i in range(80)) + "\n")
+
+    def command(cache: Path, query: str) -> list[str]:
+        return _cli("rerank", query, "--docs-file", str(docs), "--reranker", str(tiny_reranker_dir),
+                    "--cache", str(cache), "--format", "json", "--device", "cpu")  # fmt: skip
+
+    reference = tmp_path / "reference.sqlite"
+    points = _kill_points(command(reference, "query 0"), repeats=5, seed=5)
+    expected = dict(sqlite3.connect(reference).execute("SELECT key, score FROM scores"))
+    cache = tmp_path / "cache.sqlite"
+    killed = 0
+    for point in points:
+        killed += not _run_and_kill(command(cache, "query 0"), point)
+        ScoreCache(cache).close()  # opens whatever the kill left (creating the table if it never was)
+        db = sqlite3.connect(cache)
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        rows = dict(db.execute("SELECT key, score FROM scores"))
+        db.close()
+        assert rows.items() <= expected.items()  # whole batches or nothing, never a wrong score
+        assert len(rows) in (0, len(expected))
+        if rows:  # it got to write: start again from an empty cache
+            for path in tmp_path.glob("cache.sqlite*"):
+                path.unlink()
+    assert killed >= 3
+
+
+def test_in_place_annotation_killed_at_random_points_leaves_each_file_whole(
+    example_library_dir: Path, examples_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    def fresh_copy(name: str) -> Path:
+        folder = tmp_path / name
+        if folder.exists():
+            shutil.rmtree(folder)
+        shutil.copytree(examples_dir, folder)
+        return folder / "draft.tex"
+
+    def files(main: Path) -> dict[str, str]:
+        return {p.relative_to(main.parent).as_posix(): p.read_text() for p in sorted(main.parent.rglob("*.tex"))}
+
+    reference = fresh_copy("reference")
+    original = files(reference)
+    args = ("--rerank", "off", "--format", "tex", "--in-place", "-L", str(example_library_dir))
+    command = _cli("suggest", str(reference), *args)
+    _kill_points(command, repeats=0, seed=7)  # annotates the reference copy: the state after
+    annotated = files(reference)
+    fresh_copy("reference")
+    points = _kill_points(command, repeats=5, seed=7)  # timed again, warm (the recall cache is filled)
+    assert annotated != original
+    killed = 0
+    for point in points:
+        draft = fresh_copy("work")
+        killed += not _run_and_kill(_cli("suggest", str(draft), *args), point)
+        now = files(draft)
+        for name, text in now.items():
+            assert text in (original[name], annotated[name]), name  # each file whole: before or after
+    assert killed >= 3
