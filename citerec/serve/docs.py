@@ -1,8 +1,9 @@
-"""`/docs` and `/redoc` served with their assets from an installed package, so they work offline.
+"""`/docs` served with its Swagger UI assets from an installed package, so it works offline.
 
-FastAPI's own pages load Swagger UI and ReDoc from a CDN: with no network (a
-laptop on a train, a cluster node) they are blank. The `fastapi-offline`
-package ships those assets; only its static folder is used here.
+FastAPI's own page loads Swagger UI from a CDN: with no network (a laptop on a
+train, a cluster node) it is blank. The `fastapi-offline` package ships the
+assets; only its static folder is used here. There is no `/redoc`: ReDoc
+fetches its logo from a CDN even when its script is local.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -30,22 +31,20 @@ def _assets_dir() -> Path | None:
 
 
 def add_offline_docs(app: FastAPI) -> None:
-    """Add `/docs` and `/redoc` to an app built with `docs_url=None, redoc_url=None`."""
+    """Add `/docs` to an app built with `docs_url=None, redoc_url=None`."""
     assets = _assets_dir()
     if assets is None:
-        log.warning("fastapi-offline is not installed: /docs and /redoc load their assets from a CDN")
-        js, css, redoc, icon = (
+        log.warning("fastapi-offline is not installed: /docs loads its assets from a CDN")
+        js, css, icon = (
             "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js",
             "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css",
-            "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
             "https://fastapi.tiangolo.com/img/favicon.png",
         )
     else:
         app.mount(ASSETS_URL, StaticFiles(directory=assets), name="docs-assets")
-        js, css, redoc, icon = (
+        js, css, icon = (
             f"{ASSETS_URL}/swagger-ui-bundle.js",
             f"{ASSETS_URL}/swagger-ui.css",
-            f"{ASSETS_URL}/redoc.standalone.js",
             f"{ASSETS_URL}/favicon.png",
         )
     openapi_url = app.openapi_url or "/openapi.json"
@@ -55,10 +54,4 @@ def add_offline_docs(app: FastAPI) -> None:
     async def swagger() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=openapi_url, title=title, swagger_js_url=js, swagger_css_url=css, swagger_favicon_url=icon
-        )
-
-    @app.get("/redoc", include_in_schema=False)
-    async def redoc_page() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url=openapi_url, title=title, redoc_js_url=redoc, redoc_favicon_url=icon, with_google_fonts=False
         )
