@@ -92,6 +92,8 @@ def test_a_damaged_index_file_is_rebuilt(example_library_dir: Path, examples_dir
     assert [c["suggestions"][:1] for c in after["contexts"]] == [c["suggestions"][:1] for c in before["contexts"]]
     again = _assert_answered(_suggest(example_library_dir, draft, "--rerank", "off"))  # and it stays repaired
     assert again["contexts"] == after["contexts"]
+    if name == "recall-cache" and how == "garbage":
+        assert list(example_library_dir.glob("recall-cache.sqlite.damaged-*"))  # set aside, a new one in use
 
 
 @pytest.mark.parametrize("how", ["truncated", "garbage"])

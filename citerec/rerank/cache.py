@@ -44,6 +44,8 @@ class ScoreCache:
         try:
             self._db = self._open()
         except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):  # locked, no permission: not damage
+                raise
             aside = self.path.with_name(f"{self.path.name}.damaged-{int(time.time())}")
             log.warning("rerank score cache %s is damaged (%s): moved to %s, starting a new one", self.path, exc, aside)
             for suffix in ("-wal", "-shm"):
