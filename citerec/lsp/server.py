@@ -1,0 +1,450 @@
+"""The language server: LSP messages in (pygls, stdio), engine questions off the message loop, answers out.
+
+The message loop only reads the buffer and finds where the cursor is; library
+look-ups, recall and parsing run on one worker thread, loading and re-imports
+on the engine's own thread. Work for a document version the editor has moved
+past is dropped: a new completion cancels the older ones for that document,
+and `didChange` cancels every request still pending for older versions (the
+editor gets `RequestCancelled` and asks again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import functools
+import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types as lsp
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from citerec import __version__
+from citerec.lsp import cursor
+from citerec.lsp.engine import Engine, EngineSettings, ImportSummary, Ranked
+from citerec.lsp.render import abstract_markdown, detail, entry_markdown
+from citerec.lsp.watch import BibWatcher
+
+log = logging.getLogger(__name__)
+
+SOURCE = "citerec"
+MISSING_KEY = "missing-key"
+DIAGNOSTIC_DELAY = 0.25  # seconds of quiet typing before a document is checked again
+TEX_SUFFIXES = (".tex", ".ltx", ".latex")
+TEX_LANGUAGES = {"latex", "tex", "plaintex", "context"}
+ACTIONS_LISTED = 5
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    engine: EngineSettings
+    poll: float = 2.0  # seconds between checks of the watched .bib files (0: only when the editor reports)
+    debounce: float = 0.5  # seconds a changed .bib must stay quiet before it is re-imported
+
+
+class Positions:
+    """Offsets in one version of a buffer ↔ LSP positions (lines, and columns in the negotiated encoding)."""
+
+    def __init__(self, text: str, encoding: str = lsp.PositionEncodingKind.Utf16) -> None:
+        self.text = text
+        self.encoding = str(encoding)
+        self.starts = [0, *(m.end() for m in re.finditer("\n", text))]
+
+    def _units(self, chars: str) -> int:
+        if chars.isascii() or self.encoding == lsp.PositionEncodingKind.Utf32:
+            return len(chars)
+        if self.encoding == lsp.PositionEncodingKind.Utf8:
+            return len(chars.encode("utf-8"))
+        return len(chars.encode("utf-16-le")) // 2
+
+    def offset(self, position: lsp.Position) -> int:
+        if position.line >= len(self.starts):
+            return len(self.text)
+        start = self.starts[position.line]
+        end = self.starts[position.line + 1] - 1 if position.line + 1 < len(self.starts) else len(self.text)
+        line = self.text[start:end]
+        if line.isascii():
+            return start + min(position.character, len(line))
+        units = 0
+        for i, char in enumerate(line):
+            if units >= position.character:
+                return start + i
+            units += self._units(char)
+        return end
+
+    def position(self, offset: int) -> lsp.Position:
+        line = bisect.bisect_right(self.starts, offset) - 1
+        return lsp.Position(line, self._units(self.text[self.starts[line] : offset]))
+
+    def range(self, start: int, end: int) -> lsp.Range:
+        return lsp.Range(self.position(start), self.position(end))
+
+
+@functools.lru_cache(maxsize=256)
+def _passage(source: str, at: int, neighbours: int) -> cursor.Passage | None:
+    """The sentence at a cursor, kept while the paragraph (as `passage_source` gives it) does not change."""
+    return cursor.passage_at(source, at, neighbours=neighbours)
+
+
+class CiterecServer(LanguageServer):
+    """One editor's connection: its documents, the engine, and the work in flight per document."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        super().__init__("citerec", __version__)
+        self.settings = settings
+        self.engine = Engine(settings.engine)
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citerec-lsp")
+        self.watcher = BibWatcher(self._bibs_changed, poll=settings.poll, debounce=settings.debounce)
+        self.pending: dict[str, dict[asyncio.Task, tuple[str, int]]] = {}
+        self.diagnosing: dict[str, asyncio.Task] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    # -- plumbing -----------------------------------------------------------
+    @property
+    def encoding(self) -> str:
+        return str(self.workspace.position_encoding or lsp.PositionEncodingKind.Utf16)
+
+    def buffer(self, uri: str) -> tuple[str, int, Positions]:
+        doc = self.workspace.get_text_document(uri)
+        return doc.source, doc.version or 0, Positions(doc.source, self.encoding)
+
+    async def ready_engine(self) -> Engine | None:
+        """The engine once loaded (waiting for it if needed); None when loading failed."""
+        if self.engine.loaded is None:
+            return None
+        try:
+            await asyncio.shield(asyncio.wrap_future(self.engine.loaded))
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - reported once, when loading failed
+            return None
+        return self.engine
+
+    async def run(self, fn, *args, **kwargs):
+        """`fn` on the worker thread; cancelling the caller drops it if it has not started."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
+
+    def track(self, uri: str, version: int, kind: str) -> None:
+        """Note the current request as work for `version` of `uri`; a completion supersedes older completions."""
+        task = asyncio.current_task()
+        if task is None:
+            return
+        pending = self.pending.setdefault(uri, {})
+        if kind == "completion":
+            for other, (other_kind, _) in list(pending.items()):
+                if other_kind == "completion" and not other.done():
+                    other.cancel()
+        pending[task] = (kind, version)
+        task.add_done_callback(lambda done: pending.pop(done, None))
+
+    def cancel_older(self, uri: str, version: int) -> None:
+        for task, (_, task_version) in list(self.pending.get(uri, {}).items()):
+            if task_version < version and not task.done():
+                task.cancel()
+
+    def is_tex(self, uri: str) -> bool:
+        doc = self.workspace.get_text_document(uri)
+        return uri.lower().endswith(TEX_SUFFIXES) or (doc.language_id or "").lower() in TEX_LANGUAGES
+
+    def log_message(self, message: str, kind: lsp.MessageType = lsp.MessageType.Info) -> None:
+        self.window_log_message(lsp.LogMessageParams(kind, message))
+
+    # -- loading and library changes -------------------------------------------
+    def start_engine(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        roots = [Path(to_fs_path(uri)) for uri in self.workspace.folders] or (
+            [Path(self.workspace.root_path)] if self.workspace.root_path else []
+        )
+        future = self.engine.start(roots)
+        future.add_done_callback(lambda _: self.loop.call_soon_threadsafe(self._loaded))
+
+    def _loaded(self) -> None:
+        error = self.engine.load_error
+        if error is not None:
+            self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error, f"citerec: {error}"))
+            return
+        for problem in self.engine.load_problems:
+            self.log_message(f"citerec: {problem}", lsp.MessageType.Warning)
+        assert self.engine.library is not None and self.engine.suggester is not None
+        self.log_message(
+            f"citerec: {self.engine.suggester.index.size} papers from {self.engine.library.root}; "
+            f"watching {len(self.engine.bibs)} .bib file(s)"
+        )
+        self.watcher.watch(self.engine.bibs)
+        self.diagnose_all()
+
+    def _bibs_changed(self, paths: list[Path]) -> None:
+        """On the watcher's thread: re-import, update the index, then tell the editor."""
+        if not self.engine.ready:
+            return
+        summary = self.engine.reimport(paths).result()
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self._reimported, summary)
+
+    def _reimported(self, summary: ImportSummary) -> None:
+        names = ", ".join(p.name for p in summary.files) or "nothing"
+        self.log_message(
+            f"citerec: re-imported {names}: {summary.added} new, {summary.updated} updated"
+            + ("; index updated" if summary.refreshed else "")
+        )
+        for problem in summary.problems:
+            self.log_message(f"citerec: {problem}", lsp.MessageType.Warning)
+        self.diagnose_all()
+
+    # -- diagnostics ---------------------------------------------------------------
+    def diagnose_all(self) -> None:
+        for uri in list(self.workspace.text_documents):
+            self.schedule_diagnostics(uri, 0)
+
+    def schedule_diagnostics(self, uri: str, delay: float = DIAGNOSTIC_DELAY) -> None:
+        if not self.is_tex(uri):
+            return
+        old = self.diagnosing.pop(uri, None)
+        if old is not None:
+            old.cancel()
+        self.diagnosing[uri] = asyncio.ensure_future(self._diagnose(uri, delay))
+
+    async def _diagnose(self, uri: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        engine = await self.ready_engine()
+        if engine is None or uri not in self.workspace.text_documents:
+            return
+        text, version, positions = self.buffer(uri)
+        found = await self.run(missing_key_diagnostics, engine, text, positions)
+        if uri in self.workspace.text_documents and self.workspace.get_text_document(uri).version == version:
+            self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, found, version))
+
+
+def missing_key_diagnostics(engine: Engine, text: str, positions: Positions) -> list[lsp.Diagnostic]:
+    """A warning on every cited key the library does not hold."""
+    spans = cursor.key_spans(text)
+    missing = engine.missing({span.key for span in spans})
+    return [
+        lsp.Diagnostic(
+            range=positions.range(span.start, span.end),
+            message=f"'{span.key}' is not in the citerec library",
+            severity=lsp.DiagnosticSeverity.Warning,
+            source=SOURCE,
+            code=MISSING_KEY,
+            data={"key": span.key},
+        )
+        for span in spans
+        if span.key in missing
+    ]
+
+
+def completion_entries(engine: Engine, source: str, at: int, site: cursor.CiteSite) -> list[tuple[str, Any, bool]]:
+    """(key, paper, ranked) to offer: the keys ranked for the sentence, then other keys holding the typed prefix."""
+    passage = _passage(source, at, engine.options.neighbours)
+    ranked: tuple[Ranked, ...] = engine.rank(passage.query, sentence=passage.sentence) if passage else ()
+    taken = {k.lower() for k in site.keys} - {site.current.lower()}  # keys the argument already has
+    entries = [(r.key, r.paper, True) for r in ranked if r.key.lower() not in taken]
+    if site.prefix:
+        shown = {key.lower() for key, _, _ in entries}
+        extra = [k for k in engine.keys_containing(site.prefix, 200) if k.lower() not in shown]
+        papers = engine.papers(extra)
+        entries += [(k, papers.get(k), False) for k in extra]
+    return entries
+
+
+def completion_item(key: str, paper, number: int, ranked: bool, edit_range: lsp.Range) -> lsp.CompletionItem:
+    return lsp.CompletionItem(
+        label=key,
+        kind=lsp.CompletionItemKind.Reference,
+        detail=detail(paper) if paper else None,
+        documentation=lsp.MarkupContent(lsp.MarkupKind.Markdown, abstract_markdown(paper))
+        if paper and paper.abstract
+        else None,
+        label_details=lsp.CompletionItemLabelDetails(description=f"#{number + 1}" if ranked else None),
+        sort_text=f"{number:05d}",
+        filter_text=key,
+        text_edit=lsp.TextEdit(edit_range, key),
+    )
+
+
+def sentence_end(text: str, start: int, end: int) -> int:
+    """Where a citation goes in a sentence: before its final punctuation, after its last word."""
+    while end > start and text[end - 1] in " \t\r\n":
+        end -= 1
+    if end > start and text[end - 1] in ".?!;:":
+        end -= 1
+    return end
+
+
+def create_server(settings: ServerSettings) -> CiterecServer:
+    """A server with every feature registered; `start_io()` runs it on stdin/stdout."""
+    server = CiterecServer(settings)
+
+    @server.feature(lsp.INITIALIZED)
+    def initialized(ls: CiterecServer, params: lsp.InitializedParams) -> None:
+        ls.start_engine()
+        caps = ls.client_capabilities.workspace
+        watched = caps.did_change_watched_files if caps else None
+        if watched is not None and watched.dynamic_registration:
+            options = lsp.DidChangeWatchedFilesRegistrationOptions([lsp.FileSystemWatcher(glob_pattern="**/*.bib")])
+            registration = lsp.Registration("citerec-bib-watch", lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES, options)
+            ls.client_register_capability(lsp.RegistrationParams([registration]))
+
+    @server.feature(lsp.SHUTDOWN)
+    def shutdown(ls: CiterecServer, params: Any) -> None:
+        ls.watcher.stop()
+        ls.engine.close()
+        ls.pool.shutdown(wait=False, cancel_futures=True)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: CiterecServer, params: lsp.DidOpenTextDocumentParams) -> None:
+        ls.schedule_diagnostics(params.text_document.uri, 0)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: CiterecServer, params: lsp.DidChangeTextDocumentParams) -> None:
+        ls.cancel_older(params.text_document.uri, params.text_document.version)
+        ls.schedule_diagnostics(params.text_document.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: CiterecServer, params: lsp.DidSaveTextDocumentParams) -> None:
+        ls.schedule_diagnostics(params.text_document.uri, 0)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: CiterecServer, params: lsp.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        task = ls.diagnosing.pop(uri, None)
+        if task is not None:
+            task.cancel()
+        ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
+
+    @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched(ls: CiterecServer, params: lsp.DidChangeWatchedFilesParams) -> None:
+        paths = [Path(to_fs_path(c.uri)) for c in params.changes if c.uri.lower().endswith(".bib")]
+        if paths:
+            ls.watcher.touched(paths)
+
+    @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["{", ","]))
+    async def completion(ls: CiterecServer, params: lsp.CompletionParams) -> lsp.CompletionList | None:
+        uri = params.text_document.uri
+        text, version, positions = ls.buffer(uri)
+        offset = positions.offset(params.position)
+        site = cursor.cite_at(text, offset)
+        if site is None:
+            return None
+        ls.track(uri, version, "completion")
+        engine = await ls.ready_engine()
+        if engine is None:
+            return lsp.CompletionList(is_incomplete=True, items=[])
+        source, _, at = cursor.passage_source(text, offset)
+        entries = await ls.run(completion_entries, engine, source, at, site)
+        edit_range = positions.range(site.key_start, site.key_end)
+        items = [completion_item(key, paper, n, ranked, edit_range) for n, (key, paper, ranked) in enumerate(entries)]
+        # Incomplete: what is offered depends on the key typed so far (keys beyond the ranked ones are looked up).
+        return lsp.CompletionList(is_incomplete=True, items=items)
+
+    @server.feature(lsp.TEXT_DOCUMENT_HOVER)
+    async def hover(ls: CiterecServer, params: lsp.HoverParams) -> lsp.Hover | None:
+        uri = params.text_document.uri
+        text, version, positions = ls.buffer(uri)
+        span = cursor.key_at(text, positions.offset(params.position))
+        if span is None:
+            return None
+        ls.track(uri, version, "hover")
+        engine = await ls.ready_engine()
+        if engine is None:
+            return None
+        papers = await ls.run(engine.papers, [span.key])
+        paper = papers.get(span.key)
+        value = entry_markdown(paper) if paper else f"`{span.key}` is not in the citerec library"
+        return lsp.Hover(lsp.MarkupContent(lsp.MarkupKind.Markdown, value), positions.range(span.start, span.end))
+
+    @server.feature(
+        lsp.TEXT_DOCUMENT_CODE_ACTION,
+        lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix, lsp.CodeActionKind.RefactorRewrite]),
+    )
+    async def code_action(ls: CiterecServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction] | None:
+        uri = params.text_document.uri
+        text, version, positions = ls.buffer(uri)
+        ls.track(uri, version, "codeAction")
+        engine = await ls.ready_engine()
+        if engine is None:
+            return None
+        actions = await ls.run(code_actions, engine, uri, text, positions, params)
+        only = params.context.only
+        if only:
+            actions = [a for a in actions if a.kind and any(str(a.kind).startswith(str(k)) for k in only)]
+        return actions
+
+    return server
+
+
+def _edit(uri: str, edit_range: lsp.Range, new_text: str) -> lsp.WorkspaceEdit:
+    return lsp.WorkspaceEdit(changes={uri: [lsp.TextEdit(edit_range, new_text)]})
+
+
+def _label(ranked: Ranked) -> str:
+    title = ranked.paper.title.strip() if ranked.paper else ""
+    return f"{ranked.key} — {title}" if title else ranked.key
+
+
+def code_actions(
+    engine: Engine, uri: str, text: str, positions: Positions, params: lsp.CodeActionParams
+) -> list[lsp.CodeAction]:
+    """Quick fixes for missing keys, and citations for the placeholder or the sentence at the cursor."""
+    actions: list[lsp.CodeAction] = []
+    for diagnostic in params.context.diagnostics:
+        if diagnostic.source != SOURCE or diagnostic.code != MISSING_KEY:
+            continue
+        data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
+        start, end = positions.offset(diagnostic.range.start), positions.offset(diagnostic.range.end)
+        key = data.get("key") or text[start:end]
+        for number, paper in enumerate(engine.closest(key)):
+            actions.append(
+                lsp.CodeAction(
+                    title=f"Replace '{key}' with {paper.key} — {paper.title.strip()}",
+                    kind=lsp.CodeActionKind.QuickFix,
+                    diagnostics=[diagnostic],
+                    is_preferred=number == 0,
+                    edit=_edit(uri, diagnostic.range, paper.key),
+                )
+            )
+    offset = positions.offset(params.range.start)
+    citation = cursor.citation_at(text, offset)
+    source, base, at = cursor.passage_source(text, offset)
+    passage = _passage(source, at, engine.options.neighbours)
+    if passage is None:
+        return actions
+    ranked = [r for r in engine.rank(passage.query, sentence=passage.sentence) if r.key not in passage.cited_keys]
+    ranked = ranked[:ACTIONS_LISTED]
+    if citation is not None and citation.placeholder:
+        if citation.command:  # \cite{?} or \cite{known,?}: fill the argument, keeping the keys already there
+            edit_range = positions.range(citation.arg_start, citation.arg_end)
+            new_text = lambda key: ",".join((*citation.keys, key))  # noqa: E731
+        else:  # [cite], \cn, \todo{cite}: the placeholder becomes a \cite
+            edit_range = positions.range(citation.start, citation.end)
+            new_text = lambda key: f"\\cite{{{key}}}"  # noqa: E731
+        kind, verb = lsp.CodeActionKind.QuickFix, "Fill placeholder with"
+    else:
+        at_end = sentence_end(text, base + passage.start, base + passage.end)
+        edit_range = positions.range(at_end, at_end)
+        new_text = lambda key: f"~\\cite{{{key}}}"  # noqa: E731
+        kind, verb = lsp.CodeActionKind.RefactorRewrite, "Cite"
+    if ranked:
+        top = ranked[0]
+        actions.append(
+            lsp.CodeAction(
+                title=f"citerec: insert top suggestion {_label(top)}",
+                kind=kind,
+                is_preferred=True,
+                edit=_edit(uri, edit_range, new_text(top.key)),
+            )
+        )
+    for number, item in enumerate(ranked, 1):
+        actions.append(
+            lsp.CodeAction(
+                title=f"citerec: {verb} #{number} {_label(item)}",
+                kind=kind,
+                edit=_edit(uri, edit_range, new_text(item.key)),
+            )
+        )
+    return actions
