@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
@@ -91,6 +92,48 @@ def _passage(source: str, at: int, neighbours: int) -> cursor.Passage | None:
     return cursor.passage_at(source, at, neighbours=neighbours)
 
 
+class Work:
+    """One request about one document, as received: the buffer then, and whether it was called off since."""
+
+    def __init__(self, uri: str, kind: str, version: int, text: str, positions: Positions) -> None:
+        self.uri, self.kind, self.version, self.text, self.positions = uri, kind, version, text, positions
+        self.stopped: JsonRpcException | None = None
+        self.task: asyncio.Task | None = None
+
+    def stop(self, reason: JsonRpcException) -> None:
+        if self.stopped is None:
+            self.stopped = reason
+            if self.task is not None and not self.task.done():
+                self.task.cancel()
+
+
+@dataclass(frozen=True)
+class Stopped:
+    reason: JsonRpcException
+
+
+def request(kind: str):
+    """Turn `async def impl(ls, params, work)` into a pygls handler that snapshots the buffer on arrival.
+
+    pygls runs a generator handler's first step as the message is read, before
+    any later `didChange`; the work then runs as a task, and a cancelled one is
+    answered with the error that stopped it.
+    """
+
+    def wrap(impl):
+        @functools.wraps(impl)
+        def handler(ls: CiterecServer, params):
+            work = ls.receive(params.text_document.uri, kind)
+            outcome = yield ls.answer, (impl, params, work), None
+            if isinstance(outcome, Stopped):
+                raise outcome.reason
+            return outcome
+
+        return handler
+
+    return wrap
+
+
 class CiterecServer(LanguageServer):
     """One editor's connection: its documents, the engine, and the work in flight per document."""
 
@@ -100,7 +143,7 @@ class CiterecServer(LanguageServer):
         self.engine = Engine(settings.engine)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citerec-lsp")
         self.watcher = BibWatcher(self._bibs_changed, poll=settings.poll, debounce=settings.debounce)
-        self.pending: dict[str, dict[asyncio.Task, tuple[str, int]]] = {}
+        self.pending: dict[str, list[Work]] = {}
         self.diagnosing: dict[str, asyncio.Task] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -129,23 +172,37 @@ class CiterecServer(LanguageServer):
         """`fn` on the worker thread; cancelling the caller drops it if it has not started."""
         return await asyncio.get_running_loop().run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
 
-    def track(self, uri: str, version: int, kind: str) -> None:
-        """Note the current request as work for `version` of `uri`; a completion supersedes older completions."""
-        task = asyncio.current_task()
-        if task is None:
-            return
-        pending = self.pending.setdefault(uri, {})
+    def receive(self, uri: str, kind: str) -> Work:
+        """Note a request when it arrives, with the buffer as it is then; a completion supersedes older ones."""
+        text, version, positions = self.buffer(uri)
+        work = Work(uri, kind, version, text, positions)
+        pending = self.pending.setdefault(uri, [])
         if kind == "completion":
-            for other, (other_kind, _) in list(pending.items()):
-                if other_kind == "completion" and not other.done():
-                    other.cancel()
-        pending[task] = (kind, version)
-        task.add_done_callback(lambda done: pending.pop(done, None))
+            for other in pending:
+                if other.kind == "completion":
+                    other.stop(JsonRpcRequestCancelled("superseded by a newer completion request"))
+        pending.append(work)
+        return work
 
     def cancel_older(self, uri: str, version: int) -> None:
-        for task, (_, task_version) in list(self.pending.get(uri, {}).items()):
-            if task_version < version and not task.done():
-                task.cancel()
+        """The document changed: requests about older versions are answered `ContentModified`."""
+        for work in self.pending.get(uri, []):
+            if work.version < version:
+                work.stop(JsonRpcContentModified(f"{uri} changed (version {version})"))
+
+    async def answer(self, impl, params, work: Work):
+        """Run `impl(params, work)` unless its request was cancelled; the outcome is a result or a `Stopped`."""
+        work.task = asyncio.current_task()
+        try:
+            if work.stopped is not None:
+                return Stopped(work.stopped)
+            return await impl(self, params, work)
+        except asyncio.CancelledError:
+            return Stopped(work.stopped or JsonRpcRequestCancelled("cancelled"))
+        finally:
+            pending = self.pending.get(work.uri, [])
+            if work in pending:
+                pending.remove(work)
 
     def is_tex(self, uri: str) -> bool:
         doc = self.workspace.get_text_document(uri)
@@ -324,14 +381,13 @@ def create_server(settings: ServerSettings) -> CiterecServer:
             ls.watcher.touched(paths)
 
     @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["{", ","]))
-    async def completion(ls: CiterecServer, params: lsp.CompletionParams) -> lsp.CompletionList | None:
-        uri = params.text_document.uri
-        text, version, positions = ls.buffer(uri)
+    @request("completion")
+    async def completion(ls: CiterecServer, params: lsp.CompletionParams, work: Work) -> lsp.CompletionList | None:
+        text, positions = work.text, work.positions
         offset = positions.offset(params.position)
         site = cursor.cite_at(text, offset)
         if site is None:
             return None
-        ls.track(uri, version, "completion")
         engine = await ls.ready_engine()
         if engine is None:
             return lsp.CompletionList(is_incomplete=True, items=[])
@@ -343,13 +399,12 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         return lsp.CompletionList(is_incomplete=True, items=items)
 
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)
-    async def hover(ls: CiterecServer, params: lsp.HoverParams) -> lsp.Hover | None:
-        uri = params.text_document.uri
-        text, version, positions = ls.buffer(uri)
-        span = cursor.key_at(text, positions.offset(params.position))
+    @request("hover")
+    async def hover(ls: CiterecServer, params: lsp.HoverParams, work: Work) -> lsp.Hover | None:
+        positions = work.positions
+        span = cursor.key_at(work.text, positions.offset(params.position))
         if span is None:
             return None
-        ls.track(uri, version, "hover")
         engine = await ls.ready_engine()
         if engine is None:
             return None
@@ -362,17 +417,16 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         lsp.TEXT_DOCUMENT_CODE_ACTION,
         lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix, lsp.CodeActionKind.RefactorRewrite]),
     )
-    async def code_action(ls: CiterecServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction] | None:
-        uri = params.text_document.uri
-        text, version, positions = ls.buffer(uri)
-        ls.track(uri, version, "codeAction")
+    @request("codeAction")
+    async def code_action(ls: CiterecServer, params: lsp.CodeActionParams, work: Work) -> list[lsp.CodeAction] | None:
         engine = await ls.ready_engine()
         if engine is None:
             return None
-        actions = await ls.run(code_actions, engine, uri, text, positions, params)
+        actions = await ls.run(code_actions, engine, work.uri, work.text, work.positions, params)
         only = params.context.only
         if only:
-            actions = [a for a in actions if a.kind and any(str(a.kind).startswith(str(k)) for k in only)]
+            wanted = [getattr(k, "value", k) for k in only]
+            actions = [a for a in actions if any(getattr(a.kind, "value", a.kind).startswith(k) for k in wanted)]
         return actions
 
     return server
