@@ -175,7 +175,8 @@ def passage_source(text: str, offset: int) -> tuple[str, int, int]:
 
     The cite argument being typed becomes a `\\cite{?}` placeholder (an unclosed
     brace would stop the LaTeX reader, and the keys typed so far are not part of
-    the passage); include commands are disarmed, so no file is ever read. Two keystrokes inside one cite argument give the same source.
+    the passage); include commands are disarmed, so no file is ever read. Two
+    keystrokes inside one cite argument give the same source.
     """
     a, b = paragraph_bounds(text, offset)
     site = cite_at(text, offset)
