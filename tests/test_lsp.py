@@ -312,3 +312,34 @@ async def test_newer_requests_cancel_older_ones(tmp_path: Path, library_copy: Pa
         assert "karpukhin2020dense" in [item.label for item in results[2].items]
     finally:
         await stop_server(fresh)
+
+
+async def test_an_empty_library_is_reported_to_the_editor(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    fresh = await start_server(tmp_path / ".citerec", empty)
+    try:
+        doc = Buffer(fresh, empty, "draft.tex", "Some text \\cite{|}.\n")
+        result = await doc.complete()
+        assert result is not None and not result.items
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while not fresh.messages and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+        assert any("library" in m.message and "empty" in m.message for m in fresh.messages), fresh.messages
+    finally:
+        await stop_server(fresh)
+
+
+async def test_a_missing_bib_is_a_one_line_error(tmp_path: Path) -> None:
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "citerec", "lsp", "--library-dir", str(tmp_path), "--bib", str(tmp_path / "nope.bib")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert "nope.bib: no such file" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stdout == ""

@@ -145,6 +145,7 @@ class CiterecServer(LanguageServer):
         self.watcher = BibWatcher(self._bibs_changed, poll=settings.poll, debounce=settings.debounce)
         self.pending: dict[str, list[Work]] = {}
         self.diagnosing: dict[str, asyncio.Task] = {}
+        self._positions: dict[str, tuple[int, Positions]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- plumbing -----------------------------------------------------------
@@ -153,8 +154,13 @@ class CiterecServer(LanguageServer):
         return str(self.workspace.position_encoding or lsp.PositionEncodingKind.Utf16)
 
     def buffer(self, uri: str) -> tuple[str, int, Positions]:
+        """The document's text, version and position map (the map is kept while the version stays)."""
         doc = self.workspace.get_text_document(uri)
-        return doc.source, doc.version or 0, Positions(doc.source, self.encoding)
+        version = doc.version or 0
+        cached = self._positions.get(uri)
+        if cached is None or cached[0] != version or cached[1].text is not doc.source:
+            cached = self._positions[uri] = (version, Positions(doc.source, self.encoding))
+        return doc.source, version, cached[1]
 
     async def ready_engine(self) -> Engine | None:
         """The engine once loaded (waiting for it if needed); None when loading failed."""
@@ -372,6 +378,7 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         task = ls.diagnosing.pop(uri, None)
         if task is not None:
             task.cancel()
+        ls._positions.pop(uri, None)
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
