@@ -61,8 +61,8 @@ def percentiles(samples: list[float]) -> tuple[float, float, float]:
 
 def cite_offsets(text: str, count: int) -> list[int]:
     """Cursor offsets inside the chapter's cite commands (just after the `{`), spread over the chapter."""
-    from citerec.lsp.cursor import mask_comments
     from citerec.latex.cites import find_citations
+    from citerec.lsp.cursor import mask_comments
 
     offsets = [c.arg_start for c in find_citations(mask_comments(text)) if c.command and not c.is_nocite]
     step = max(1, len(offsets) // count)
