@@ -7,8 +7,9 @@ only. The cursor is put inside each of the chapter's cite commands in turn:
 
 - server, new sentence: the first completion for a sentence (nothing cached:
   the recall cache is emptied first, so the query is embedded and recalled);
-- server, keystroke: a character typed into the key, then a completion (what an
-  editor sends on every keystroke while a key is typed);
+- server, keystroke: the argument emptied, then the first characters of its key
+  typed one by one, each followed by a completion (what an editor sends on every
+  keystroke while a key is typed);
 - in process, new / cached: `Suggester.rank` on the very same query (the
   baseline: recall with nothing in between), cache emptied, then again.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sqlite3
 import statistics
 import sys
@@ -32,6 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _measure import table  # noqa: E402
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # as the CLI sets it, so both sides tokenise alike
 
 DEFAULT_DRAFT = "billington-thesis-cold-atoms/atomic_physics.tex"
 DEFAULT_BIBS = (
@@ -59,17 +63,17 @@ def percentiles(samples: list[float]) -> tuple[float, float, float]:
     return statistics.median(ordered), p95, statistics.fmean(ordered)
 
 
-def cite_offsets(text: str, count: int) -> list[int]:
-    """Cursor offsets inside the chapter's cite commands (just after the `{`), spread over the chapter."""
+def cite_arguments(text: str, count: int) -> list[tuple[int, int]]:
+    """(start, end) of the keys argument of `count` of the chapter's cite commands, spread over the chapter."""
     from citerec.latex.cites import find_citations
     from citerec.lsp.cursor import mask_comments
 
-    offsets = [c.arg_start for c in find_citations(mask_comments(text)) if c.command and not c.is_nocite]
-    step = max(1, len(offsets) // count)
-    return offsets[::step][:count]
+    found = [(c.arg_start, c.arg_end) for c in find_citations(mask_comments(text)) if c.keys and not c.is_nocite]
+    step = max(1, len(found) // count)
+    return found[::step][:count]
 
 
-def in_process(library_root: Path, text: str, offsets: list[int]) -> tuple[list[float], list[float]]:
+def in_process(library_root: Path, text: str, arguments: list[tuple[int, int]]) -> tuple[list[float], list[float]]:
     """`Suggester.rank` on the query the server would build, with the recall cache empty, then warm."""
     from citerec.latex import Context
     from citerec.library import Library
@@ -81,7 +85,7 @@ def in_process(library_root: Path, text: str, offsets: list[int]) -> tuple[list[
     index = suggester.index
     _ = index.embedder, index.bm25, index.dense
     contexts = []
-    for offset in offsets:
+    for offset, _ in arguments:
         passage = passage_at(*passage_source(text, offset)[::2])
         contexts.append(Context(0, passage.query if passage else "", "", "<buffer>", 1, 1, (), True))
     suggester.rank(contexts[:1], options)  # warm-up
@@ -96,20 +100,34 @@ def in_process(library_root: Path, text: str, offsets: list[int]) -> tuple[list[
 
 
 async def over_json_rpc(
-    library_root: Path, draft: Path, text: str, offsets: list[int], keystrokes: int
+    library_root: Path, draft: Path, text: str, arguments: list[tuple[int, int]], keystrokes: int
 ) -> tuple[list[float], list[float], float]:
+    """Per cite command: empty its argument, complete (a new sentence), then type its first key a character
+    at a time, completing after each (keystrokes); then put the argument back."""
     from lsprotocol import types as lsp
     from pygls.lsp.client import LanguageClient
 
     from citerec.lsp.server import Positions
 
     client = LanguageClient("citerec-benchmark", "1")
+
+    @client.feature(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    def _diagnostics(params: lsp.PublishDiagnosticsParams) -> None: ...
+
+    @client.feature(lsp.WINDOW_LOG_MESSAGE)
+    def _log(params: lsp.LogMessageParams) -> None: ...
+
+    # Like VS Code, Neovim and Helix: an item's abstract is fetched when the item is shown.
+    completion = lsp.CompletionClientCapabilities(
+        completion_item=lsp.ClientCompletionItemOptions(
+            resolve_support=lsp.ClientCompletionItemResolveOptions(properties=["documentation", "detail"])
+        )
+    )
+    capabilities = lsp.ClientCapabilities(text_document=lsp.TextDocumentClientCapabilities(completion=completion))
     command = ["-m", "citerec", "lsp", "--library-dir", str(library_root), "--no-workspace-bibs", "--poll", "0"]
     started = time.perf_counter()
     await client.start_io(sys.executable, *command)
-    await client.initialize_async(
-        lsp.InitializeParams(capabilities=lsp.ClientCapabilities(), root_uri=draft.parent.as_uri())
-    )
+    await client.initialize_async(lsp.InitializeParams(capabilities=capabilities, root_uri=draft.parent.as_uri()))
     client.initialized(lsp.InitializedParams())
     uri = draft.as_uri()
     client.text_document_did_open(lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(uri, "latex", 1, text)))
@@ -134,18 +152,20 @@ async def over_json_rpc(
             )
         )
 
-    await complete(positions.position(offsets[0]))  # waits for the server to load library, index and models
+    await complete(positions.position(arguments[0][0]))  # waits for the server to load library, index and models
     load_seconds = time.perf_counter() - started
     empty_recall_cache(library_root)
     new, keystroke = [], []
-    for offset in offsets:
-        at = positions.position(offset)
+    for start, end in arguments:
+        at, original = positions.position(start), text[start:end]
+        change(at, positions.position(end), "")
         new.append(await complete(at))
-        for typed in range(keystrokes):
+        key = original.split(",")[0].strip()[:keystrokes]
+        for typed, char in enumerate(key):
             here = lsp.Position(at.line, at.character + typed)
-            change(here, here, "x")
+            change(here, here, char)
             keystroke.append(await complete(lsp.Position(at.line, at.character + typed + 1)))
-        change(at, lsp.Position(at.line, at.character + keystrokes), "")  # back to the chapter as it was
+        change(at, lsp.Position(at.line, at.character + len(key)), original)  # the chapter as it was
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
@@ -173,12 +193,12 @@ def main() -> None:
     ensure_index(library)
     prepared = time.perf_counter() - started
     text = draft.read_text(encoding="utf-8")
-    offsets = cite_offsets(text, args.passages)
+    arguments = cite_arguments(text, args.passages)
     print(f"library: {len(library)} papers in {root} (import + index {prepared:.1f} s); draft {draft.name}")
-    print(f"{len(offsets)} cite commands, {args.keystrokes} keystrokes each, recall only\n")
+    print(f"{len(arguments)} cite commands, {args.keystrokes} keystrokes each, recall only\n")
 
-    base_new, base_cached = in_process(root, text, offsets)
-    new, keystroke, load_seconds = asyncio.run(over_json_rpc(root, draft, text, offsets, args.keystrokes))
+    base_new, base_cached = in_process(root, text, arguments)
+    new, keystroke, load_seconds = asyncio.run(over_json_rpc(root, draft, text, arguments, args.keystrokes))
     rows = []
     base_new_p95 = percentiles(base_new)[1]
     for name, samples in (

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from citerec.lsp.cursor import citation_at, cite_at, key_at, key_spans, passage_at, passage_source
+from citerec.lsp.cursor import (
+    citation_at,
+    cite_at,
+    document_key_spans,
+    key_at,
+    key_spans,
+    passage_at,
+    passage_source,
+)
 
 
 def _at(marked: str) -> tuple[str, int]:
@@ -104,3 +112,11 @@ def test_passage_survives_unbalanced_braces_while_typing() -> None:
     source, _, at = passage_source(text, offset)
     passage = passage_at(source, at)
     assert passage is not None and "dense retrieval" in passage.query
+
+
+def test_document_key_spans_match_a_full_scan_and_follow_edits(examples_dir) -> None:
+    text = (examples_dir / "draft.tex").read_text(encoding="utf-8")
+    assert document_key_spans(text) == key_spans(text)
+    edited = text.replace("\\citep{karpukhin2020dense}", "\\citep{karpukhin2020dense, newkey}")
+    assert [s.key for s in document_key_spans(edited)] == [s.key for s in key_spans(edited)]
+    assert "newkey" in [s.key for s in document_key_spans(edited)]

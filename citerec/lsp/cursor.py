@@ -8,7 +8,9 @@ Offsets are character offsets into the buffer's text.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from citerec.errors import InputError
@@ -139,6 +141,44 @@ def key_spans(text: str, start: int = 0, end: int | None = None) -> list[KeySpan
                 if key and key.lower() not in PLACEHOLDER_KEYS and not key.startswith("?") and key != "*":
                     spans.append(KeySpan(key, start + pos + lead, start + pos + lead + len(key), shifted))
                 pos += len(part) + 1
+    return spans
+
+
+_SPANS_CACHE: OrderedDict[str, tuple[KeySpan, ...]] = OrderedDict()
+_SPANS_CACHE_SIZE = 4096  # paragraphs
+_SPANS_LOCK = threading.Lock()
+
+
+def _shift(span: KeySpan, by: int) -> KeySpan:
+    cit = span.citation
+    moved = replace(cit, start=cit.start + by, end=cit.end + by, arg_start=cit.arg_start + by, arg_end=cit.arg_end + by)
+    return KeySpan(span.key, span.start + by, span.end + by, moved)
+
+
+def document_key_spans(text: str) -> list[KeySpan]:
+    """`key_spans` of a whole document, paragraph by paragraph, remembering paragraphs already read.
+
+    An edit changes one paragraph, so checking the document again after a
+    keystroke reads that paragraph only (a cite command never spans a blank line).
+    """
+    spans: list[KeySpan] = []
+    starts = [0, *(m.end() for m in _BLANK_LINE.finditer(text))]
+    ends = [m.start() for m in _BLANK_LINE.finditer(text)] + [len(text)]
+    for start, end in zip(starts, ends, strict=True):
+        paragraph = text[start:end]
+        if "\\" not in paragraph and "[" not in paragraph:
+            continue
+        with _SPANS_LOCK:
+            found = _SPANS_CACHE.get(paragraph)
+            if found is not None:
+                _SPANS_CACHE.move_to_end(paragraph)
+        if found is None:
+            found = tuple(key_spans(paragraph))
+            with _SPANS_LOCK:
+                _SPANS_CACHE[paragraph] = found
+                while len(_SPANS_CACHE) > _SPANS_CACHE_SIZE:
+                    _SPANS_CACHE.popitem(last=False)
+        spans.extend(_shift(span, start) for span in found)
     return spans
 
 

@@ -39,6 +39,7 @@ DIAGNOSTIC_DELAY = 0.25  # seconds of quiet typing before a document is checked 
 TEX_SUFFIXES = (".tex", ".ltx", ".latex")
 TEX_LANGUAGES = {"latex", "tex", "plaintex", "context"}
 ACTIONS_LISTED = 5
+MAX_PREFIX_MATCHES = 100  # keys holding the typed text offered besides the ranked ones
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,14 @@ class CiterecServer(LanguageServer):
         doc = self.workspace.get_text_document(uri)
         return uri.lower().endswith(TEX_SUFFIXES) or (doc.language_id or "").lower() in TEX_LANGUAGES
 
+    @property
+    def lazy_documentation(self) -> bool:
+        """Whether the editor asks for an item's documentation when it shows it (smaller completion lists)."""
+        caps = self.client_capabilities.text_document
+        item = caps.completion.completion_item if caps and caps.completion else None
+        support = item.resolve_support if item else None
+        return bool(support and "documentation" in support.properties)
+
     def log_message(self, message: str, kind: lsp.MessageType = lsp.MessageType.Info) -> None:
         self.window_log_message(lsp.LogMessageParams(kind, message))
 
@@ -285,7 +294,7 @@ class CiterecServer(LanguageServer):
 
 def missing_key_diagnostics(engine: Engine, text: str, positions: Positions) -> list[lsp.Diagnostic]:
     """A warning on every cited key the library does not hold."""
-    spans = cursor.key_spans(text)
+    spans = cursor.document_key_spans(text)
     missing = engine.missing({span.key for span in spans})
     return [
         lsp.Diagnostic(
@@ -309,20 +318,26 @@ def completion_entries(engine: Engine, source: str, at: int, site: cursor.CiteSi
     entries = [(r.key, r.paper, True) for r in ranked if r.key.lower() not in taken]
     if site.prefix:
         shown = {key.lower() for key, _, _ in entries}
-        extra = [k for k in engine.keys_containing(site.prefix, 200) if k.lower() not in shown]
+        extra = [k for k in engine.keys_containing(site.prefix, MAX_PREFIX_MATCHES) if k.lower() not in shown]
         papers = engine.papers(extra)
         entries += [(k, papers.get(k), False) for k in extra]
     return entries
 
 
-def completion_item(key: str, paper, number: int, ranked: bool, edit_range: lsp.Range) -> lsp.CompletionItem:
+def documentation(paper) -> lsp.MarkupContent | None:
+    return lsp.MarkupContent(lsp.MarkupKind.Markdown, abstract_markdown(paper)) if paper and paper.abstract else None
+
+
+def completion_item(
+    key: str, paper, number: int, ranked: bool, edit_range: lsp.Range, lazy: bool
+) -> lsp.CompletionItem:
+    """One key offered; with `lazy`, its abstract is sent when the editor shows the item (`completionItem/resolve`)."""
     return lsp.CompletionItem(
         label=key,
         kind=lsp.CompletionItemKind.Reference,
         detail=detail(paper) if paper else None,
-        documentation=lsp.MarkupContent(lsp.MarkupKind.Markdown, abstract_markdown(paper))
-        if paper and paper.abstract
-        else None,
+        documentation=None if lazy else documentation(paper),
+        data={"key": key} if lazy else None,
         label_details=lsp.CompletionItemLabelDetails(description=f"#{number + 1}" if ranked else None),
         sort_text=f"{number:05d}",
         filter_text=key,
@@ -387,7 +402,9 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         if paths:
             ls.watcher.touched(paths)
 
-    @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["{", ","]))
+    @server.feature(
+        lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["{", ","], resolve_provider=True)
+    )
     @request("completion")
     async def completion(ls: CiterecServer, params: lsp.CompletionParams, work: Work) -> lsp.CompletionList | None:
         text, positions = work.text, work.positions
@@ -401,9 +418,21 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         source, _, at = cursor.passage_source(text, offset)
         entries = await ls.run(completion_entries, engine, source, at, site)
         edit_range = positions.range(site.key_start, site.key_end)
-        items = [completion_item(key, paper, n, ranked, edit_range) for n, (key, paper, ranked) in enumerate(entries)]
+        lazy = ls.lazy_documentation
+        items = [
+            completion_item(key, paper, n, ranked, edit_range, lazy) for n, (key, paper, ranked) in enumerate(entries)
+        ]
         # Incomplete: what is offered depends on the key typed so far (keys beyond the ranked ones are looked up).
         return lsp.CompletionList(is_incomplete=True, items=items)
+
+    @server.feature(lsp.COMPLETION_ITEM_RESOLVE)
+    async def resolve(ls: CiterecServer, item: lsp.CompletionItem) -> lsp.CompletionItem:
+        key = item.data.get("key") if isinstance(item.data, dict) else None
+        engine = await ls.ready_engine()
+        if key and engine is not None and item.documentation is None:
+            papers = await ls.run(engine.papers, [key])
+            item.documentation = documentation(papers.get(key))
+        return item
 
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)
     @request("hover")
