@@ -107,7 +107,7 @@ async def over_json_rpc(
     from lsprotocol import types as lsp
     from pygls.lsp.client import LanguageClient
 
-    from citerec.lsp.server import Positions
+    from citerec.lsp.positions import Positions
 
     client = LanguageClient("citerec-benchmark", "1")
 
