@@ -120,3 +120,17 @@ def test_document_key_spans_match_a_full_scan_and_follow_edits(examples_dir) -> 
     edited = text.replace("\\citep{karpukhin2020dense}", "\\citep{karpukhin2020dense, newkey}")
     assert [s.key for s in document_key_spans(edited)] == [s.key for s in key_spans(edited)]
     assert "newkey" in [s.key for s in document_key_spans(edited)]
+
+
+@pytest.mark.parametrize(("encoding", "column"), [("utf-16", 9), ("utf-8", 12), ("utf-32", 8)])
+def test_positions_count_columns_in_the_negotiated_encoding(encoding: str, column: int) -> None:
+    from lsprotocol import types as lsp
+
+    from citerec.lsp.positions import Positions
+
+    text = "first line\nÉtude 😀 \\cite{x}\n"
+    offset = text.index("\\cite")
+    positions = Positions(text, lsp.PositionEncodingKind(encoding))
+    assert positions.position(offset) == lsp.Position(1, column)
+    assert positions.offset(lsp.Position(1, column)) == offset
+    assert positions.offset(lsp.Position(5, 0)) == len(text)

@@ -11,15 +11,15 @@ from lsprotocol import types as lsp
 class Positions:
     """Offsets in one version of a buffer ↔ LSP positions (lines, and columns in the negotiated encoding)."""
 
-    def __init__(self, text: str, encoding: str = lsp.PositionEncodingKind.Utf16) -> None:
+    def __init__(self, text: str, encoding: str = "utf-16") -> None:
         self.text = text
-        self.encoding = str(encoding)
+        self.encoding = getattr(encoding, "value", encoding)  # "utf-8", "utf-16" or "utf-32"
         self.starts = [0, *(m.end() for m in re.finditer("\n", text))]
 
     def _units(self, chars: str) -> int:
-        if chars.isascii() or self.encoding == lsp.PositionEncodingKind.Utf32:
+        if chars.isascii() or self.encoding == lsp.PositionEncodingKind.Utf32.value:
             return len(chars)
-        if self.encoding == lsp.PositionEncodingKind.Utf8:
+        if self.encoding == lsp.PositionEncodingKind.Utf8.value:
             return len(chars.encode("utf-8"))
         return len(chars.encode("utf-16-le")) // 2
 

@@ -3,9 +3,9 @@
 The message loop only reads the buffer and finds where the cursor is; library
 look-ups, recall and parsing run on one worker thread, loading and re-imports
 on the engine's own thread. Work for a document version the editor has moved
-past is dropped: a new completion cancels the older ones for that document,
-and `didChange` cancels every request still pending for older versions (the
-editor gets `RequestCancelled` and asks again).
+past is dropped: a new completion cancels the older ones for that document
+(answered `RequestCancelled`), and `didChange` cancels every request still
+pending for older versions (answered `ContentModified`; editors ask again).
 """
 
 from __future__ import annotations
@@ -110,7 +110,8 @@ class CiterecServer(LanguageServer):
     # -- plumbing -----------------------------------------------------------
     @property
     def encoding(self) -> str:
-        return str(self.workspace.position_encoding or lsp.PositionEncodingKind.Utf16)
+        encoding = self.workspace.position_encoding or lsp.PositionEncodingKind.Utf16
+        return getattr(encoding, "value", encoding)
 
     def buffer(self, uri: str) -> tuple[str, int, Positions]:
         """The document's text, version and position map (the map is kept while the version stays)."""
