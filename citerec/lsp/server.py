@@ -251,8 +251,17 @@ class CiterecServer(LanguageServer):
             self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, found, version))
 
 
+def _not_a_cancellation(record: logging.LogRecord) -> bool:
+    """pygls logs every error answer with its traceback; a cancelled request is routine, not an error."""
+    error = record.exc_info[1] if record.exc_info else None
+    return not isinstance(error, (JsonRpcRequestCancelled, JsonRpcContentModified))
+
+
 def create_server(settings: ServerSettings) -> CiterecServer:
     """A server with every feature registered; `start_io()` runs it on stdin/stdout."""
+    rpc_log = logging.getLogger("pygls.protocol.json_rpc")
+    if _not_a_cancellation not in rpc_log.filters:
+        rpc_log.addFilter(_not_a_cancellation)
     server = CiterecServer(settings)
 
     @server.feature(lsp.INITIALIZED)
