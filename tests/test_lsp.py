@@ -298,6 +298,29 @@ async def test_changed_bib_on_disk_is_reimported_and_indexed(client: LanguageCli
     assert result.items[0].label == "whiskers2031feline"
 
 
+async def test_a_new_bib_reported_by_the_editor_is_imported(client: LanguageClient, workspace: Path) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while not client.registrations and loop.time() < deadline:  # asked for right after `initialized`
+        await asyncio.sleep(0.1)
+    watchers = [r for r in client.registrations if r.method == lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES]
+    assert watchers and watchers[0].register_options["watchers"][0]["globPattern"] == "**/*.bib"
+    extra = workspace / "extra.bib"
+    extra.write_text(NEW_ENTRY.replace("whiskers2031feline", "tails2032balance").replace("Whisker", "Tail"))
+    client.workspace_did_change_watched_files(
+        lsp.DidChangeWatchedFilesParams([lsp.FileEvent(extra.as_uri(), lsp.FileChangeType.Created)])
+    )
+    doc = Buffer(client, workspace, "newbib.tex", "Cats balance with their tails \\cite{tails2032balance}.|\n")
+    params = lsp.HoverParams(lsp.TextDocumentIdentifier(doc.uri), doc.position_of("tails2032balance", 2))
+    deadline = loop.time() + 60
+    while loop.time() < deadline:
+        hover = await client.text_document_hover_async(params)
+        if "Feline Tail Mechanics" in hover.contents.value:
+            break
+        await asyncio.sleep(0.2)
+    assert "Feline Tail Mechanics" in hover.contents.value
+
+
 async def test_newer_requests_cancel_older_ones(tmp_path: Path, library_copy: Path, examples_dir: Path) -> None:
     """While the server is still loading, a newer completion supersedes an older one and an edit cancels
     requests for older versions; the editor gets RequestCancelled for those and an answer for the newest."""

@@ -192,7 +192,15 @@ class CiterecServer(LanguageServer):
             [Path(self.workspace.root_path)] if self.workspace.root_path else []
         )
         future = self.engine.start(roots)
-        future.add_done_callback(lambda _: self.loop.call_soon_threadsafe(self._loaded))
+        future.add_done_callback(lambda _: self.call_on_loop(self._loaded))
+
+    def call_on_loop(self, fn, *args) -> None:
+        """Run `fn` on the message loop from another thread (not at all once the server has stopped)."""
+        if self.loop is not None and not self.loop.is_closed():
+            try:
+                self.loop.call_soon_threadsafe(fn, *args)
+            except RuntimeError:  # closed in between: the editor is gone
+                pass
 
     def _loaded(self) -> None:
         error = self.engine.load_error
@@ -214,8 +222,7 @@ class CiterecServer(LanguageServer):
         if not self.engine.ready:
             return
         summary = self.engine.reimport(paths).result()
-        if self.loop is not None:
-            self.loop.call_soon_threadsafe(self._reimported, summary)
+        self.call_on_loop(self._reimported, summary)
 
     def _reimported(self, summary: ImportSummary) -> None:
         names = ", ".join(p.name for p in summary.files) or "nothing"
