@@ -275,6 +275,16 @@ async def test_code_action_cites_any_sentence_at_its_end(client: LanguageClient,
     edit = edit_of(actions[0])
     assert edit.new_text == "~\\cite{kingma2015adam}"
     assert edit.range.start == edit.range.end == doc.position_of(".")
+    # From inside a cite of the sentence, the citation still goes at the sentence's end.
+    doc.replace("Dropout \\cite{srivastava2014dropout} keeps networks from overfitting during training.|\n")
+    position = doc.position_of("srivastava", 3)
+    actions = await client.text_document_code_action_async(
+        lsp.CodeActionParams(
+            lsp.TextDocumentIdentifier(doc.uri), lsp.Range(position, position), lsp.CodeActionContext(diagnostics=[])
+        )
+    )
+    assert actions and all(edit_of(a).range.start == doc.position_of(".") for a in actions)
+    assert "~\\cite{srivastava2014dropout}" not in [edit_of(a).new_text for a in actions]  # already cited there
 
 
 async def test_changed_bib_on_disk_is_reimported_and_indexed(client: LanguageClient, workspace: Path) -> None:

@@ -7,7 +7,6 @@ server's worker thread, never on the message loop.
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 from lsprotocol import types as lsp
 
@@ -15,6 +14,7 @@ from citerec.lsp import cursor
 from citerec.lsp.engine import Engine, Ranked
 from citerec.lsp.positions import Positions
 from citerec.lsp.render import abstract_markdown, detail
+from citerec.papers import Paper
 
 SOURCE = "citerec"
 MISSING_KEY = "missing-key"
@@ -46,7 +46,9 @@ def missing_key_diagnostics(engine: Engine, text: str, positions: Positions) -> 
     ]
 
 
-def completion_entries(engine: Engine, source: str, at: int, site: cursor.CiteSite) -> list[tuple[str, Any, bool]]:
+def completion_entries(
+    engine: Engine, source: str, at: int, site: cursor.CiteSite
+) -> list[tuple[str, Paper | None, bool]]:
     """(key, paper, ranked) to offer: the keys ranked for the sentence, then other keys holding the typed prefix."""
     passage = _passage(source, at, engine.options.neighbours)
     ranked: tuple[Ranked, ...] = engine.rank(passage.query, sentence=passage.sentence) if passage else ()
@@ -60,12 +62,12 @@ def completion_entries(engine: Engine, source: str, at: int, site: cursor.CiteSi
     return entries
 
 
-def documentation(paper) -> lsp.MarkupContent | None:
+def documentation(paper: Paper | None) -> lsp.MarkupContent | None:
     return lsp.MarkupContent(lsp.MarkupKind.Markdown, abstract_markdown(paper)) if paper and paper.abstract else None
 
 
 def completion_item(
-    key: str, paper, number: int, ranked: bool, edit_range: lsp.Range, lazy: bool
+    key: str, paper: Paper | None, number: int, ranked: bool, edit_range: lsp.Range, lazy: bool
 ) -> lsp.CompletionItem:
     """One key offered; with `lazy`, its abstract is sent when the editor shows the item (`completionItem/resolve`)."""
     return lsp.CompletionItem(
@@ -122,7 +124,10 @@ def code_actions(
             )
     offset = positions.offset(params.range.start)
     citation = cursor.citation_at(text, offset)
-    source, base, at = cursor.passage_source(text, offset)
+    # From inside a cite argument, read the sentence from the command's start: the buffer as it is, so
+    # offsets in the passage are offsets in the buffer.
+    site = cursor.cite_at(text, offset)
+    source, base, at = cursor.passage_source(text, site.start if site else offset)
     passage = _passage(source, at, engine.options.neighbours)
     if passage is None:
         return actions
