@@ -147,7 +147,7 @@ def test_index_builds_killed_at_random_points_leave_a_usable_index(example_libra
 
     command = _cli("index", "build", "--rebuild", "-L", str(example_library_dir))
     killed = 0
-    for point in _kill_points(command, repeats=5, seed=3):
+    for point in _kill_points(command, repeats=4, seed=3):
         killed += not _run_and_kill(command, point)
         library = Library(example_library_dir)
         index = Index.open(library)  # the manifest names a complete generation ...
@@ -163,14 +163,14 @@ def test_rerank_cache_writes_killed_at_random_points_keep_a_valid_cache(tmp_path
     from citerec.rerank.cache import ScoreCache
 
     docs = tmp_path / "docs.txt"
-    docs.write_text("\n".join(f"Candidate paper number {i} about topic {i % 7}" for i in range(80)) + "\n")
+    docs.write_text("\n".join(f"Candidate paper number {i} about topic {i % 7}" for i in range(40)) + "\n")
 
     def command(cache: Path, query: str) -> list[str]:
         return _cli("rerank", query, "--docs-file", str(docs), "--reranker", str(tiny_reranker_dir),
                     "--cache", str(cache), "--format", "json", "--device", "cpu")  # fmt: skip
 
     reference = tmp_path / "reference.sqlite"
-    points = _kill_points(command(reference, "query 0"), repeats=5, seed=5)
+    points = _kill_points(command(reference, "query 0"), repeats=4, seed=5)
     expected = dict(sqlite3.connect(reference).execute("SELECT key, score FROM scores"))
     cache = tmp_path / "cache.sqlite"
     killed = 0
