@@ -141,52 +141,82 @@ def _run_and_kill(command: list[str], after: float) -> bool:
         return False
 
 
-def test_index_builds_killed_at_random_points_leave_a_usable_index(example_library_dir: Path) -> None:
+def _worker(*args: str) -> list[str]:
+    return [sys.executable, "-m", "tests.helpers.fault_worker", *args]
+
+
+@pytest.fixture
+def big_library(tmp_path: Path) -> Path:
+    """3,000 papers indexed with the hashing embedder: a build that takes long enough to be cut."""
+    from citerec.index import update_index
+    from citerec.ingest import import_bibtex
+    from citerec.library import Library
+    from tests.helpers.fault_worker import HashEmbedder
+
+    bib = tmp_path / "big.bib"
+    bib.write_text(
+        "".join(
+            f"@article{{p{i}, title = {{Paper {i} on topic {i % 97} and method {i % 13}}}, year = {{2020}},\n"
+            f"  abstract = {{We study problem {i % 31} with approach {i % 17} and report results {i}.}}}}\n"
+            for i in range(3000)
+        )
+    )
+    library = Library(tmp_path / "lib")
+    import_bibtex(library, bib)
+    update_index(library, embedder=HashEmbedder())
+    library.close()
+    return tmp_path / "lib"
+
+
+def test_index_builds_killed_at_random_points_leave_a_usable_index(big_library: Path) -> None:
     from citerec.index import Index
     from citerec.library import Library
 
-    command = _cli("index", "build", "--rebuild", "-L", str(example_library_dir))
+    command = _worker("index", str(big_library))
     killed = 0
-    for point in _kill_points(command, repeats=5, seed=3):
+    generations = set()
+    for point in _kill_points(command, repeats=12, seed=3):
         killed += not _run_and_kill(command, point)
-        library = Library(example_library_dir)
+        library = Library(big_library)
         index = Index.open(library)  # the manifest names a complete generation ...
-        hits = index.recall("self-attention transformers", k=3, method="hybrid")
-        assert len(hits) == 3 and index.size == len(library)  # ... that answers
+        hits = index.recall("paper on topic 5 and method 3", k=5, method="bm25")
+        assert len(hits) == 5 and index.size == len(library) == index.dense.size  # ... whose files all load
+        generations.add(index.manifest.generation)
         library.close()
-    assert killed >= 3
+    assert killed >= 6
+    assert len(generations) >= 2  # some builds finished, and their index replaced the previous one
 
 
-def test_rerank_cache_writes_killed_at_random_points_keep_a_valid_cache(tmp_path, tiny_reranker_dir) -> None:
+def test_rerank_cache_writes_killed_at_random_points_keep_a_valid_cache(tmp_path: Path) -> None:
     import sqlite3
 
-    from citerec.rerank.cache import ScoreCache
+    from citerec.rerank.cache import ScoreCache, pair_key
+    from tests.helpers.fault_worker import BATCH, HashJudge, hash_score, rerank_pairs
 
-    docs = tmp_path / "docs.txt"
-    docs.write_text("\n".join(f"Candidate paper number {i} about topic {i % 7}" for i in range(80)) + "\n")
-
-    def command(cache: Path, query: str) -> list[str]:
-        return _cli("rerank", query, "--docs-file", str(docs), "--reranker", str(tiny_reranker_dir),
-                    "--cache", str(cache), "--format", "json", "--device", "cpu")  # fmt: skip
-
-    reference = tmp_path / "reference.sqlite"
-    points = _kill_points(command(reference, "query 0"), repeats=5, seed=5)
-    expected = dict(sqlite3.connect(reference).execute("SELECT key, score FROM scores"))
+    rounds = 400
+    expected = {
+        pair_key(HashJudge.model_name, "judge", q, d): hash_score(q, d)
+        for batch in rerank_pairs(rounds)
+        for q, d in batch
+    }
     cache = tmp_path / "cache.sqlite"
-    killed = 0
+    command = _worker("rerank-cache", str(cache), str(rounds))
+    points = _kill_points(_worker("rerank-cache", str(tmp_path / "timing.sqlite"), str(rounds)), repeats=12, seed=5)
+    killed, sizes = 0, []
     for point in points:
-        killed += not _run_and_kill(command(cache, "query 0"), point)
+        for path in tmp_path.glob("cache.sqlite*"):
+            path.unlink()
+        killed += not _run_and_kill(command, point)
         ScoreCache(cache).close()  # opens whatever the kill left (creating the table if it never was)
         db = sqlite3.connect(cache)
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         rows = dict(db.execute("SELECT key, score FROM scores"))
         db.close()
-        assert rows.items() <= expected.items()  # whole batches or nothing, never a wrong score
-        assert len(rows) in (0, len(expected))
-        if rows:  # it got to write: start again from an empty cache
-            for path in tmp_path.glob("cache.sqlite*"):
-                path.unlink()
-    assert killed >= 3
+        assert rows.items() <= expected.items()  # never a wrong score
+        assert len(rows) % BATCH == 0  # whole batches (transactions) or nothing
+        sizes.append(len(rows))
+    assert killed >= 6
+    assert len(set(sizes)) >= 3  # the kills landed at different points of the writing
 
 
 def test_in_place_annotation_killed_at_random_points_leaves_each_file_whole(

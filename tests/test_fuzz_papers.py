@@ -146,3 +146,25 @@ def test_regression_approximate_accents_stay_unicode() -> None:
     paper = Paper(key="k", title="Ħ Đ ŀ", authors=("Ħan Ŀo",))
     (back,) = parse_bibtex(papers_to_bibtex([paper]), "e.bib").papers
     assert (back.title, back.authors) == ("Ħ Đ ŀ", ("Ħan Ŀo",))
+
+
+def test_key_generation_and_export_time_is_linear() -> None:
+    """Big fields (a 38,000-character title, 200 authors) against ones ten times smaller."""
+
+    def paper(n: int) -> Paper:
+        return Paper(
+            key="k", title="Ünïcode {x} -- 50% " * n, authors=tuple(f"Ada Lovelace{i}" for i in range(n // 10))
+        )
+
+    def best(n: int) -> float:
+        times = []
+        for _ in range(2):
+            started = time.perf_counter()
+            citation_key(paper(n), lambda key: False)
+            parse_bibtex(papers_to_bibtex([paper(n)]), "big.bib")
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    COUNTS["BibTeX export round trip"] += 4
+    small, large = best(200), best(2000)
+    assert large < 40 * max(small, 1e-3) + 0.5, (small, large)
