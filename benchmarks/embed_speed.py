@@ -37,6 +37,7 @@ BASELINE = "base"
 # label -> (embedder name, threads, sentence-transformers max_seq_length); threads 0: the library's choice
 VARIANTS: dict[str, tuple[str, int, int | None]] = {
     BASELINE: (MINILM, 0, None),
+    "base-1thread": (MINILM, 1, None),
     "st-doc128": (MINILM, 0, 128),
     "fp32": (f"{MINILM}@onnx-fp32", 0, None),
     "fp32-doc128": (f"{MINILM}@onnx-fp32,doc128", 0, None),
@@ -71,22 +72,30 @@ def load(label: str):
 
         return load_onnx_embedder(name, threads=threads or None)
     embedder = load_embedder(name, device="cpu")
-    return _CappedSentenceTransformer(embedder, max_tokens) if max_tokens else embedder
+    if max_tokens or threads:
+        return _TorchVariant(embedder, max_tokens, threads)
+    return embedder
 
 
-class _CappedSentenceTransformer:
-    """The torch baseline with documents cut at `max_tokens` (what the cap alone buys, without ONNX)."""
+class _TorchVariant:
+    """The torch baseline with documents cut at `max_tokens` (what the cap alone buys, without ONNX) and/or on
+    `threads` threads (per-core speed, less sensitive to what else runs on the machine)."""
 
-    def __init__(self, inner, max_tokens: int) -> None:
-        self.inner, self.max_tokens = inner, max_tokens
+    def __init__(self, inner, max_tokens: int | None, threads: int) -> None:
+        self.inner, self.max_tokens, self.threads = inner, max_tokens, threads
 
     def embed_documents(self, texts):
-        before = self.inner.model.max_seq_length
-        self.inner.model.max_seq_length = self.max_tokens
+        import torch
+
+        model, threads = self.inner.model, torch.get_num_threads()
+        before = model.max_seq_length
+        model.max_seq_length = self.max_tokens or before
+        torch.set_num_threads(self.threads or threads)
         try:
             return self.inner.embed_documents(texts)
         finally:
-            self.inner.model.max_seq_length = before
+            model.max_seq_length = before
+            torch.set_num_threads(threads)
 
 
 def measure_speed(texts: list[str], labels: list[str], rounds: int) -> dict[str, float]:
