@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from citerec.cli.common import LibraryDirOption, console, emit, fail, rich_progress, stdout_console, user_errors, warn
+from citerec.cli.engine import EngineOption, GpusOption, RayAddressOption, WorkersOption, engine_config
 from citerec.rerank import DEFAULT_RERANKER
 from citerec.suggest import Suggester, SuggestOptions, SuggestResult, open_library
 
@@ -39,6 +40,10 @@ def suggest(
     output_format: Annotated[str, typer.Option("--format", "-f", help="table, json, tex or bib.")] = "table",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="tex: folder for the annotated copy (default: stdout for a single file); bib/json: file to write.")] = None,
     in_place: Annotated[bool, typer.Option("--in-place", help="tex: rewrite the draft files themselves (atomically).")] = False,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
+    workers: WorkersOption = None,
+    gpus_per_worker: GpusOption = 0.0,
 ) -> None:
     """Suggest \\cite keys for each passage of a draft."""
     from citerec.latex import read_draft
@@ -59,6 +64,7 @@ def suggest(
             mode=mode,
             all_sentences=all_sentences,
             embedder=embedder,
+            engine=engine_config(engine, ray_address, workers, gpus_per_worker),
         )
         draft_path = Path(draft) if draft != "-" else None
         if draft_path is not None and not draft_path.is_file():

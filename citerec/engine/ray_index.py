@@ -115,7 +115,7 @@ def _run(
         fn_constructor_kwargs={"name": name, "device": device_for(config)},
         batch_size=None,  # a whole block (= one shard) per call
         batch_format="numpy",
-        concurrency=workers,
+        compute=ray.data.ActorPoolStrategy(size=workers),
         num_cpus=config.cpus_per_worker,
         num_gpus=config.gpus_per_worker or None,
     )

@@ -33,21 +33,14 @@ def connect(config: EngineConfig) -> Any:
     """The `ray` module, connected to the cluster of `config` (once per process)."""
     ray = import_ray()
     if ray.is_initialized():
+        quiet_ray_data()
         return ray
-    import citerec
-
-    package = Path(citerec.__file__).resolve().parent
-    env: dict[str, str] = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
-    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM"):
-        if name in os.environ:
-            env[name] = os.environ[name]
-    runtime_env = {"py_modules": [str(package)], "env_vars": env, "excludes": ["__pycache__"]}
     try:
         ray.init(
             address=config.address,
-            runtime_env=runtime_env,
+            runtime_env=runtime_env(),
             include_dashboard=False,
-            logging_level=logging.WARNING,
+            logging_level=logging.ERROR,
             log_to_driver=False,
         )
     except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -65,7 +58,19 @@ def quiet_ray_data() -> None:
     context = DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+
+
+def runtime_env() -> dict[str, Any]:
+    """What a job's workers get: citerec's own code (shipped, not installed) and the offline switches."""
+    import citerec
+
+    package = Path(citerec.__file__).resolve().parent
+    env: dict[str, str] = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return {"py_modules": [str(package)], "env_vars": env, "excludes": ["__pycache__"]}
 
 
 def worker_count(ray: Any, config: EngineConfig) -> int:
