@@ -11,8 +11,8 @@ worker stays busy until the end. The score cache stays on the driver
 
 from __future__ import annotations
 
-import functools
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,6 +63,14 @@ class RayReranker(BaseReranker):
             raise ModelError(f"Ray workers cannot load reranker {name}: {str(inner).splitlines()[-1]}") from None
         log.info("reranker %s loaded on %d Ray workers (%s)", name, self.workers, device_for(config))
 
+    def close(self) -> None:
+        """Release the actors (and the CPUs/GPUs they hold)."""
+        import ray
+
+        for a in self._actors:
+            ray.kill(a)
+        self._actors = []
+
     def _score_pairs(
         self, pairs: Sequence[tuple[str, str]], instruction: str, progress: ProgressCallback
     ) -> list[float]:
@@ -102,7 +110,24 @@ def deal(groups: Sequence[list[int]], count: int) -> list[list[int]]:
     return chunks
 
 
-@functools.lru_cache(maxsize=4)
-def ray_reranker(config: EngineConfig, name: str, *, backend: str = "hf") -> Any:
-    """One actor pool per (cluster settings, model, backend) and process: evaluating many papers loads it once."""
-    return RayReranker(config, name, backend=backend)
+_pool: tuple[tuple[Any, ...], RayReranker] | None = None
+_pool_lock = threading.Lock()
+
+
+def ray_reranker(config: EngineConfig, name: str, *, backend: str = "hf") -> RayReranker:
+    """The process's pool for these settings, made on first use: evaluating many papers loads the model once.
+
+    One pool lives at a time: a pool for other settings first releases the
+    old one's actors, whose CPUs or GPUs the new actors may need.
+    """
+    global _pool
+    key = (config.address, config.workers, config.gpus_per_worker, config.cpus_per_worker, name, backend)
+    with _pool_lock:
+        if _pool is not None and _pool[0] == key:
+            return _pool[1]
+        if _pool is not None:
+            _pool[1].close()
+            _pool = None
+        reranker = RayReranker(config, name, backend=backend)
+        _pool = (key, reranker)
+        return reranker
