@@ -129,9 +129,8 @@ def main() -> None:
 
     base = rows[0].rate
     print(f"\nIndex build, {len(papers)} papers, {os.cpu_count()} CPUs (embedding only; BM25/FAISS excluded)\n")
-    print(
-        f"{'variant':<22} {'seconds':>8} {'papers/s':>9} {'vs local':>9} {'steady papers/s':>16} {'steady vs local':>16}"
-    )
+    head = ("variant", "seconds", "papers/s", "vs local", "steady papers/s", "steady vs local")
+    print(f"{head[0]:<22} {head[1]:>8} {head[2]:>9} {head[3]:>9} {head[4]:>16} {head[5]:>16}")
     for row in rows:
         steady = f"{row.steady:16.1f}" if row.steady else f"{'-':>16}"
         ratio = f"{row.steady / base:16.2f}" if row.steady else f"{'-':>16}"
