@@ -136,8 +136,9 @@ def _run(
                 del partial[shard.name]
                 done += len(shard.papers)
                 progress(STAGE, done, total)
-    if partial:  # cannot happen unless Ray dropped rows; never publish an index with holes
-        raise LibraryError(f"Ray returned incomplete shards {sorted(partial)}; run `citerec index build` again")
+    missing = [shard.name for shard in pending if not store.has(shard)]
+    if missing:  # cannot happen unless Ray dropped rows; never publish an index with holes
+        raise LibraryError(f"Ray returned incomplete shards {missing[:3]}; run `citerec index build` again")
 
 
 def library_source(root: Path, shards: Sequence[Shard]) -> Any:
