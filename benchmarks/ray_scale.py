@@ -128,7 +128,9 @@ def main() -> None:
         ray.shutdown()
 
     base = rows[0].rate
-    print(f"\nIndex build, {len(papers)} papers, {os.cpu_count()} CPUs (embedding only; BM25/FAISS excluded)\n")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nIndex build, {len(papers)} papers, {os.cpu_count()} CPUs, load average {load} at the end")
+    print("(embedding time only; BM25 and FAISS are the same code for every variant)\n")
     head = ("variant", "seconds", "papers/s", "vs local", "steady papers/s", "steady vs local")
     print(f"{head[0]:<22} {head[1]:>8} {head[2]:>9} {head[3]:>9} {head[4]:>16} {head[5]:>16}")
     for row in rows:
@@ -153,7 +155,9 @@ def _duration(hours: float) -> str:
         return f"{hours / 24:.1f} days"
     if hours >= 1:
         return f"{hours:.1f} h"
-    return f"{hours * 60:.0f} min"
+    if hours * 60 >= 10:
+        return f"{hours * 60:.0f} min"
+    return f"{hours * 60:.1f} min"
 
 
 if __name__ == "__main__":
