@@ -170,6 +170,15 @@ def test_ray_options_need_the_ray_engine(example_library_dir: Path) -> None:
     assert result.exit_code == 1 and "--engine must be one of local, ray" in result.output
 
 
+def test_more_workers_than_the_cluster_holds_is_a_one_line_error(ray_runtime, example_library_dir: Path) -> None:
+    base = ["index", "build", "-L", str(example_library_dir), "--rebuild", "--engine", "ray"]
+    result = runner.invoke(app, [*base, "--gpus-per-worker", "1"])
+    assert result.exit_code == 1, result.output
+    assert "need 1 GPUs; the Ray cluster has 0" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, [*base, "--workers", "3"])
+    assert result.exit_code == 1 and "need 3 CPUs; the Ray cluster has 2" in result.output
+
+
 # -- equality with the local path ----------------------------------------------------------------------------
 def test_example_library_same_index_as_local(ray_runtime, example_library_dir: Path, tmp_path: Path) -> None:
     local = Library(example_library_dir)  # indexed by the local path (conftest)

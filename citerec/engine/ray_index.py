@@ -107,9 +107,16 @@ def _run(
     total: int,
 ) -> None:
     """Read, embed and save the pending shards; each is written as soon as all its vectors are back."""
+    from citerec.engine.ray_rerank import release_pool
+
     ray = connect(config)
+    release_pool()  # one actor pool at a time: the embedders may need the reranker actors' resources
     workers = min(worker_count(ray, config), len(pending))
-    dataset = ray.data.read_datasource(library_source(library.root, pending), override_num_blocks=len(pending))
+    # Reads take no CPU and run on this node (the library's); that difference also keeps Ray Data from fusing
+    # them into the embedding actors, which would then inherit the reads' pin to this node instead of spreading.
+    dataset = ray.data.read_datasource(
+        library_source(library.root, pending), override_num_blocks=len(pending), num_cpus=0
+    )
     embedded = dataset.map_batches(
         _EmbedBlock,
         fn_constructor_kwargs={"name": name, "device": device_for(config)},

@@ -131,3 +131,12 @@ def ray_reranker(config: EngineConfig, name: str, *, backend: str = "hf") -> Ray
         reranker = RayReranker(config, name, backend=backend)
         _pool = (key, reranker)
         return reranker
+
+
+def release_pool() -> None:
+    """Free the reranker actors' CPUs/GPUs (before other work, e.g. an index build, needs them)."""
+    global _pool
+    with _pool_lock:
+        if _pool is not None:
+            _pool[1].close()
+            _pool = None

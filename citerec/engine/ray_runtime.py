@@ -74,16 +74,21 @@ def runtime_env() -> dict[str, Any]:
 
 
 def worker_count(ray: Any, config: EngineConfig) -> int:
-    """`config.workers`, else as many as the cluster's CPUs (or GPUs) allow; at least one."""
-    if config.workers is not None:
-        return config.workers
+    """`config.workers`, else as many as the cluster's CPUs (or GPUs) allow; an error when it cannot hold them.
+
+    Ray would otherwise wait forever for actors it has no room for.
+    """
     resources = ray.cluster_resources()
-    if config.gpus_per_worker > 0:
-        gpus = resources.get("GPU", 0)
-        if gpus < config.gpus_per_worker:
-            raise ModelError(f"--gpus-per-worker {config.gpus_per_worker}: the Ray cluster has {gpus:g} GPUs")
-        return max(1, int(gpus // config.gpus_per_worker))
-    return max(1, int(resources.get("CPU", 1) // config.cpus_per_worker))
+    kind, each = ("GPU", config.gpus_per_worker) if config.gpus_per_worker > 0 else ("CPU", config.cpus_per_worker)
+    available = float(resources.get(kind, 0))
+    workers = config.workers if config.workers is not None else int(available // each)
+    if workers < 1 or workers * each > available:
+        option = "--gpus-per-worker" if kind == "GPU" else "--workers"
+        raise ModelError(
+            f"{option}: {max(workers, 1)} workers need {max(workers, 1) * each:g} {kind}s; "
+            f"the Ray cluster has {available:g}"
+        )
+    return workers
 
 
 def device_for(config: EngineConfig) -> str:
