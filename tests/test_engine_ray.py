@@ -219,7 +219,7 @@ def test_killed_build_resumes_without_embedding_finished_shards(
 ) -> None:
     import citerec.engine.ray_index as ray_index
 
-    papers = synthetic_papers(500, seed=11)
+    papers = synthetic_papers(300, seed=11)
     root = tmp_path / "lib"
     library = make_library(root, papers)
     shards_dir = root / "index" / "shards"
@@ -240,7 +240,7 @@ def test_killed_build_resumes_without_embedding_finished_shards(
         proc.kill()
         proc.wait()
     finished = {path.name.removesuffix(".npy") for path in shards_dir.glob("*.npy")}
-    assert 3 <= len(finished) < 50
+    assert 3 <= len(finished) < 30
     assert read_manifest(library.index_dir) is None  # the killed build published nothing
 
     embedded: list[str] = []
