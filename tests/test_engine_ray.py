@@ -55,6 +55,9 @@ def ray_runtime():
         ray.shutdown()
     context = ray.init(num_cpus=2, include_dashboard=False, runtime_env=runtime_env(), log_to_driver=False)
     yield context
+    from citerec.engine.ray_rerank import release_pool
+
+    release_pool()
     ray.shutdown()
 
 
