@@ -8,6 +8,7 @@ memory of a parallel import is the sum over processes, not only the largest.
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -26,6 +27,7 @@ class Measured:
     returncode: int
     stdout: str
     stderr: str
+    cpu_seconds: float = 0.0  # user + system time of the whole tree: what the run costs on an idle machine
 
 
 def _tree_rss_mb(root: int) -> float:
@@ -54,6 +56,7 @@ def _tree_rss_mb(root: int) -> float:
 def run_measured(args: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> Measured:
     """Run `args`, returning its time, peak memory and output."""
     started = time.perf_counter()
+    cpu_before = _children_cpu_seconds()
     proc = subprocess.Popen(
         args,
         stdout=subprocess.PIPE,
@@ -78,7 +81,13 @@ def run_measured(args: list[str], *, env: dict[str, str] | None = None, cwd: Pat
     seconds = time.perf_counter() - started
     done.set()
     sampler.join()
-    return Measured(seconds, peak, proc.returncode, stdout, stderr)
+    return Measured(seconds, peak, proc.returncode, stdout, stderr, _children_cpu_seconds() - cpu_before)
+
+
+def _children_cpu_seconds() -> float:
+    """CPU time of finished child processes and the descendants they waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def citerec(*args: str, env: dict[str, str] | None = None) -> Measured:

@@ -66,6 +66,7 @@ def bibtex_part(files: list[Path], scratch: Path) -> Path:
                 entries,
                 papers,
                 f"{result.seconds:.1f}",
+                f"{result.cpu_seconds:.1f}",
                 f"{entries / result.seconds:.0f}",
                 f"{result.peak_rss_mb:.0f}",
                 f"{baseline / result.seconds:.2f}x",
@@ -73,7 +74,12 @@ def bibtex_part(files: list[Path], scratch: Path) -> Path:
         )
         library_dir = folder
     print("\n## BibTeX import\n")
-    print(table(["run", "files", "entries", "papers", "seconds", "entries/s", "peak MB (tree)", "vs --jobs 1"], rows))
+    print(
+        table(
+            ["run", "files", "entries", "papers", "seconds", "CPU s", "entries/s", "peak MB (tree)", "vs --jobs 1"],
+            rows,
+        )
+    )
     return library_dir
 
 
@@ -112,12 +118,13 @@ def snapshot_part(library_dir: Path, scratch: Path, sizes: list[int]) -> None:
                 records,
                 f"{snapshot.stat().st_size / 2**20:.0f}",
                 f"{result.seconds:.1f}",
+                f"{result.cpu_seconds:.1f}",
                 f"{records / result.seconds:.0f}",
                 f"{result.peak_rss_mb:.0f}",
             ]
         )
     print("\n## arXiv snapshot, streamed\n")
-    print(table(["records", "file MB", "seconds", "records/s", "peak MB (tree)"], rows))
+    print(table(["records", "file MB", "seconds", "CPU s", "records/s", "peak MB (tree)"], rows))
 
 
 def main() -> None:

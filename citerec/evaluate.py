@@ -152,7 +152,7 @@ def evaluate_on_library(
     from citerec.latex import extract_contexts, read_draft
 
     options = dataclasses.replace(options or suggester.options, include_cited=True, threshold=-math.inf)
-    draft = read_draft(tex)
+    draft = read_draft(tex, allow_outside_includes=options.allow_outside_includes)
     contexts = [c for c in extract_contexts(draft, mode=options.mode, neighbours=options.neighbours) if c.cited_keys]
     queries, truths, skipped = [], [], 0
     for context in contexts:

@@ -95,12 +95,28 @@ def connect(path: Path) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL, schema in place."""
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
+        if not _is_set_up(conn):
+            # Switching to WAL takes SQLite's exclusive lock without waiting on the busy
+            # timeout, so processes opening a new library at once take turns here.
+            with _file_lock(path.with_name(f".{path.name}.setup.lock")):
+                if not _is_set_up(conn):  # another process may have set it up while we waited
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    _ensure_schema(conn, path)
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process never corrupts the file
-        _ensure_schema(conn, path)
     except sqlite3.DatabaseError as exc:
         raise LibraryError(f"{path}: not a usable citerec library ({exc})") from exc
+    except OSError as exc:  # the setup lock could not be made (read-only folder)
+        raise LibraryError(f"{path}: cannot set up the library ({exc.strerror})") from exc
     return conn
+
+
+def _is_set_up(conn: sqlite3.Connection) -> bool:
+    """True when the file is already in WAL mode with the current schema: then no lock is needed."""
+    try:
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        return mode == "wal" and conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    except sqlite3.OperationalError:  # another process is creating the file right now
+        return False
 
 
 def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:

@@ -55,6 +55,8 @@ class SuggestOptions:
     all_sentences: bool = False
     neighbours: int = 1
     embedder: str | None = None
+    # Follow \input of a draft on disk to files outside its folder tree (never for text: see read_draft).
+    allow_outside_includes: bool = False
     engine: EngineConfig = LOCAL  # where reranking runs: local (here) or ray (batched over workers)
 
     def __post_init__(self) -> None:
@@ -350,21 +352,21 @@ class Suggester:
         )
 
     def suggest_text(self, text: str, *, is_tex: bool = True, options: SuggestOptions | None = None) -> SuggestResult:
-        """Suggest for a passage given as a string (LaTeX or plain text)."""
-        from citerec.latex import extract_contexts
+        """Suggest for a passage given as a string (LaTeX or plain text); its `\\input`s are noted, never read."""
+        from citerec.latex import extract_contexts, read_draft
 
         options = options or self.options
+        draft = read_draft("<text>", text=text, is_tex=is_tex)
         contexts, notes = _contexts_or_every_sentence(
             lambda all_sentences: extract_contexts(
-                "<text>",
-                text=text,
-                is_tex=is_tex,
+                draft,
                 mode=options.mode,
                 all_sentences=all_sentences,
                 neighbours=options.neighbours,
             ),
             options,
         )
+        notes = [str(problem) for problem in draft.problems] + notes
         return self.suggest_contexts(contexts, source="<text>", options=options, notes=notes)
 
     def suggest_path(self, path: Path | str | Draft, *, options: SuggestOptions | None = None) -> SuggestResult:
@@ -376,7 +378,9 @@ class Suggester:
         from citerec.latex import Draft, extract_contexts, read_draft
 
         options = options or self.options
-        draft = path if isinstance(path, Draft) else read_draft(path)
+        draft = (
+            path if isinstance(path, Draft) else read_draft(path, allow_outside_includes=options.allow_outside_includes)
+        )
         contexts, notes = _contexts_or_every_sentence(
             lambda all_sentences: extract_contexts(
                 draft, mode=options.mode, all_sentences=all_sentences, neighbours=options.neighbours

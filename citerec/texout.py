@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from citerec.latex import Draft, extract_contexts, find_citations
-from citerec.storage import atomic_write_text
+from citerec.storage import atomic_open
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +67,19 @@ def annotate(
 
 
 def write_annotated(outputs: Mapping[Path, str], *, in_place: bool, out_dir: Path | None) -> list[Path]:
-    """Write annotated files: over the inputs (atomically) only with `in_place`, else into `out_dir`."""
+    """Write annotated files: over the inputs (atomically) only with `in_place`, else into `out_dir`.
+
+    Every file is written to a temporary beside its target first; only when all are
+    on disk are they renamed into place, so a run killed while writing leaves every
+    file of the draft as it was (a kill during the renames, a short window, may
+    leave some files annotated and others not, each one whole).
+    """
     if not in_place and out_dir is None:
         raise ValueError("give out_dir, or in_place=True")
-    written: list[Path] = []
     paths = list(outputs)
     common = Path(os.path.commonpath([Path(p).resolve().parent for p in paths])) if paths else Path.cwd()
-    for path, text in outputs.items():
+    targets: list[Path] = []
+    for path in outputs:
         if in_place:
             target = Path(path)
         else:
@@ -80,6 +87,9 @@ def write_annotated(outputs: Mapping[Path, str], *, in_place: bool, out_dir: Pat
             target = Path(out_dir) / Path(path).resolve().relative_to(common)
             if target.resolve() == Path(path).resolve():
                 raise ValueError(f"{path}: out_dir would overwrite the input; use in_place")
-        atomic_write_text(target, text)
-        written.append(target)
-    return written
+        targets.append(target)
+    with contextlib.ExitStack() as stack:
+        for target, text in zip(targets, outputs.values(), strict=True):
+            handle = stack.enter_context(atomic_open(target, "w"))
+            handle.write(text)
+    return targets

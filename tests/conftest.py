@@ -11,6 +11,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# the default embedder's ONNX export is cached here, not in the user's cache, and re-used by later runs
+os.environ.setdefault("CITEREC_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "citerec"))
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "data" / "examples"

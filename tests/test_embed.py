@@ -7,6 +7,7 @@ import pytest
 
 from citerec.embed import (
     DEFAULT_EMBEDDER,
+    MINILM,
     Profile,
     SentenceTransformerEmbedder,
     embedder_name,
@@ -20,11 +21,12 @@ from citerec.papers import Paper
 
 @pytest.fixture(scope="module")
 def embedder() -> SentenceTransformerEmbedder:
-    return load_embedder(device="cpu")
+    return load_embedder(MINILM, device="cpu")  # the sentence-transformers path (the default runs on ONNX)
 
 
-def test_default_embedder_is_the_bundled_minilm(embedder: SentenceTransformerEmbedder) -> None:
-    assert embedder.name == DEFAULT_EMBEDDER
+def test_plain_name_is_the_bundled_minilm_on_sentence_transformers(embedder: SentenceTransformerEmbedder) -> None:
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    assert embedder.name == MINILM
     assert embedder.dimension == 384
 
 
@@ -89,7 +91,7 @@ def test_specter_documents_join_title_and_abstract_with_the_sep_token(embedder: 
 
 def test_names_are_canonical(tmp_path) -> None:
     assert embedder_name(None) == DEFAULT_EMBEDDER
-    assert embedder_name("sentence-transformers/all-MiniLM-L6-v2") == DEFAULT_EMBEDDER
+    assert embedder_name("sentence-transformers/all-MiniLM-L6-v2") == MINILM
     assert embedder_name("Qwen/Qwen3-Embedding-0.6B") == "Qwen/Qwen3-Embedding-0.6B"
     assert embedder_name(str(tmp_path)) == str(tmp_path.resolve())
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from citerec.embed import load_embedder
+from citerec.embed import DEFAULT_EMBEDDER, load_embedder
 from citerec.errors import LibraryError
 from citerec.index import Index, ensure_index, read_manifest, reciprocal_rank_fusion, update_index
 from citerec.index import bm25 as bm25_module
@@ -257,7 +257,7 @@ def test_rrf_weights_and_ties() -> None:
 
 def test_manifest_records_the_build(library: Library) -> None:
     data = json.loads((library.index_dir / "manifest.json").read_text())
-    assert data["embedder"] == "all-MiniLM-L6-v2"
+    assert data["embedder"] == DEFAULT_EMBEDDER
     assert data["dimension"] == 384 and data["normalised"] is True
     assert data["faiss"]["kind"] == "flat"
     assert data["format_version"] == 1

@@ -14,6 +14,7 @@ from citerec import __version__
 from citerec.cli import evaluate as evaluate_cli
 from citerec.cli import index as index_cli
 from citerec.cli import library as library_cli
+from citerec.cli import lsp as lsp_cli
 from citerec.cli import rerank as rerank_cli
 from citerec.cli import serve as serve_cli
 from citerec.cli import suggest as suggest_cli
@@ -31,6 +32,7 @@ app.command("eval")(evaluate_cli.evaluate)
 app.command("rerank")(rerank_cli.rerank)
 app.add_typer(index_cli.app, name="index")
 app.command("serve")(serve_cli.serve)
+app.command("lsp")(lsp_cli.lsp)
 
 
 def _version(value: bool) -> None:

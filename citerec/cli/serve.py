@@ -46,6 +46,7 @@ def serve(
     max_documents: Annotated[int, typer.Option(help="Documents per /v1/rerank request (413 past it).", min=1)] = 1000,
     max_document_chars: Annotated[int, typer.Option(help="Characters per document (413 past it).", min=1)] = 20000,
     max_text_chars: Annotated[int, typer.Option(help="Characters of text per /v1/suggest request.", min=1)] = 500_000,
+    request_timeout: Annotated[float, typer.Option("--request-timeout", help="Seconds of model work per request before it is cut off with 504.", min=0.001)] = 120.0,
 ) -> None:
     """Serve suggestions and a rerank API over HTTP, with a web page at /."""
     try:
@@ -67,6 +68,7 @@ def serve(
             max_batch_pairs=max_batch_pairs,
             max_queued_pairs=max_queued_pairs,
             batch_wait_ms=batch_wait_ms,
+            request_timeout_s=request_timeout,
         )
         library, imports = open_library(library_dir, bib=bib)
         for bib_import, _report in imports:

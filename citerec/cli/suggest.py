@@ -40,6 +40,7 @@ def suggest(
     output_format: Annotated[str, typer.Option("--format", "-f", help="table, json, tex or bib.")] = "table",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="tex: folder for the annotated copy (default: stdout for a single file); bib/json: file to write.")] = None,
     in_place: Annotated[bool, typer.Option("--in-place", help="tex: rewrite the draft files themselves (atomically).")] = False,
+    allow_outside_includes: Annotated[bool, typer.Option("--allow-outside-includes", help="Follow \\input/\\include to files outside the draft's folder (absolute paths, .., symlinks).")] = False,
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
     workers: WorkersOption = None,
@@ -64,6 +65,7 @@ def suggest(
             mode=mode,
             all_sentences=all_sentences,
             embedder=embedder,
+            allow_outside_includes=allow_outside_includes,
             engine=engine_config(engine, ray_address, workers, gpus_per_worker),
         )
         draft_path = Path(draft) if draft != "-" else None
@@ -74,7 +76,7 @@ def suggest(
             for bib_import, _report in imports:
                 for problem in bib_import.problems:
                     warn(str(problem))
-            parsed = read_draft(draft)
+            parsed = read_draft(draft, allow_outside_includes=allow_outside_includes)
             suggester = Suggester(library, options=options, progress=progress)
             result = suggester.suggest_path(parsed)
         for note in result.notes:

@@ -163,6 +163,7 @@ def _update_index(
     if manifest is not None and version and manifest.library_version == version and _complete(library, manifest):
         # nothing was committed since this index was built: no need to compare a single paper
         index = Index(manifest, embedder=instance, cache=cache, index_dir=library.index_dir)
+        index.repair = lambda: update_index(library, embedder=instance or name, rebuild=True, progress=progress)[0]
         size = len(manifest.papers)
         return index, UpdateReport(0, size, 0, size, time.perf_counter() - started, 0.0, False, False)
 
@@ -182,7 +183,7 @@ def _update_index(
             old_vectors = load_vectors(folder, manifest)
             if manifest.dense.kind != "flat":  # lend its trained centroids to the new index
                 previous_dense = DenseIndex.load(folder, manifest.dense, old_vectors, use_gpu=False)
-        except (LibraryError, OSError, ValueError, RuntimeError) as exc:
+        except (LibraryError, OSError, ValueError, EOFError, RuntimeError) as exc:
             log.warning("rebuilding the index: %s", exc)
             manifest, old_vectors, previous_dense = None, None, None
             changes = diff_library(None, hashes)

@@ -18,6 +18,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -47,15 +48,26 @@ class RecallCache:
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._pruned: set[str] = set()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA)
-            self._db = db
-        except (sqlite3.Error, OSError) as exc:
-            log.warning("%s: recall cache not used (%s)", self.path, exc)
+        for attempt in range(2):
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(_SCHEMA)
+                self._db = db
+                return
+            except (sqlite3.Error, OSError) as exc:
+                damaged = isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)
+                if damaged and attempt == 0:  # not a database any more: a cache can start afresh
+                    aside = self.path.with_name(f"{self.path.name}.damaged-{int(time.time())}")
+                    log.warning("%s: recall cache damaged (%s), moved to %s", self.path, exc, aside)
+                    for suffix in ("-wal", "-shm"):
+                        Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+                    self.path.replace(aside)
+                    continue
+                log.warning("%s: recall cache not used (%s)", self.path, exc)
+                return
 
     def _read(self, table: str, column: str, keys: Sequence[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}

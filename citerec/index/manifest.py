@@ -90,11 +90,11 @@ def read_manifest(index_dir: Path) -> Manifest | None:
     """The manifest in `index_dir`, or None when there is none; LibraryError when unreadable."""
     path = index_dir / MANIFEST_FILE
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return None
     try:
-        return Manifest.from_dict(json.loads(text))
+        return Manifest.from_dict(json.loads(data.decode("utf-8")))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise LibraryError(f"{path}: corrupt index manifest ({exc}); run `citerec index build --rebuild`") from exc
 

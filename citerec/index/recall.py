@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +104,8 @@ class Index:
         self.fusion = fusion or FusionSettings()
         self.cache = cache
         self._embedder = embedder
+        # Set by `ensure_index`: rebuilds the index when its files turn out damaged on first use.
+        self.repair: Callable[[], Index] | None = None
 
     @classmethod
     def open(cls, library: Library, *, embedder: str | Embedder | None = None) -> Index:
@@ -123,7 +125,15 @@ class Index:
         with self._load_lock:
             if self._bm25 is None or self._dense is None:
                 assert self._index_dir is not None
-                self._bm25, self._dense = load_generation(self._index_dir, self.manifest)
+                try:
+                    self._bm25, self._dense = load_generation(self._index_dir, self.manifest)
+                except LibraryError as exc:
+                    if self.repair is None:
+                        raise
+                    log.warning("rebuilding the index: %s", exc)
+                    fresh = self.repair()  # a damaged file found on first use: build anew, then answer
+                    self.manifest, self.keys, self.size = fresh.manifest, fresh.keys, fresh.size
+                    self._bm25, self._dense = fresh.bm25, fresh.dense
 
     @property
     def bm25(self) -> Bm25Index:
@@ -264,7 +274,7 @@ def load_generation(index_dir: Path, manifest: Manifest) -> tuple[Bm25Index, Den
         bm25 = Bm25Index.load(folder)
         vectors = load_vectors(folder, manifest)
         dense = DenseIndex.load(folder, manifest.dense, vectors)
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, RuntimeError) as exc:  # EOFError: an empty .npy
         raise LibraryError(f"index in {index_dir} is incomplete or damaged ({exc}); {REBUILD_HINT}") from exc
     if bm25.size != len(manifest.papers) or dense.size != len(manifest.papers):
         raise LibraryError(f"index in {index_dir} does not match its manifest; {REBUILD_HINT}")

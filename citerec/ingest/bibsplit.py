@@ -18,6 +18,7 @@ _COMMAND = re.compile(r"@[ \t]*([A-Za-z][\w\-:.]*)[ \t\r\n]*([{(])")
 _NEXT_ENTRY = re.compile(r"\n[ \t]*@[ \t]*[A-Za-z][\w\-:.]*[ \t]*[{(]")
 _KEY = re.compile(r"\s*([^\s,{}()]*)")
 _STRUCTURE = re.compile(r'[{}"()\n]')
+_COMMENT_LINE = re.compile(r"[ \t\r\f\v]*%")
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,9 @@ def split_bibtex(text: str) -> Iterator[Chunk | Stray]:
     pos = 0
     line = 1
     length = len(text)
+    seen = [0, 0]  # (offset looked at last, start of its line): line starts are found in one pass
     while pos < length:
-        at = _find_command_start(text, pos)
+        at = _find_command_start(text, pos, seen)
         if at < 0:
             yield from _stray(text[pos:], line)
             return
@@ -67,14 +69,21 @@ def split_bibtex(text: str) -> Iterator[Chunk | Stray]:
         pos = end
 
 
-def _find_command_start(text: str, pos: int) -> int:
-    """Index of the next '@' outside a `%` comment line, or -1."""
+def _find_command_start(text: str, pos: int, seen: list[int]) -> int:
+    """Index of the next '@' outside a `%` comment line, or -1.
+
+    `seen` remembers the last offset looked at and the start of its line, so a
+    file of many '@' on one line is not rescanned back to the line start each time.
+    """
     while True:
         at = text.find("@", pos)
         if at < 0:
             return -1
-        line_start = text.rfind("\n", 0, at) + 1
-        if text[line_start:at].lstrip().startswith("%"):
+        newline = text.rfind("\n", seen[0], at)
+        line_start = newline + 1 if newline >= 0 else seen[1]
+        seen[0], seen[1] = at, line_start
+        comment = _COMMENT_LINE.match(text, line_start)
+        if comment is not None and comment.end() <= at:
             pos = text.find("\n", at)
             if pos < 0:
                 return -1

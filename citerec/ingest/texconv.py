@@ -48,6 +48,8 @@ def _decoder() -> Any:
             MacroTextSpec("textasciitilde", "~"),
             MacroTextSpec("textbackslash", "\\"),
             MacroTextSpec("textasciicircum", "^"),
+            MacroTextSpec("textbraceleft", "{"),
+            MacroTextSpec("textbraceright", "}"),
         ],
     )
     return LatexNodes2Text(latex_context=context, math_mode="text", strict_latex_spaces=False)
@@ -147,16 +149,42 @@ def _encoder() -> Any:
     )
 
 
+# Character pairs TeX would turn into one (dashes, quotes): split with {} so they read back as written.
+_LIGATURE_PAIRS = re.compile(r"-(?=-)|`(?=`)|'(?=')|[?!](?=`)")
+
+
 def text_to_latex(value: str) -> str:
-    """A BibTeX-safe field value for Unicode `value` (specials escaped, accents as macros)."""
+    """A BibTeX-safe field value for Unicode `value` (specials escaped, accents as macros).
+
+    `latex_to_text` reads it back as `value` (whitespace aside): braces are balanced,
+    `--` stays two hyphens, and a letter becomes a macro only when that macro reads back
+    as the same letter (else it stays Unicode, as UTF-8 BibTeX allows).
+    """
     escaped = _SPECIAL_RE.sub(lambda m: _SPECIALS[m.group(0)], value)
+    if not _well_nested(value):  # BibTeX counts every brace, escaped or not: \{ alone ends the entry early
+        escaped = escaped.replace("\\{", "\\textbraceleft{}").replace("\\}", "\\textbraceright{}")
+    escaped = _LIGATURE_PAIRS.sub(lambda m: m.group(0) + "{}", escaped)
     if escaped.isascii():
         return escaped
     return "".join(_encode_char(c) for c in escaped)
 
 
+def _well_nested(value: str) -> bool:
+    depth = 0
+    for char in value:
+        if char in "{}":
+            depth += 1 if char == "{" else -1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+@functools.lru_cache(maxsize=4096)
 def _encode_char(char: str) -> str:
     """Letters become LaTeX accents/macros (ü → {\\"u}); other symbols stay Unicode, as UTF-8 BibTeX allows."""
     if char.isascii() or not unicodedata.category(char).startswith("L"):
         return char
-    return _encoder().unicode_to_latex(char)
+    latex = _encoder().unicode_to_latex(char)
+    if latex != char and latex_to_text(latex) != unicodedata.normalize("NFC", char):
+        return char  # the macro is only an approximation (Ħ is not H with a macron)
+    return latex

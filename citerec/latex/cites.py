@@ -123,22 +123,34 @@ def _skip_space(s: str, i: int, end: int) -> int:
     return i
 
 
+_DELIMITERS = {
+    "{}": re.compile(r"\\.|[{}]", re.S),
+    "[]": re.compile(r"\\.|[\[\]]", re.S),
+    "()": re.compile(r"\\.|[()]", re.S),
+}
+MAX_OPTIONAL_CHARS = 2000  # a `[...]` or `(...)` note longer than this is text, not an optional argument
+
+
 def matching(s: str, i: int, end: int, open_: str = "{", close: str = "}") -> int:
-    """Offset just after the delimiter matching the one at `i`, or -1 when it is not closed."""
+    """Offset just after the delimiter matching the one at `i`, or -1 when it is not closed.
+
+    Brackets and parentheses are looked for within `MAX_OPTIONAL_CHARS`: a stray `[`
+    is common in prose, and scanning to the end of the file for each one is quadratic.
+    """
+    if open_ != "{":
+        end = min(end, i + MAX_OPTIONAL_CHARS)
+    if s.find(close, i, end) < 0:
+        return -1  # the common unclosed case, found at C speed
+    pattern = _DELIMITERS.get(open_ + close) or re.compile(r"\\.|" + re.escape(open_) + "|" + re.escape(close), re.S)
     depth = 0
-    j = i
-    while j < end:
-        c = s[j]
-        if c == "\\":
-            j += 2
-            continue
-        if c == open_:
+    for m in pattern.finditer(s, i, end):  # jump from one delimiter (or escaped character) to the next
+        token = m.group()
+        if token == open_:
             depth += 1
-        elif c == close:
+        elif token == close:
             depth -= 1
             if depth == 0:
-                return j + 1
-        j += 1
+                return m.end()
     return -1
 
 

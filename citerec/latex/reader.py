@@ -206,11 +206,15 @@ def _mask_structure(masked: str) -> str:
             _fill(chars, end, len(masked))
     for env in FLOAT_ENVS + DROP_ENVS:
         pat = re.compile(r"\\begin\s*\{" + re.escape(env) + r"\}")
+        done = 0
         for m in pat.finditer(masked):
+            if m.start() < done:
+                continue  # nested in the float just dropped
             close = masked.find("\\end{" + env + "}", m.end())
             if close < 0:
-                continue
+                break  # no later \begin can be closed either: looking again for each is quadratic
             stop = close + len(env) + 6
+            done = stop
             keep: list[tuple[int, int]] = []
             if env in FLOAT_ENVS:
                 for cap in _CAPTION.finditer(masked, m.end(), close):
@@ -244,17 +248,37 @@ def _check_braces(masked: str, name: str, text: str) -> None:
         raise InputError("'{' is never closed", name, _line(text, stack[0]))
 
 
-def _resolve(base: Path, ref: str) -> Path | None:
+def _candidates(base: Path, ref: str) -> list[Path]:
     ref = ref.strip().strip('"')
     candidates = [base / ref]
     if not ref.endswith(".tex"):
         candidates.insert(0, base / (ref + ".tex"))
-    return next((p for p in candidates if p.is_file()), None)
+    return candidates
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long, a NUL byte, no permission: not a file we can read
+        return False
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether `path`, with every symlink and `..` resolved, lies in the folder tree of `root`."""
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError, RuntimeError):  # outside, unreadable, or a symlink loop
+        return False
+    return True
 
 
 class _Reader:
-    def __init__(self, root: Path) -> None:
+    """Follows includes; `follow` False reports them instead, `confine` keeps them inside `root`."""
+
+    def __init__(self, root: Path, *, follow: bool = True, confine: bool = True) -> None:
         self.root = root
+        self.follow = follow
+        self.confine = confine
         self.files: list[SourceFile] = []
         self.index: dict[Path, int] = {}
         self.segments: list[Segment] = []
@@ -268,7 +292,7 @@ class _Reader:
             return str(path)
 
     def add(self, path: Path, name: str, text: str, stack: tuple[Path, ...]) -> None:
-        key = path.resolve() if path.name != "-" else path
+        key = path.resolve() if self.follow else path
         if key in self.index:
             fi = self.index[key]
         else:
@@ -306,21 +330,58 @@ class _Reader:
             if ref is None:
                 return
             base = self.root
-        target = _resolve(base, ref) or _resolve(src.path.parent, ref)
+        if "#" in ref or "#" in (a or ""):
+            return  # inside a macro definition: the use of the macro is the include
+        where = f"{src.name}:{line}"
+        shown = " ".join(m.group(0).split())[:200]
+        if not self.follow:
+            self.problems.append(f"{where}: {shown} not followed: a draft given as text never reads files; skipped")
+            return
+        candidates = _candidates(base, ref) + _candidates(src.path.parent, ref)
+        if self.confine:
+            inside = [p for p in candidates if _inside(p, self.root)]
+            target = next((p for p in inside if _is_file(p)), None)
+            absolute = Path(ref.strip().strip('"')).is_absolute()
+            if target is None and (not inside or absolute or any(_is_file(p) for p in candidates)):
+                self.problems.append(
+                    f"{where}: {shown} refused: it leads outside the draft's folder "
+                    "(pass --allow-outside-includes to follow it); skipped"
+                )
+                return
+        else:
+            target = next((p for p in candidates if _is_file(p)), None)
         if target is None:
-            self.problems.append(f"{src.name}:{line}: included file {ref.strip()!r} not found; skipped")
+            self.problems.append(f"{where}: included file {ref.strip()!r} not found; skipped")
             return
         if target.resolve() in stack:
-            self.problems.append(f"{src.name}:{line}: {ref.strip()!r} includes itself; skipped")
+            self.problems.append(f"{where}: {ref.strip()!r} includes itself; skipped")
             return
         name = self.name_of(target)
-        self.add(target, name, decode(target.read_bytes(), name), stack)
+        try:
+            data = target.read_bytes()
+        except OSError as exc:
+            self.problems.append(f"{where}: included file {name} cannot be read ({exc.strerror}); skipped")
+            return
+        self.add(target, name, decode(data, name), stack)
 
 
-def read_draft(path: Path | str, *, text: str | None = None, is_tex: bool | None = None) -> Draft:
-    """Read a draft ("-" = stdin); `.tex` (or `is_tex`) follows includes, others are Markdown/plain text."""
+def read_draft(
+    path: Path | str,
+    *,
+    text: str | None = None,
+    is_tex: bool | None = None,
+    allow_outside_includes: bool = False,
+) -> Draft:
+    """Read a draft ("-" = stdin); `.tex` (or `is_tex`) follows includes, others are Markdown/plain text.
+
+    Includes are followed only for a draft read from disk, and only inside its own
+    folder tree unless `allow_outside_includes`: a draft given as `text` (or on
+    stdin) may come from anyone (the HTTP service), so its `\\input`s are reported,
+    never read, and a draft cannot pull in `/etc/...` or `../..` files by accident.
+    """
     path = Path(path)
     name = str(path)
+    from_disk = text is None and name != "-"
     if text is None:
         if name == "-":
             text = decode(sys.stdin.buffer.read(), "<stdin>")
@@ -337,12 +398,12 @@ def read_draft(path: Path | str, *, text: str | None = None, is_tex: bool | None
             is_tex = False
         else:
             is_tex = bool(re.search(r"\\(begin\{document\}|cite|section|input)\b", text))
-    root = path.parent if name not in ("-", "<stdin>") else Path.cwd()
+    root = path.parent if from_disk else Path.cwd()
     if not is_tex:
         kind = "markdown" if path.suffix.lower() in (".md", ".markdown") or re.search(r"^#+ ", text, re.M) else "text"
         src = SourceFile(path, name, text, text, _line_starts(text))
         return Draft(path, (src,), (), (Segment(0, 0, len(text)),), kind)
-    reader = _Reader(root)
+    reader = _Reader(root, follow=from_disk, confine=not allow_outside_includes)
     reader.add(path, path.name if name != "<stdin>" else name, text, ())
     for problem in reader.problems:
         log.warning("%s", problem)

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from citerec.progress import ProgressCallback
 from citerec.rerank.base import BaseReranker, Reranker
+
+log = logging.getLogger(__name__)
 
 _CHUNK = 500  # keys per SELECT, below SQLite's bound-parameter limit
 
@@ -26,36 +30,68 @@ def pair_key(model: str, instruction: str, query: str, document: str) -> str:
 
 
 class ScoreCache:
-    """key -> score in one SQLite file; safe to share between threads and processes."""
+    """key -> score in one SQLite file; safe to share between threads and processes.
+
+    The cache only saves time: a file that is not a database (truncated, overwritten)
+    is moved aside and started afresh, and a read or write that fails is logged and
+    skipped, so a damaged cache never stops a run.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS scores (key TEXT PRIMARY KEY, score REAL NOT NULL)")
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):  # locked, no permission: not damage
+                raise
+            aside = self.path.with_name(f"{self.path.name}.damaged-{int(time.time())}")
+            log.warning("rerank score cache %s is damaged (%s): moved to %s, starting a new one", self.path, exc, aside)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            self.path.replace(aside)
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("CREATE TABLE IF NOT EXISTS scores (key TEXT PRIMARY KEY, score REAL NOT NULL)")
+            db.execute("SELECT key, score FROM scores LIMIT 1").fetchall()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
 
     def get_many(self, keys: Sequence[str]) -> dict[str, float]:
         found: dict[str, float] = {}
         unique = list(dict.fromkeys(keys))
         with self._lock:
-            for start in range(0, len(unique), _CHUNK):
-                chunk = unique[start : start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                found.update(self._db.execute(f"SELECT key, score FROM scores WHERE key IN ({marks})", chunk))
+            try:
+                for start in range(0, len(unique), _CHUNK):
+                    chunk = unique[start : start + _CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    found.update(self._db.execute(f"SELECT key, score FROM scores WHERE key IN ({marks})", chunk))
+            except sqlite3.Error as exc:
+                log.warning("rerank score cache %s unreadable (%s): scoring without it", self.path, exc)
+                return {}
         return found
 
     def put_many(self, items: Iterable[tuple[str, float]]) -> None:
+        rows = list(items)
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany("INSERT OR REPLACE INTO scores (key, score) VALUES (?, ?)", list(items))
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.executemany("INSERT OR REPLACE INTO scores (key, score) VALUES (?, ?)", rows)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:  # a full disk, a damaged page: the scores are still returned
+                log.warning("rerank score cache %s not written (%s)", self.path, exc)
 
     def __len__(self) -> int:
         with self._lock:

@@ -8,6 +8,7 @@ when the server has an API key.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import secrets
 import uuid
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from citerec import __version__
 from citerec.errors import CiterecError, InputError
 from citerec.library import Library
 from citerec.serve.batching import BatcherClosed, QueueFull
+from citerec.serve.docs import add_offline_docs
 from citerec.serve.limits import ServeLimits
 from citerec.serve.schemas import (
     ErrorBody,
@@ -37,18 +39,21 @@ from citerec.serve.schemas import (
     SearchResponse,
     SuggestRequest,
 )
-from citerec.serve.service import RerankUnavailable, Service
+from citerec.serve.service import RequestTimeout, RerankUnavailable, Service
 
 if TYPE_CHECKING:
     from citerec.index import Index
     from citerec.rerank import Reranker
     from citerec.suggest import SuggestOptions
 
+log = logging.getLogger(__name__)
+
 STATIC_DIR = Path(__file__).parent / "static"
 _ERRORS = {
     401: {"model": ErrorBody, "description": "Missing or wrong bearer key"},
     413: {"model": ErrorBody, "description": "Request too large for this server's limits"},
     503: {"model": ErrorBody, "description": "Queue full (with Retry-After), or no reranker loaded"},
+    504: {"model": ErrorBody, "description": "The request ran past the server's --request-timeout"},
 }
 
 
@@ -87,6 +92,36 @@ class BodyLimit:
             return event
 
         await self.app(scope, counted, send)
+
+
+class ErrorsAsJson:
+    """ASGI middleware: an unexpected exception becomes a JSON 500 with a message, logged once.
+
+    Clients of the API get JSON for every error; the traceback stays in the server log.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracked(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            log.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            response = JSONResponse({"detail": "internal server error; the server log has the details"}, 500)
+            await response(scope, receive, send)
 
 
 _bearer = HTTPBearer(auto_error=False, description="The server's API key (--api-key / CITEREC_API_KEY)")
@@ -139,9 +174,13 @@ def create_app(
         version=__version__,
         summary="Citation suggestions for LaTeX drafts, and a Qwen3-Reranker rerank API.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = service
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
+    app.add_middleware(ErrorsAsJson)
+    add_offline_docs(app)
 
     @app.exception_handler(QueueFull)
     async def _queue_full(_: Request, exc: QueueFull) -> JSONResponse:
@@ -150,6 +189,10 @@ def create_app(
     @app.exception_handler(RerankUnavailable)
     async def _no_reranker(_: Request, exc: RerankUnavailable) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(RequestTimeout)
+    async def _timed_out(_: Request, exc: RequestTimeout) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=504)
 
     @app.exception_handler(BatcherClosed)
     async def _closed(_: Request, exc: BatcherClosed) -> JSONResponse:
@@ -188,8 +231,9 @@ def create_app(
         usage = RerankUsage(
             documents=len(texts), pairs=len(texts), total_chars=sum(len(t) + len(body.query) for t in texts)
         )
-        return RerankResponse(id=f"rerank-{uuid.uuid4().hex}", model=service.model_name or "", results=results,
-                              usage=usage)
+        return RerankResponse(
+            id=f"rerank-{uuid.uuid4().hex}", model=service.model_name or "", results=results, usage=usage
+        )
 
     @api.post("/suggest", tags=["suggest"])
     async def suggest(body: SuggestRequest) -> dict:

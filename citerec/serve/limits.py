@@ -26,11 +26,24 @@ class ServeLimits:
     pipeline_threads: int = 4  # threads for recall and the suggestion pipeline
     max_pipeline_jobs: int = 32  # suggestion/search requests running or waiting; 503 past it
     max_body_bytes: int = 16 * 1024 * 1024  # request bodies, checked before parsing
+    request_timeout_s: float = 120.0  # model work of one request past this: 504, so clients never hang
 
     def __post_init__(self) -> None:
-        for name in ("max_documents", "max_query_chars", "max_document_chars", "max_text_chars", "max_search_k",
-                     "max_batch_pairs", "max_queued_pairs", "pipeline_threads", "max_pipeline_jobs", "max_body_bytes"):
+        for name in (
+            "max_documents",
+            "max_query_chars",
+            "max_document_chars",
+            "max_text_chars",
+            "max_search_k",
+            "max_batch_pairs",
+            "max_queued_pairs",
+            "pipeline_threads",
+            "max_pipeline_jobs",
+            "max_body_bytes",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if not self.request_timeout_s > 0:
+            raise ValueError("request_timeout_s must be positive")
         if self.batch_wait_ms < 0:
             raise ValueError("batch_wait_ms must not be negative")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from citerec.errors import CiterecError
 from citerec.library import Library
-from citerec.serve.batching import BatchedReranker, QueueFull, RerankBatcher
+from citerec.serve.batching import BatchedReranker, BatcherClosed, QueueFull, RerankBatcher
 from citerec.serve.limits import ServeLimits
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 
 class RerankUnavailable(CiterecError):
     """The server runs without a reranker (--rerank off, or auto and the model could not load)."""
+
+
+class RequestTimeout(CiterecError):
+    """A request's model work ran past `ServeLimits.request_timeout_s` (the HTTP answer is 504)."""
 
 
 class Service:
@@ -87,7 +91,11 @@ class Service:
         """Scores of `documents` for `query`, exactly `reranker.score(query, documents, instruction=…)`."""
         if self.batcher is None:
             raise RerankUnavailable("no reranker is loaded on this server (started with --rerank off?)")
-        return await self.batcher.ascore_pairs([(query, d) for d in documents], instruction=instruction)
+        work = self.batcher.ascore_pairs([(query, d) for d in documents], instruction=instruction)
+        try:  # on timeout the wait is cancelled, and the batcher drops the slices not started yet
+            return await asyncio.wait_for(work, self.limits.request_timeout_s)
+        except TimeoutError:
+            raise self._timeout() from None
 
     async def suggest(self, text: str, *, is_tex: bool, changes: dict[str, Any]) -> SuggestResult:
         """The suggestion pipeline on `text`, with option overrides from the request."""
@@ -123,18 +131,37 @@ class Service:
         return self._refresher is not None and self._refresher.is_alive()
 
     async def _in_pool(self, fn, *args, **kwargs):
-        """Run pipeline work on the thread pool; past `max_pipeline_jobs` waiting, refuse with `QueueFull`."""
+        """Run pipeline work on the thread pool; past `max_pipeline_jobs` waiting, refuse with `QueueFull`.
+
+        A job counts until its thread finishes, even when its request timed out
+        (a thread cannot be stopped), so slow work still limits what is admitted.
+        """
         self.check_library()
         with self._pipeline_lock:
             if self._pipeline_jobs >= self.limits.max_pipeline_jobs:
                 raise QueueFull(f"the server is busy ({self._pipeline_jobs} suggestion/search requests in progress)")
             self._pipeline_jobs += 1
         try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
-        finally:
-            with self._pipeline_lock:
-                self._pipeline_jobs -= 1
+            future = self._pool.submit(fn, *args, **kwargs)
+        except RuntimeError:  # the pool was shut down: the server is stopping
+            self._release()
+            raise BatcherClosed("the server is shutting down") from None
+        future.add_done_callback(lambda _: self._release())
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.limits.request_timeout_s)
+        except TimeoutError:
+            future.cancel()  # drops it if it has not started yet
+            raise self._timeout() from None
+
+    def _release(self) -> None:
+        with self._pipeline_lock:
+            self._pipeline_jobs -= 1
+
+    def _timeout(self) -> RequestTimeout:
+        return RequestTimeout(
+            f"the request took longer than {self.limits.request_timeout_s:g} s and was cut off "
+            "(see citerec serve --request-timeout)"
+        )
 
     def close(self) -> None:
         if self.batcher is not None:

@@ -1,0 +1,274 @@
+"""What the language server loads once and asks per keystroke: library, index, Suggester, and caches.
+
+The editor must never wait on a model load or an import, so `Engine.load` runs
+on a background thread after `initialize`, and every question here is cheap
+enough for a keystroke once loaded: a passage already ranked comes from memory,
+a new one costs one recall (its query vector and candidates are also kept in
+the index's recall cache on disk). Library changes, by this server's .bib
+watcher or by any other process, are picked up through `Suggester.stale` and
+`Suggester.refresh`, the same path the HTTP service uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import logging
+import os
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from citerec.errors import CiterecError
+from citerec.papers import Paper, normalise_key
+
+if TYPE_CHECKING:
+    from citerec.library import Library
+    from citerec.suggest import Suggester, SuggestOptions
+
+log = logging.getLogger(__name__)
+
+RANK_CACHE_SIZE = 512  # passages whose ranking is kept in memory
+MAX_WORKSPACE_BIBS = 100
+_SKIP_DIRS = {"node_modules", "__pycache__", "build", "dist", "_minted"}
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How the server finds its library and what it ranks with (from the command line)."""
+
+    library_dir: Path | None = None
+    bib: tuple[Path, ...] = ()
+    workspace_bibs: bool = True  # import (and watch) the .bib files found in the workspace folders
+    options: SuggestOptions | None = None
+    completion_items: int = 50  # ranked keys offered per completion
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One library entry ranked for a passage."""
+
+    key: str
+    rank: int
+    score: float
+    paper: Paper | None
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What a (re-)import of .bib files changed, for the editor's log."""
+
+    files: tuple[Path, ...]
+    added: int
+    updated: int
+    problems: tuple[str, ...] = field(default=())
+    refreshed: bool = False
+
+
+def split_key(key: str) -> str:
+    """`vaswani2017attention` → `vaswani 2017 attention`: a key as words, to search titles and authors by."""
+    return " ".join(re.findall(r"[A-Za-z]+|\d+", key))
+
+
+def find_bibs(roots: Iterable[Path], limit: int = MAX_WORKSPACE_BIBS) -> list[Path]:
+    """The .bib files under the workspace folders (hidden and build folders skipped), at most `limit`."""
+    found: list[Path] = []
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
+            for name in sorted(files):
+                if name.lower().endswith(".bib"):
+                    found.append(Path(folder) / name)
+                    if len(found) >= limit:
+                        return found
+    return found
+
+
+class Engine:
+    """The loaded state of one language server; all methods are called off the editor's message loop."""
+
+    def __init__(self, settings: EngineSettings) -> None:
+        from citerec.suggest import SuggestOptions
+
+        self.settings = settings
+        self.options: SuggestOptions = settings.options or SuggestOptions(rerank="off")
+        self.library: Library | None = None
+        self.suggester: Suggester | None = None
+        self.bibs: list[Path] = []
+        self.load_problems: list[str] = []
+        self._ranked: OrderedDict[tuple, tuple[Ranked, ...]] = OrderedDict()
+        self._keys: dict[str, str] = {}  # normalised → as written, for the library version below
+        self._keys_version: str | None = None
+        self._papers: dict[str, Paper | None] = {}
+        self._lock = threading.Lock()
+        # Loading, imports and index updates run one at a time on their own thread, never on the query pool.
+        self._maintenance = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citerec-lsp-library")
+        self._refreshing: Future | None = None
+        self.loaded: Future | None = None
+
+    # -- loading ----------------------------------------------------------
+    def start(self, roots: Sequence[Path]) -> Future:
+        """Load library, index and models in the background; the future holds this engine or the error."""
+        self.loaded = self._maintenance.submit(self._load, list(roots))
+        return self.loaded
+
+    def _load(self, roots: list[Path]) -> Engine:
+        from citerec.ingest import import_bibtex_files
+        from citerec.library import Library, default_library_dir
+        from citerec.suggest import Suggester
+
+        root = self.settings.library_dir or default_library_dir(roots[0] if roots else None)
+        library = Library(root)
+        bibs = [p.resolve() for p in self.settings.bib]
+        if self.settings.workspace_bibs:
+            bibs += [p.resolve() for p in find_bibs(roots) if p.resolve() not in bibs]
+        self.bibs = bibs
+        if bibs:
+            for bib_import, _ in import_bibtex_files(library, bibs, jobs=1):
+                self.load_problems.extend(str(problem) for problem in bib_import.problems)
+        suggester = Suggester(library, options=self.options)
+        index = suggester.index
+        # Load everything a first completion needs now, not on the first keystroke.
+        _ = index.embedder, index.bm25, index.dense
+        index.embedder.embed_queries(["citation recommendation"])
+        self.library, self.suggester = library, suggester
+        self.load_problems.extend(suggester.load_notes)
+        log.info("library %s loaded: %d papers, %d .bib files watched", root, index.size, len(bibs))
+        return self
+
+    @property
+    def ready(self) -> bool:
+        return self.loaded is not None and self.loaded.done() and self.loaded.exception() is None
+
+    @property
+    def load_error(self) -> str | None:
+        """Why loading failed (one line), or None."""
+        if self.loaded is None or not self.loaded.done() or self.loaded.exception() is None:
+            return None
+        exc = self.loaded.exception()
+        return str(exc) if isinstance(exc, CiterecError) else f"{type(exc).__name__}: {exc}"
+
+    def close(self) -> None:
+        self._maintenance.shutdown(wait=False, cancel_futures=True)
+
+    # -- library changes --------------------------------------------------
+    def check_library(self) -> None:
+        """When the library changed since the index was built (any process), update the index in the background."""
+        suggester = self.suggester
+        if suggester is None or (self._refreshing is not None and not self._refreshing.done()):
+            return
+        if suggester.stale:
+            self._refreshing = self._maintenance.submit(self._refresh)
+
+    def _refresh(self) -> bool:
+        assert self.suggester is not None
+        try:
+            return self.suggester.refresh()
+        except Exception:  # noqa: BLE001 - the old index keeps serving; the next request retries
+            log.exception("updating the index failed")
+            return False
+
+    def reimport(self, paths: Sequence[Path]) -> Future:
+        """Re-import changed .bib files and update the index, in the background; the future holds a summary."""
+        return self._maintenance.submit(self._reimport, [Path(p) for p in paths])
+
+    def _reimport(self, paths: list[Path]) -> ImportSummary:
+        from citerec.ingest import import_bibtex_files
+
+        assert self.library is not None
+        present = [p for p in paths if p.is_file()]
+        for path in present:
+            if path.resolve() not in self.bibs:
+                self.bibs.append(path.resolve())
+        added = updated = 0
+        problems: list[str] = []
+        for bib_import, report in import_bibtex_files(self.library, present, jobs=1):
+            added += len(report.added)
+            updated += len(report.updated)
+            problems.extend(str(problem) for problem in bib_import.problems)
+        refreshed = self._refresh()
+        return ImportSummary(tuple(present), added, updated, tuple(problems), refreshed)
+
+    # -- questions --------------------------------------------------------
+    def _current_keys(self) -> dict[str, str]:
+        assert self.library is not None
+        version = self.library.version()
+        with self._lock:
+            if version != self._keys_version:
+                self._keys = {normalise_key(k): k for k in self.library.keys()}
+                self._papers = {}
+                self._keys_version = version
+            return self._keys
+
+    def missing(self, keys: Iterable[str]) -> set[str]:
+        """The keys (as written) that the library does not hold."""
+        known = self._current_keys()
+        return {key for key in keys if normalise_key(key) not in known}
+
+    def keys_containing(self, text: str, limit: int) -> list[str]:
+        """Library keys holding `text` (case-insensitive), those starting with it first."""
+        needle = text.lower()
+        keys = self._current_keys()
+        starts = [key for norm, key in keys.items() if norm.startswith(needle)]
+        inside = [key for norm, key in keys.items() if needle in norm and not norm.startswith(needle)]
+        return (sorted(starts, key=str.lower) + sorted(inside, key=str.lower))[:limit]
+
+    def papers(self, keys: Iterable[str]) -> dict[str, Paper]:
+        """Papers by key as asked (missing keys left out); kept in memory until the library changes."""
+        assert self.library is not None
+        self._current_keys()
+        wanted = [k for k in dict.fromkeys(keys)]
+        with self._lock:
+            unknown = [k for k in wanted if normalise_key(k) not in self._papers]
+        if unknown:
+            found = self.library.get_many(unknown)
+            with self._lock:
+                for key in unknown:
+                    self._papers[normalise_key(key)] = found.get(normalise_key(key))
+        with self._lock:
+            return {k: p for k in wanted if (p := self._papers.get(normalise_key(k))) is not None}
+
+    def rank(self, query: str, *, sentence: str = "", limit: int | None = None) -> tuple[Ranked, ...]:
+        """Library entries ranked for a passage (recall, then the reranker when one is loaded), best first."""
+        from citerec.latex import Context
+
+        assert self.suggester is not None
+        self.check_library()
+        limit = limit or self.settings.completion_items
+        suggester = self.suggester
+        options = dataclasses.replace(
+            self.options, top_n=limit, recall_k=max(limit, self.options.recall_k), include_cited=True
+        )
+        cache_key = (suggester.index.manifest.generation, limit, query)
+        with self._lock:
+            if cache_key in self._ranked:
+                self._ranked.move_to_end(cache_key)
+                return self._ranked[cache_key]
+        context = Context(0, query, sentence or query, "<buffer>", 1, 1, (), True)
+        ranking = suggester.rank([context], options)[0].ranking[:limit]
+        papers = self.papers(s.key for s in ranking)
+        result = tuple(Ranked(s.key, s.rank, s.score, papers.get(s.key)) for s in ranking)
+        with self._lock:
+            self._ranked[cache_key] = result
+            while len(self._ranked) > RANK_CACHE_SIZE:
+                self._ranked.popitem(last=False)
+        return result
+
+    def closest(self, key: str, n: int = 5) -> list[Paper]:
+        """Entries a mistyped or missing key most likely meant: similar keys first, then BM25 on the key's words."""
+        assert self.suggester is not None
+        keys = self._current_keys()
+        names = difflib.get_close_matches(normalise_key(key), list(keys), n=n, cutoff=0.6)
+        chosen = [keys[name] for name in names]
+        words = split_key(key)
+        if len(chosen) < n and words:
+            for candidate in self.suggester.index.recall(words, k=n, method="bm25"):
+                if candidate.key not in chosen:
+                    chosen.append(candidate.key)
+        papers = self.papers(chosen[:n])
+        return [papers[k] for k in chosen[:n] if k in papers]

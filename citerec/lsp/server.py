@@ -1,0 +1,395 @@
+"""The language server: LSP messages in (pygls, stdio), engine questions off the message loop, answers out.
+
+The message loop only reads the buffer and finds where the cursor is; library
+look-ups, recall and parsing run on one worker thread, loading and re-imports
+on the engine's own thread. Work for a document version the editor has moved
+past is dropped: a new completion cancels the older ones for that document
+(answered `RequestCancelled`), and `didChange` cancels every request still
+pending for older versions (answered `ContentModified`; editors ask again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import gc
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcRequestCancelled
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from citerec import __version__
+from citerec.lsp import cursor
+from citerec.lsp.engine import Engine, EngineSettings, ImportSummary
+from citerec.lsp.features import (
+    code_actions,
+    completion_entries,
+    completion_item,
+    documentation,
+    missing_key_diagnostics,
+)
+from citerec.lsp.positions import Positions
+from citerec.lsp.render import entry_markdown
+from citerec.lsp.watch import BibWatcher
+
+log = logging.getLogger(__name__)
+
+DIAGNOSTIC_DELAY = 0.25  # seconds of quiet typing before a document is checked again
+TEX_SUFFIXES = (".tex", ".ltx", ".latex")
+TEX_LANGUAGES = {"latex", "tex", "plaintex", "context"}
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    engine: EngineSettings
+    poll: float = 2.0  # seconds between checks of the watched .bib files (0: only when the editor reports)
+    debounce: float = 0.5  # seconds a changed .bib must stay quiet before it is re-imported
+
+
+class Work:
+    """One request about one document, as received: the buffer then, and whether it was called off since."""
+
+    def __init__(self, uri: str, kind: str, version: int, text: str, positions: Positions) -> None:
+        self.uri, self.kind, self.version, self.text, self.positions = uri, kind, version, text, positions
+        self.stopped: JsonRpcException | None = None
+        self.task: asyncio.Task | None = None
+
+    def stop(self, reason: JsonRpcException) -> None:
+        if self.stopped is None:
+            self.stopped = reason
+            if self.task is not None and not self.task.done():
+                self.task.cancel()
+
+
+@dataclass(frozen=True)
+class Stopped:
+    reason: JsonRpcException
+
+
+def request(kind: str):
+    """Turn `async def impl(ls, params, work)` into a pygls handler that snapshots the buffer on arrival.
+
+    pygls runs a generator handler's first step as the message is read, before
+    any later `didChange`; the work then runs as a task, and a cancelled one is
+    answered with the error that stopped it.
+    """
+
+    def wrap(impl):
+        @functools.wraps(impl)
+        def handler(ls: CiterecServer, params):
+            work = ls.receive(params.text_document.uri, kind)
+            outcome = yield ls.answer, (impl, params, work), None
+            if isinstance(outcome, Stopped):
+                raise outcome.reason
+            return outcome
+
+        return handler
+
+    return wrap
+
+
+class CiterecServer(LanguageServer):
+    """One editor's connection: its documents, the engine, and the work in flight per document."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        super().__init__("citerec", __version__)
+        self.settings = settings
+        self.engine = Engine(settings.engine)
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citerec-lsp")
+        self.watcher = BibWatcher(self._bibs_changed, poll=settings.poll, debounce=settings.debounce)
+        self.pending: dict[str, list[Work]] = {}
+        self.diagnosing: dict[str, asyncio.Task] = {}
+        self._positions: dict[str, tuple[int, Positions]] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    # -- plumbing -----------------------------------------------------------
+    @property
+    def encoding(self) -> str:
+        encoding = self.workspace.position_encoding or lsp.PositionEncodingKind.Utf16
+        return getattr(encoding, "value", encoding)
+
+    def buffer(self, uri: str) -> tuple[str, int, Positions]:
+        """The document's text, version and position map (the map is kept while the version stays)."""
+        doc = self.workspace.get_text_document(uri)
+        version = doc.version or 0
+        cached = self._positions.get(uri)
+        if cached is None or cached[0] != version or cached[1].text is not doc.source:
+            cached = self._positions[uri] = (version, Positions(doc.source, self.encoding))
+        return doc.source, version, cached[1]
+
+    async def ready_engine(self) -> Engine | None:
+        """The engine once loaded (waiting for it if needed); None when loading failed."""
+        if self.engine.loaded is None:
+            return None
+        try:
+            await asyncio.shield(asyncio.wrap_future(self.engine.loaded))
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - reported once, when loading failed
+            return None
+        return self.engine
+
+    async def run(self, fn, *args, **kwargs):
+        """`fn` on the worker thread; cancelling the caller drops it if it has not started."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
+
+    def receive(self, uri: str, kind: str) -> Work:
+        """Note a request when it arrives, with the buffer as it is then; a completion supersedes older ones."""
+        text, version, positions = self.buffer(uri)
+        work = Work(uri, kind, version, text, positions)
+        pending = self.pending.setdefault(uri, [])
+        if kind == "completion":
+            for other in pending:
+                if other.kind == "completion":
+                    other.stop(JsonRpcRequestCancelled("superseded by a newer completion request"))
+        pending.append(work)
+        return work
+
+    def cancel_older(self, uri: str, version: int) -> None:
+        """The document changed: requests about older versions are answered `ContentModified`."""
+        for work in self.pending.get(uri, []):
+            if work.version < version:
+                work.stop(JsonRpcContentModified(f"{uri} changed (version {version})"))
+
+    async def answer(self, impl, params, work: Work):
+        """Run `impl(params, work)` unless its request was cancelled; the outcome is a result or a `Stopped`."""
+        work.task = asyncio.current_task()
+        try:
+            if work.stopped is not None:
+                return Stopped(work.stopped)
+            return await impl(self, params, work)
+        except asyncio.CancelledError:
+            return Stopped(work.stopped or JsonRpcRequestCancelled("cancelled"))
+        finally:
+            pending = self.pending.get(work.uri, [])
+            if work in pending:
+                pending.remove(work)
+
+    def is_tex(self, uri: str) -> bool:
+        doc = self.workspace.get_text_document(uri)
+        return uri.lower().endswith(TEX_SUFFIXES) or (doc.language_id or "").lower() in TEX_LANGUAGES
+
+    @property
+    def lazy_documentation(self) -> bool:
+        """Whether the editor asks for an item's documentation when it shows it (smaller completion lists)."""
+        caps = self.client_capabilities.text_document
+        item = caps.completion.completion_item if caps and caps.completion else None
+        support = item.resolve_support if item else None
+        return bool(support and "documentation" in support.properties)
+
+    def log_message(self, message: str, kind: lsp.MessageType = lsp.MessageType.Info) -> None:
+        self.window_log_message(lsp.LogMessageParams(kind, message))
+
+    # -- loading and library changes -------------------------------------------
+    def start_engine(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        roots = [Path(to_fs_path(uri)) for uri in self.workspace.folders] or (
+            [Path(self.workspace.root_path)] if self.workspace.root_path else []
+        )
+        future = self.engine.start(roots)
+        future.add_done_callback(lambda _: self.call_on_loop(self._loaded))
+
+    def call_on_loop(self, fn, *args) -> None:
+        """Run `fn` on the message loop from another thread (not at all once the server has stopped)."""
+        if self.loop is not None and not self.loop.is_closed():
+            try:
+                self.loop.call_soon_threadsafe(fn, *args)
+            except RuntimeError:  # closed in between: the editor is gone
+                pass
+
+    def _loaded(self) -> None:
+        error = self.engine.load_error
+        if error is not None:
+            self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error, f"citerec: {error}"))
+            return
+        for problem in self.engine.load_problems:
+            self.log_message(f"citerec: {problem}", lsp.MessageType.Warning)
+        assert self.engine.library is not None and self.engine.suggester is not None
+        self.log_message(
+            f"citerec: {self.engine.suggester.index.size} papers from {self.engine.library.root}; "
+            f"watching {len(self.engine.bibs)} .bib file(s)"
+        )
+        self.watcher.watch(self.engine.bibs)
+        self.settle_memory()
+        self.diagnose_all()
+
+    @staticmethod
+    def settle_memory() -> None:
+        """Keep what is loaded out of the garbage collector's full passes.
+
+        With torch, the models and the library loaded, a full collection walks
+        millions of objects (0.3–0.5 s measured here), and one lands now and then
+        in the middle of a completion; frozen objects are skipped.
+        """
+        gc.collect()
+        gc.freeze()
+
+    def _bibs_changed(self, paths: list[Path]) -> None:
+        """On the watcher's thread: re-import, update the index, then tell the editor."""
+        if not self.engine.ready:
+            return
+        summary = self.engine.reimport(paths).result()
+        self.call_on_loop(self._reimported, summary)
+
+    def _reimported(self, summary: ImportSummary) -> None:
+        names = ", ".join(p.name for p in summary.files) or "nothing"
+        self.log_message(
+            f"citerec: re-imported {names}: {summary.added} new, {summary.updated} updated"
+            + ("; index updated" if summary.refreshed else "")
+        )
+        for problem in summary.problems:
+            self.log_message(f"citerec: {problem}", lsp.MessageType.Warning)
+        self.settle_memory()
+        self.diagnose_all()
+
+    # -- diagnostics ---------------------------------------------------------------
+    def diagnose_all(self) -> None:
+        for uri in list(self.workspace.text_documents):
+            self.schedule_diagnostics(uri, 0)
+
+    def schedule_diagnostics(self, uri: str, delay: float = DIAGNOSTIC_DELAY) -> None:
+        if not self.is_tex(uri):
+            return
+        old = self.diagnosing.pop(uri, None)
+        if old is not None:
+            old.cancel()
+        self.diagnosing[uri] = asyncio.ensure_future(self._diagnose(uri, delay))
+
+    async def _diagnose(self, uri: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        engine = await self.ready_engine()
+        if engine is None or uri not in self.workspace.text_documents:
+            return
+        text, version, positions = self.buffer(uri)
+        found = await self.run(missing_key_diagnostics, engine, text, positions)
+        if uri in self.workspace.text_documents and self.workspace.get_text_document(uri).version == version:
+            self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, found, version))
+
+
+def _not_a_cancellation(record: logging.LogRecord) -> bool:
+    """pygls logs every error answer with its traceback; a cancelled request is routine, not an error."""
+    error = record.exc_info[1] if record.exc_info else None
+    return not isinstance(error, (JsonRpcRequestCancelled, JsonRpcContentModified))
+
+
+def create_server(settings: ServerSettings) -> CiterecServer:
+    """A server with every feature registered; `start_io()` runs it on stdin/stdout."""
+    rpc_log = logging.getLogger("pygls.protocol.json_rpc")
+    if _not_a_cancellation not in rpc_log.filters:
+        rpc_log.addFilter(_not_a_cancellation)
+    server = CiterecServer(settings)
+
+    @server.feature(lsp.INITIALIZED)
+    def initialized(ls: CiterecServer, params: lsp.InitializedParams) -> None:
+        ls.start_engine()
+        caps = ls.client_capabilities.workspace
+        watched = caps.did_change_watched_files if caps else None
+        if watched is not None and watched.dynamic_registration:
+            options = lsp.DidChangeWatchedFilesRegistrationOptions([lsp.FileSystemWatcher(glob_pattern="**/*.bib")])
+            registration = lsp.Registration("citerec-bib-watch", lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES, options)
+            ls.client_register_capability(lsp.RegistrationParams([registration]))
+
+    @server.feature(lsp.SHUTDOWN)
+    def shutdown(ls: CiterecServer, params: Any) -> None:
+        ls.watcher.stop()
+        ls.engine.close()
+        ls.pool.shutdown(wait=False, cancel_futures=True)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: CiterecServer, params: lsp.DidOpenTextDocumentParams) -> None:
+        ls.schedule_diagnostics(params.text_document.uri, 0)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: CiterecServer, params: lsp.DidChangeTextDocumentParams) -> None:
+        ls.cancel_older(params.text_document.uri, params.text_document.version)
+        ls.schedule_diagnostics(params.text_document.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: CiterecServer, params: lsp.DidSaveTextDocumentParams) -> None:
+        ls.schedule_diagnostics(params.text_document.uri, 0)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: CiterecServer, params: lsp.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        task = ls.diagnosing.pop(uri, None)
+        if task is not None:
+            task.cancel()
+        ls._positions.pop(uri, None)
+        ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
+
+    @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched(ls: CiterecServer, params: lsp.DidChangeWatchedFilesParams) -> None:
+        paths = [Path(to_fs_path(c.uri)) for c in params.changes if c.uri.lower().endswith(".bib")]
+        if paths:
+            ls.watcher.touched(paths)
+
+    @server.feature(
+        lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["{", ","], resolve_provider=True)
+    )
+    @request("completion")
+    async def completion(ls: CiterecServer, params: lsp.CompletionParams, work: Work) -> lsp.CompletionList | None:
+        text, positions = work.text, work.positions
+        offset = positions.offset(params.position)
+        site = cursor.cite_at(text, offset)
+        if site is None:
+            return None
+        engine = await ls.ready_engine()
+        if engine is None:
+            return lsp.CompletionList(is_incomplete=True, items=[])
+        source, _, at = cursor.passage_source(text, offset)
+        entries = await ls.run(completion_entries, engine, source, at, site)
+        edit_range = positions.range(site.key_start, site.key_end)
+        lazy = ls.lazy_documentation
+        items = [
+            completion_item(key, paper, n, ranked, edit_range, lazy) for n, (key, paper, ranked) in enumerate(entries)
+        ]
+        # Incomplete: what is offered depends on the key typed so far (keys beyond the ranked ones are looked up).
+        return lsp.CompletionList(is_incomplete=True, items=items)
+
+    @server.feature(lsp.COMPLETION_ITEM_RESOLVE)
+    async def resolve(ls: CiterecServer, item: lsp.CompletionItem) -> lsp.CompletionItem:
+        key = item.data.get("key") if isinstance(item.data, dict) else None
+        engine = await ls.ready_engine()
+        if key and engine is not None and item.documentation is None:
+            papers = await ls.run(engine.papers, [key])
+            item.documentation = documentation(papers.get(key))
+        return item
+
+    @server.feature(lsp.TEXT_DOCUMENT_HOVER)
+    @request("hover")
+    async def hover(ls: CiterecServer, params: lsp.HoverParams, work: Work) -> lsp.Hover | None:
+        positions = work.positions
+        span = cursor.key_at(work.text, positions.offset(params.position))
+        if span is None:
+            return None
+        engine = await ls.ready_engine()
+        if engine is None:
+            return None
+        papers = await ls.run(engine.papers, [span.key])
+        paper = papers.get(span.key)
+        value = entry_markdown(paper) if paper else f"`{span.key}` is not in the citerec library"
+        return lsp.Hover(lsp.MarkupContent(lsp.MarkupKind.Markdown, value), positions.range(span.start, span.end))
+
+    @server.feature(
+        lsp.TEXT_DOCUMENT_CODE_ACTION,
+        lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix, lsp.CodeActionKind.RefactorRewrite]),
+    )
+    @request("codeAction")
+    async def code_action(ls: CiterecServer, params: lsp.CodeActionParams, work: Work) -> list[lsp.CodeAction] | None:
+        engine = await ls.ready_engine()
+        if engine is None:
+            return None
+        actions = await ls.run(code_actions, engine, work.uri, work.text, work.positions, params)
+        only = params.context.only
+        if only:
+            wanted = [getattr(k, "value", k) for k in only]
+            actions = [a for a in actions if any(getattr(a.kind, "value", a.kind).startswith(k) for k in wanted)]
+        return actions
+
+    return server
