@@ -141,7 +141,7 @@ def main() -> None:
     per_worker = [row.steady / row.workers for row in rows[1:] if row.steady]
     cpu_rate = max(per_worker) if per_worker else rows[1].rate
     print(f"\nProjection: {ARXIV:,} arXiv abstracts (embedding only, ideal linear scaling, no start-up)")
-    print(f"  CPU worker: {cpu_rate:.1f} papers/s measured here (1 core each)")
+    print(f"  CPU worker: {cpu_rate:.1f} papers/s measured here (1 CPU reserved each)")
     print(f"  GPU worker: {args.gpu_rate:.0f} papers/s ASSUMED (MiniLM-L6 fp16, batch 128; not measured here)")
     print(f"{'workers':>8} {'CPU workers':>14} {'GPU workers':>14}")
     for n in (1, 8, 32, 128, 512):
