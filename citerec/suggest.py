@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from citerec.engine import LOCAL, EngineConfig
 from citerec.errors import CiterecError, InputError, ModelError
 from citerec.library import Library, default_library_dir
 from citerec.papers import normalise_key
@@ -56,6 +57,7 @@ class SuggestOptions:
     embedder: str | None = None
     # Follow \input of a draft on disk to files outside its folder tree (never for text: see read_draft).
     allow_outside_includes: bool = False
+    engine: EngineConfig = LOCAL  # where reranking runs: local (here) or ray (batched over workers)
 
     def __post_init__(self) -> None:
         if self.rerank not in RERANK_MODES:
@@ -151,11 +153,18 @@ def _load_reranker(library: Library, options: SuggestOptions) -> tuple[Reranker 
     from citerec.rerank import load_reranker
 
     try:
-        reranker = load_reranker(
-            options.reranker,
-            backend=options.backend,
-            cache_path=library.root / RERANK_CACHE_FILE,
-        )
+        if options.engine.local:
+            reranker = load_reranker(
+                options.reranker,
+                backend=options.backend,
+                cache_path=library.root / RERANK_CACHE_FILE,
+            )
+        else:
+            from citerec.engine import load_reranker as load_engine_reranker
+
+            reranker = load_engine_reranker(
+                options.engine, options.reranker, backend=options.backend, cache_path=library.root / RERANK_CACHE_FILE
+            )
     except ModelError as exc:
         if options.rerank == "on":
             raise
@@ -242,6 +251,8 @@ class Suggester:
             return []
         recalled = self.index.recall_many([c.text for c in contexts], k=options.recall_k, method=options.method)
         reranker = self._reranker_for(options)
+        if reranker is not None and not options.engine.local:
+            return self._rank_batched(reranker, contexts, recalled, options)
         results = []
         for number, (context, candidates) in enumerate(zip(contexts, recalled, strict=True)):
             rerank_scores = self._rerank(reranker, context, candidates, options) if reranker else None
@@ -257,6 +268,27 @@ class Suggester:
             paper = self.library.get(candidate.key)
             documents.append(format_document(paper) if paper else candidate.key)
         return reranker.score(context.text, documents, instruction=options.instruction)
+
+    def _rank_batched(
+        self,
+        reranker: Reranker,
+        contexts: Sequence[Context],
+        recalled: Sequence[Sequence[Candidate]],
+        options: SuggestOptions,
+    ) -> list[ContextSuggestions]:
+        """Rerank every context's candidates in one call, so that an engine can spread them over workers."""
+        papers = self.library.get_many(c.key for candidates in recalled for c in candidates)
+        pairs = [
+            (context.text, format_document(papers[normalise_key(c.key)]) if normalise_key(c.key) in papers else c.key)
+            for context, candidates in zip(contexts, recalled, strict=True)
+            for c in candidates
+        ]
+        scores = reranker.score_pairs(pairs, instruction=options.instruction, progress=self.progress)
+        results, start = [], 0
+        for context, candidates in zip(contexts, recalled, strict=True):
+            results.append(self._cut(context, candidates, scores[start : start + len(candidates)], options))
+            start += len(candidates)
+        return results
 
     def _cut(
         self,

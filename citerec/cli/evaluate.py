@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from citerec.cli.common import LibraryDirOption, console, fail, rich_progress, stdout_console, user_errors
+from citerec.cli.engine import EngineOption, GpusOption, RayAddressOption, WorkersOption, engine_config
 from citerec.rerank import DEFAULT_RERANKER
 from citerec.suggest import SuggestOptions
 
@@ -29,6 +30,10 @@ def evaluate(
     embedder: Annotated[str | None, typer.Option(help="Embedding model (default: the bundled all-MiniLM-L6-v2).")] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON to this file ('-' for stdout).")] = None,
     with_contexts: Annotated[bool, typer.Option("--contexts", help="Include every context's truth and ranking in the JSON.")] = False,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
+    workers: WorkersOption = None,
+    gpus_per_worker: GpusOption = 0.0,
 ) -> None:
     """Evaluate suggestions on a real paper by leaving its citations out."""
     from citerec.evaluate import evaluate as run_evaluation
@@ -47,6 +52,7 @@ def evaluate(
             neighbours=neighbours,
             recall_k=max(recall_k, 20),
             embedder=embedder,
+            engine=engine_config(engine, ray_address, workers, gpus_per_worker),
         )
         with rich_progress() as progress:
             report = run_evaluation(

@@ -13,6 +13,15 @@ import typer
 from rich.table import Table
 
 from citerec.cli.common import LibraryDirOption, console, emit, fail, rich_progress, stdout_console, user_errors, warn
+from citerec.cli.engine import (
+    EngineOption,
+    GpusOption,
+    RayAddressOption,
+    ShardSizeOption,
+    WorkersOption,
+    engine_config,
+)
+from citerec.engine.shards import DEFAULT_SHARD_SIZE
 from citerec.library import Library, default_library_dir
 
 app = typer.Typer(help="Build, inspect and query the recall index (BM25 + embeddings).", no_args_is_help=True)
@@ -51,14 +60,20 @@ def build(
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Re-embed every paper (needed to switch embedders).")
     ] = False,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
+    workers: WorkersOption = None,
+    gpus_per_worker: GpusOption = 0.0,
+    shard_size: ShardSizeOption = DEFAULT_SHARD_SIZE,
 ) -> None:
     """Build the index, or update it: only new or changed papers are embedded."""
-    from citerec.index import update_index
+    from citerec.engine import build_index
 
     with user_errors():
+        config = engine_config(engine, ray_address, workers, gpus_per_worker, shard_size)
         library = open_library(library_dir)
         with rich_progress() as progress:
-            index, report = update_index(library, embedder=embedder, rebuild=rebuild, progress=progress)
+            index, report = build_index(library, config, embedder=embedder, rebuild=rebuild, progress=progress)
     if not report.written:
         console.print(
             f"index of {report.size} papers is up to date ({index.embedder_name})", highlight=False, soft_wrap=True

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from citerec.cli.common import LibraryDirOption, console, emit, fail, rich_progress, stdout_console, user_errors, warn
+from citerec.cli.engine import EngineOption, GpusOption, RayAddressOption, WorkersOption, engine_config
 from citerec.rerank import DEFAULT_RERANKER
 from citerec.suggest import Suggester, SuggestOptions, SuggestResult, open_library
 
@@ -40,6 +41,10 @@ def suggest(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="tex: folder for the annotated copy (default: stdout for a single file); bib/json: file to write.")] = None,
     in_place: Annotated[bool, typer.Option("--in-place", help="tex: rewrite the draft files themselves (atomically).")] = False,
     allow_outside_includes: Annotated[bool, typer.Option("--allow-outside-includes", help="Follow \\input/\\include to files outside the draft's folder (absolute paths, .., symlinks).")] = False,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
+    workers: WorkersOption = None,
+    gpus_per_worker: GpusOption = 0.0,
 ) -> None:
     """Suggest \\cite keys for each passage of a draft."""
     from citerec.latex import read_draft
@@ -61,6 +66,7 @@ def suggest(
             all_sentences=all_sentences,
             embedder=embedder,
             allow_outside_includes=allow_outside_includes,
+            engine=engine_config(engine, ray_address, workers, gpus_per_worker),
         )
         draft_path = Path(draft) if draft != "-" else None
         if draft_path is not None and not draft_path.is_file():

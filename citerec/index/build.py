@@ -13,7 +13,7 @@ import logging
 import secrets
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 
 GENERATION_PREFIX = "gen-"
 EMBED_CHUNK = 4096  # papers fetched and embedded at a time: bounded memory, steady progress
+
+# Another engine's embedding step (e.g. Ray): (library, embedder name, (key, content hash) of the papers to
+# embed, progress) -> their unit vectors in that order. Everything else of a build stays the same.
+RowEmbedder = Callable[[Library, str, Sequence[tuple[str, str]], ProgressCallback], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -118,19 +122,30 @@ def update_index(
     embedder: str | Embedder | None = None,
     rebuild: bool = False,
     progress: ProgressCallback | None = None,
+    embed_rows: RowEmbedder | None = None,
 ) -> tuple[Index, UpdateReport]:
     """Bring the index of `library` up to date; `rebuild` re-embeds everything (e.g. with another embedder).
+
+    `embed_rows` hands the embedding of new papers to another engine (see
+    `citerec.engine`); by default they are embedded here, in this process.
 
     The library is read inside one snapshot, a page at a time: papers that
     other processes add meanwhile go into the next update, and memory holds
     vectors and BM25 postings, never every paper at once.
     """
     with library.snapshot():
-        return _update_index(library, embedder=embedder, rebuild=rebuild, progress=progress or no_progress)
+        return _update_index(
+            library, embedder=embedder, rebuild=rebuild, progress=progress or no_progress, embed_rows=embed_rows
+        )
 
 
 def _update_index(
-    library: Library, *, embedder: str | Embedder | None, rebuild: bool, progress: ProgressCallback
+    library: Library,
+    *,
+    embedder: str | Embedder | None,
+    rebuild: bool,
+    progress: ProgressCallback,
+    embed_rows: RowEmbedder | None = None,
 ) -> tuple[Index, UpdateReport]:
     started = time.perf_counter()
     version = library.version()
@@ -174,9 +189,16 @@ def _update_index(
             changes = diff_library(None, hashes)
 
     fresh = {normalise_key(key) for key in (*changes.added, *changes.changed)}
-    if instance is None and (fresh or manifest is None):
-        instance = load_embedder(name)
-    dimension = instance.dimension if instance is not None else manifest.dimension  # type: ignore[union-attr]
+    embedded: np.ndarray | None = None
+    embed_started = time.perf_counter()  # the local path restarts the clock once its model is loaded
+    if embed_rows is not None:  # another engine embeds; its vectors tell the dimension
+        todo = [pair for pair in hashes if normalise_key(pair[0]) in fresh]
+        embedded = embed_rows(library, name, todo, progress) if todo else None
+        dimension = embedded.shape[1] if embedded is not None else manifest.dimension  # type: ignore[union-attr]
+    else:
+        if instance is None and (fresh or manifest is None):
+            instance = load_embedder(name)
+        dimension = instance.dimension if instance is not None else manifest.dimension  # type: ignore[union-attr]
     if manifest is not None and dimension != manifest.dimension:
         raise LibraryError(f"embedder {name} now gives {dimension}-d vectors, the index holds {manifest.dimension}-d")
 
@@ -189,8 +211,10 @@ def _update_index(
             to_embed.append(row)
         else:
             vectors[row] = old_vectors[old_rows[norm]]  # type: ignore[index]
-    embed_started = time.perf_counter()
-    if to_embed:
+    if embedded is not None:
+        vectors[to_embed] = embedded
+    elif to_embed:
+        embed_started = time.perf_counter()
         assert instance is not None
         _embed_rows(library, instance, hashes, to_embed, vectors, progress)
     embed_seconds = time.perf_counter() - embed_started
