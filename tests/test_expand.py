@@ -145,7 +145,15 @@ def test_prf_expands_both_sides_and_shows_its_terms(example_library_dir: Path, e
 
 
 def test_scores_are_readable_without_a_reranker(example_library_dir: Path, examples_dir: Path) -> None:
-    base = ["suggest", str(examples_dir / "draft.tex"), "-L", str(example_library_dir), "--rerank", "off"]
+    base = [
+        "suggest",
+        str(examples_dir / "draft.tex"),
+        "-L",
+        str(example_library_dir),
+        "--rerank",
+        "off",
+        "--include-cited",
+    ]
     data = json.loads(runner.invoke(app, [*base, "--format", "json"]).stdout)
     for context in data["contexts"]:
         suggestions = context["suggestions"]
