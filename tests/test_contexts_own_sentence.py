@@ -33,9 +33,11 @@ BIB = r"""
 @article{robertson2009bm25, title = {The Probabilistic Relevance Framework: {BM25} and Beyond},
   author = {Robertson, Stephen and Zaragoza, Hugo}, year = {2009},
   abstract = {The probabilistic relevance framework and the BM25 ranking function for document retrieval.}}
-@inproceedings{devlin2019bert, title = {{BERT}: Pre-training of Deep Bidirectional Transformers for Language Understanding},
+@inproceedings{devlin2019bert,
+  title = {{BERT}: Pre-training of Deep Bidirectional Transformers for Language Understanding},
   author = {Devlin, Jacob}, year = {2019}, abstract = {A language representation model pre-trained on unlabeled text.}}
-@inproceedings{he2016deep, title = {Deep Residual Learning for Image Recognition}, author = {He, Kaiming}, year = {2016},
+@inproceedings{he2016deep, title = {Deep Residual Learning for Image Recognition}, author = {He, Kaiming},
+  year = {2016},
   abstract = {Residual networks ease the training of very deep convolutional networks for image classification.}}
 @inproceedings{kingma2015adam, title = {Adam: A Method for Stochastic Optimization}, author = {Kingma, Diederik},
   year = {2015}, abstract = {An algorithm for first-order gradient-based optimization of stochastic objectives.}}
