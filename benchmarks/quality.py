@@ -232,7 +232,7 @@ def main() -> None:
         console.print(f"{setting}: {elapsed:.0f} s")
         report[setting] = {
             method: {
-                "papers": [p.to_json() for p in evals],
+                "papers": [p.to_json(with_contexts=True) for p in evals],
                 "metrics": average([p.metrics for p in evals if p.n_contexts]),
             }
             for method, evals in results.items()
