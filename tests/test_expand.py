@@ -5,6 +5,7 @@ The endpoint is a small local stub server speaking /v1/chat/completions.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -164,3 +165,33 @@ def test_scores_are_readable_without_a_reranker(example_library_dir: Path, examp
     table = runner.invoke(app, base, terminal_width=200)
     assert table.exit_code == 0
     assert "100%" in table.output and "share of the top" in table.output
+
+
+def test_http_suggest_takes_expand_and_returns_the_added_terms(example_library_dir: Path) -> None:
+    pytest.importorskip("fastapi")
+    import httpx
+
+    from citerec.library import Library
+    from citerec.serve import create_app
+    from citerec.suggest import SuggestOptions
+
+    app = create_app(Library(example_library_dir), options=SuggestOptions(rerank="off"))
+    body = {"text": "Dual encoders retrieve passages [cite].", "rerank": "off"}
+
+    async def ask() -> list:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return [
+                await client.post("/v1/suggest", json={**body, "expand": "prf"}),
+                await client.post("/v1/suggest", json={**body, "expand": "sideways"}),
+            ]
+
+    try:
+        expanded, bad = asyncio.run(ask())
+    finally:
+        app.state.service.close()
+    assert expanded.status_code == 200, expanded.text
+    (context,) = expanded.json()["contexts"]
+    assert context["expanded_query"].startswith("+ ")
+    assert context["suggestions"][0]["confidence"] == pytest.approx(1.0)
+    assert bad.status_code == 422

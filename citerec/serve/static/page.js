@@ -99,7 +99,9 @@ $("suggest-file").addEventListener("change", async (event) => {
 $("suggest-go").addEventListener("click", async () => {
   const text = $("suggest-text").value;
   if (!text.trim()) return setStatus("suggest-status", "Paste a passage first.", true);
-  const body = { top_n: Number($("suggest-top").value) || 5, rerank: $("suggest-rerank").value };
+  const body = {
+    top_n: Number($("suggest-top").value) || 5, rerank: $("suggest-rerank").value, expand: $("suggest-expand").value,
+  };
   body[$("suggest-is-tex").checked ? "tex" : "text"] = text;
   $("suggest-go").disabled = true;
   $("suggest-results").replaceChildren();
