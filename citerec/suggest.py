@@ -384,7 +384,7 @@ class Suggester:
 
 
 def _share(score: float, top: float) -> float:
-    """A recall score as a share of the passage's best (1.0 for the leader): RRF fractions mean nothing alone."""
+    """A recall score as a share of the passage's best (1.0 for the leader, 0 for below-average z-scores)."""
     return max(0.0, float(score) / top) if top > 0 else 0.0
 
 
