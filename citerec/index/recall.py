@@ -17,6 +17,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,7 +31,11 @@ from citerec.index.manifest import FORMAT_VERSION, VECTORS_FILE, Manifest, read_
 from citerec.index.text import TOKENIZER_VERSION
 from citerec.library import Library
 
+if TYPE_CHECKING:
+    from citerec.expand.prf import DocumentTerms
+
 log = logging.getLogger(__name__)
+Lists = list[tuple[np.ndarray, np.ndarray]] | None  # per query: (rows, scores) of one method, best first
 
 METHODS = ("hybrid", "bm25", "dense")
 RECALL_DEPTH = 100  # each list's length before fusion: a paper ranked 80th by one method can still surface
@@ -135,7 +140,7 @@ class Index:
         self.fusion = fusion or FusionSettings()
         self.cache = cache
         self._embedder = embedder
-        self._doc_terms = None  # document-major BM25 weights, built on the first feedback pass
+        self._doc_terms: DocumentTerms | None = None  # document-major BM25 weights, built on the first feedback pass
         self._rows: dict[str, int] | None = None
 
     @classmethod
@@ -245,7 +250,7 @@ class Index:
         semantic = self._dense_lists(self.query_vectors(queries), depth) if method != "bm25" else None
         return self._combine_all(lexical, semantic, len(queries), k, method)
 
-    def _combine_all(self, lexical, semantic, n: int, k: int, method: str) -> list[list[Candidate]]:
+    def _combine_all(self, lexical: Lists, semantic: Lists, n: int, k: int, method: str) -> list[list[Candidate]]:
         results = []
         for i in range(n):
             bm25_rows, bm25_scores = lexical[i] if lexical is not None else (np.zeros(0, np.int64), None)
@@ -280,7 +285,9 @@ class Index:
             semantic = self._dense_lists(np.stack(moved), depth)
         return self._combine_all(lexical, semantic, len(queries), k, method)
 
-    def _rm3(self, query: str, terms, candidates: list[Candidate]) -> tuple[dict[int, float], tuple[str, ...]]:
+    def _rm3(
+        self, query: str, terms: DocumentTerms, candidates: list[Candidate]
+    ) -> tuple[dict[int, float], tuple[str, ...]]:
         from citerec.expand.prf import rm3_query
 
         rows = [self._row(c.key) for c in candidates]
@@ -288,7 +295,7 @@ class Index:
         weights = [c.score - min(low, 0.0) for c in candidates]  # z-score fusion can give negative scores
         return rm3_query(query, terms, rows, weights, self.fusion.prf_terms, self.fusion.rm3_weight)
 
-    def _document_terms(self):
+    def _document_terms(self) -> DocumentTerms:
         from citerec.expand.prf import DocumentTerms
 
         bm25 = self.bm25  # loads outside the lock below (loading takes it too)
