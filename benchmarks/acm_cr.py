@@ -8,6 +8,13 @@ paragraphs) from 50 papers, the cited DOIs judged. Unpack it anywhere:
     python benchmarks/acm_cr.py DIR                       # bm25, dense, hybrid
     python benchmarks/acm_cr.py DIR --reranker PATH       # + hybrid reranked (a GPU wants this)
     python benchmarks/acm_cr.py DIR --library-dir ~/acm-lib --json out.json
+    python benchmarks/acm_cr.py DIR --dense-text title --methods hybrid \
+        --variant rrf60:rrf_k=60,dense_weight=1 --variant minmax:fusion=minmax,dense_weight=1
+
+`--variant name:field=value,...` adds hybrid runs with other fusion settings or
+suggest options (as in quality.py); a table per query type (judged papers
+without abstract, several papers cited at once, short sentences, author names
+in the sentence) shows what each run wins or loses.
 
 What it does, as a user would with the citerec API:
 1. imports every `data/acm-dl/**.bib` into one library (timed; a library kept
@@ -28,6 +35,7 @@ What it does, as a user would with the citerec API:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import resource
@@ -41,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _measure import table  # noqa: E402
+from quality import parse_variant  # noqa: E402
 
 from citerec.evaluate import average, ranking_metrics  # noqa: E402
 from citerec.library import Library  # noqa: E402
@@ -139,11 +148,12 @@ def _progress():
 
 
 # -- ranking and scoring --------------------------------------------------------------------
-def contexts_for(topic: Topic, mode: str) -> list:
+def contexts_for(topic: Topic, mode: str, neighbours: int = 0) -> list:
     """The topic as citerec's contexts: one per sentence (sentence topics) or the paragraph."""
     from citerec.latex import extract_contexts
 
-    contexts = extract_contexts("<acm-cr>", text=as_draft(topic.text), is_tex=False, mode=mode, neighbours=0)
+    draft = as_draft(topic.text)
+    contexts = extract_contexts("<acm-cr>", text=draft, is_tex=False, mode=mode, neighbours=neighbours)
     return [c for c in contexts if c.placeholder] or contexts
 
 
@@ -153,12 +163,13 @@ def evaluate(
     options: SuggestOptions,
     canonical: dict[str, str],
     mode: str,
+    neighbours: int = 0,
 ) -> tuple[dict[str, float], list[dict], float]:
     """Macro-averaged metrics, per-topic rows, and seconds per query."""
     rows = []
     seconds = 0.0
     for topic in topics:
-        contexts = contexts_for(topic, mode)
+        contexts = contexts_for(topic, mode, neighbours)
         started = time.perf_counter()
         ranked = suggester.rank(contexts, options)
         seconds += time.perf_counter() - started
@@ -179,17 +190,73 @@ def evaluate(
     return average(rows), rows, seconds / max(len(topics), 1)
 
 
-def canonical_dois(library: Library, aliases: dict[str, str]) -> dict[str, str]:
-    """Every key and DOI (lower-case) → the DOI of the library paper that stands for it."""
+@dataclass(frozen=True)
+class Judged:
+    """What the query types need to know of a judged paper."""
+
+    has_abstract: bool
+    surnames: tuple[str, ...]
+
+
+QUERY_TYPES = ("all", "judged paper without abstract", "several papers cited", "short (< 15 words)", "author named")
+
+
+def query_types(topic: Topic, canonical: dict[str, str], judged: dict[str, Judged]) -> list[str]:
+    """The analysis groups a topic falls in."""
+    papers = [judged[canonical.get(d, d)] for d in topic.relevant if canonical.get(d, d) in judged]
+    plain = _MARKER.sub(" ", topic.text)
+    words = re.findall(r"\w+", plain)
+    types = ["all"]
+    if any(not p.has_abstract for p in papers):
+        types.append("judged paper without abstract")
+    if len(topic.relevant) > 1:
+        types.append("several papers cited")
+    if len(words) < 15:
+        types.append("short (< 15 words)")
+    names = {n for p in papers for n in p.surnames if len(n) > 2}
+    if "et al" in plain or any(re.search(rf"\b{re.escape(n)}\b", plain) for n in names):
+        types.append("author named")
+    return types
+
+
+def canonical_dois(
+    library: Library, aliases: dict[str, str], judged: dict[str, Judged] | None = None
+) -> dict[str, str]:
+    """Every key and DOI (lower-case) → the DOI of the library paper that stands for it (fills `judged`)."""
+    from citerec.index.text import surname
+
     canonical: dict[str, str] = {}
     for paper in library.iter_papers():
         doi = (paper.doi or paper.key).lower()
         canonical[paper.key.lower()] = doi
         canonical[doi] = doi
+        if judged is not None:
+            judged[doi] = Judged(bool(paper.abstract), tuple(surname(a) for a in paper.authors))
     for merged, key in aliases.items():
         if key.lower() in canonical:
             canonical[merged] = canonical[key.lower()]
     return canonical
+
+
+class TitleOnly:
+    """An embedder that embeds each paper's title alone: a cheap dense side for the 105k-document collection.
+
+    Its name differs from the wrapped model's, so an index built with it is never mistaken for a full one.
+    """
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.name = f"{inner.name}#title"
+        self.dimension = inner.dimension
+
+    def format_document(self, paper) -> str:
+        return paper.title
+
+    def embed_documents(self, texts, progress=None):
+        return self.inner.embed_documents(texts, progress=progress)
+
+    def embed_queries(self, texts):
+        return self.inner.embed_queries(texts)
 
 
 def peak_rss_mb() -> float:
@@ -205,6 +272,11 @@ def main() -> None:
     parser.add_argument("--recall-k", type=int, default=50, help="candidates reranked per query")
     parser.add_argument("--queries", default="sentences,contexts", help="sentences and/or contexts (paragraphs)")
     parser.add_argument("--embedder", default=None, help="embedding model (default: citerec's)")
+    parser.add_argument(
+        "--dense-text", choices=("full", "title"), default="full", help="what the dense side embeds per paper"
+    )
+    parser.add_argument("--neighbours", type=int, default=0, help="sentences on each side in a query")
+    parser.add_argument("--variant", action="append", default=[], help="name:field=value,... hybrid run; repeatable")
     parser.add_argument("--json", type=Path, default=None, help="write per-topic results here")
     parser.add_argument("--files", type=int, default=None, help="only the first N .bib files (a quick check)")
     args = parser.parse_args()
@@ -222,27 +294,43 @@ def main() -> None:
 
     from citerec.index import update_index
 
+    embedder = args.embedder
+    if args.dense_text == "title":
+        from citerec.embed import load_embedder
+
+        embedder = TitleOnly(load_embedder(args.embedder))
     started = time.perf_counter()
-    index, report = update_index(library, embedder=args.embedder, progress=_progress())
+    index, report = update_index(library, embedder=embedder, progress=_progress())
     timings["index_s"] = time.perf_counter() - started
     timings["embedded"] = report.embedded
     timings["embed_papers_per_s"] = report.embedded / report.embed_seconds if report.embedded else None
     timings["faiss"] = index.manifest.dense.to_dict()
-    canonical = canonical_dois(library, aliases)
+    judged: dict[str, Judged] = {}
+    canonical = canonical_dois(library, aliases, judged)
 
     suggester = Suggester(library, options=SuggestOptions(rerank="off"), index=index)
-    runs = [
-        (m, SuggestOptions(rerank="off", method=m, recall_k=max(args.recall_k, 20))) for m in args.methods.split(",")
-    ]
+    fusion = index.fusion
+    base = SuggestOptions(rerank="off", recall_k=max(args.recall_k, 20))
+    runs = [(m, dataclasses.replace(base, method=m), fusion) for m in args.methods.split(",") if m]
+    for spec in args.variant:
+        label, variant_fusion, changes = parse_variant(spec, fusion, base)
+        runs.append((label, dataclasses.replace(base, method="hybrid", **changes), variant_fusion))
     if args.reranker:
-        runs.append(("hybrid + rerank", SuggestOptions(rerank="on", reranker=args.reranker, recall_k=args.recall_k)))
+        rerank = SuggestOptions(rerank="on", reranker=args.reranker, recall_k=args.recall_k)
+        runs.append(("hybrid + rerank", rerank, fusion))
     results: dict[str, dict] = {}
     for name in args.queries.split(","):
         topics = read_topics(qrels_dir / f"{name}.topics", qrels_dir / f"{name}.qrels")
         mode = "sentence" if name == "sentences" else "paragraph"
         rows = []
-        for label, options in runs:
-            metrics, per_topic, per_query = evaluate(suggester, topics, options, canonical, mode)
+        by_type: dict[str, dict[str, list[float]]] = {}
+        types = {t.number: query_types(t, canonical, judged) for t in topics}
+        for label, options, run_fusion in runs:
+            suggester.index.fusion = run_fusion
+            metrics, per_topic, per_query = evaluate(suggester, topics, options, canonical, mode, args.neighbours)
+            for row in per_topic:
+                for kind in types[row["topic"]]:
+                    by_type.setdefault(kind, {}).setdefault(label, []).append(row["recall@10"])
             results[f"{name}/{label}"] = {"metrics": metrics, "ms_per_query": per_query * 1000, "topics": per_topic}
             rows.append(
                 [
@@ -258,12 +346,22 @@ def main() -> None:
             rows += [[f"published: {label}", f"{r10:.3f}", f"{n10:.3f}", "", "", ""] for label, r10, n10 in PUBLISHED]
         print(f"\n## ACM-CR {name}: {len(topics)} queries, {timings['documents']} documents\n")
         print(table(["method", "R@10", "NDCG@10", "R@20", "MRR", "ms/query"], rows))
+        labels = [label for label, _, _ in runs]
+        type_rows = [
+            [kind, str(len(by_type[kind][labels[0]]))]
+            + [f"{sum(v) / len(v):.3f}" for v in (by_type[kind][label] for label in labels)]
+            for kind in QUERY_TYPES
+            if kind in by_type
+        ]
+        print(f"\n## ACM-CR {name}: R@10 per query type\n")
+        print(table(["query type", "n", *labels], type_rows))
 
     timings["peak_rss_mb"] = peak_rss_mb()
     print("\n## Times\n")
     print(table(["step", "value"], [[k, f"{v:.1f}" if isinstance(v, float) else v] for k, v in timings.items()]))
     if args.json:
         config = {"methods": args.methods, "reranker": args.reranker, "recall_k": args.recall_k}
+        config |= {"variants": args.variant, "dense_text": args.dense_text, "neighbours": args.neighbours}
         args.json.write_text(json.dumps({"timings": timings, "config": config, "results": results}, indent=1))
     if scratch is not None:
         library.close()

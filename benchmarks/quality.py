@@ -6,6 +6,12 @@ hybrid, and hybrid + reranker when `--reranker NAME` is given. Prints one table
 (rows: papers and the macro average; columns: method × metric) and writes JSON.
 
     python benchmarks/quality.py [--papers DIR] [--reranker NAME] [--json out.json]
+
+Variants of the hybrid recall are compared in one run (the first is the baseline;
+a second table gives each variant's per-paper R@10 change against it):
+
+    python benchmarks/quality.py --settings pooled --methods hybrid \
+        --variant today:fusion=rrf,rrf_k=30,dense_weight=2 --variant minmax:fusion=minmax,dense_weight=1
 """
 
 from __future__ import annotations
@@ -83,23 +89,38 @@ def libraries(
         yield library, [(paper, merge_keymaps(keymaps))]
 
 
+OPTION_FIELDS = {f.name for f in dataclasses.fields(SuggestOptions)}
+
+
+def parse_variant(spec: str, fusion: FusionSettings, base: SuggestOptions) -> tuple[str, FusionSettings, dict]:
+    """`name:field=value,...` → (name, fusion settings, SuggestOptions changes); fields of either dataclass."""
+    name, _, assignments = spec.partition(":")
+    fusion_changes: dict[str, object] = {}
+    option_changes: dict[str, object] = {}
+    for assignment in filter(None, assignments.split(",")):
+        field, _, raw = assignment.partition("=")
+        target = option_changes if field in OPTION_FIELDS else fusion_changes
+        current = getattr(base, field) if field in OPTION_FIELDS else getattr(fusion, field)
+        target[field] = type(current)(raw) if current is not None else raw
+    return name, dataclasses.replace(fusion, **fusion_changes), option_changes
+
+
 def run_setting(
     setting: str,
     papers: list[EvalPaper],
-    methods: dict[str, SuggestOptions],
+    methods: dict[str, tuple[SuggestOptions, FusionSettings]],
     cache: Path,
-    fusion: FusionSettings,
     title_only: bool = False,
 ) -> dict[str, list[PaperEval]]:
-    """Evaluate every paper with every method in one setting (own or pooled library)."""
+    """Evaluate every paper with every method (options + fusion) in one setting (own or pooled library)."""
     results: dict[str, list[PaperEval]] = {m: [] for m in methods}
     for library, evaluated in libraries(setting, papers, cache):
         if title_only:
             library = without_abstracts(library)
-        suggester = Suggester(library, options=next(iter(methods.values())))
-        suggester.index.fusion = fusion
+        suggester = Suggester(library, options=next(iter(methods.values()))[0])
         for paper, keymap in evaluated:
-            for method, options in methods.items():
+            for method, (options, fusion) in methods.items():
+                suggester.index.fusion = fusion
                 evaluation = evaluate_on_library(paper.tex, suggester, keymap, options=options, name=paper.name)
                 results[method].append(evaluation)
             print(f"  {setting} {paper.name} done", file=sys.stderr)
@@ -128,6 +149,36 @@ def print_table(setting: str, results: dict[str, list[PaperEval]], console: Cons
     console.print(table)
 
 
+def print_deltas(
+    setting: str, results: dict[str, list[PaperEval]], console: Console, metric: str = "recall@10"
+) -> None:
+    """Each variant's per-paper change of `metric` against the first (the baseline)."""
+    names = list(results)
+    if len(names) < 2:
+        return
+    table = Table(title=f"{metric} change against {names[0]} — {setting} library")
+    table.add_column("paper")
+    table.add_column(names[0], justify="right")
+    for name in names[1:]:
+        table.add_column(f"{name}\nΔ", justify="right")
+    base = results[names[0]]
+    for row, paper in enumerate(base):
+        cells = [paper.name, f"{paper.metrics[metric]:.3f}"]
+        for name in names[1:]:
+            delta = results[name][row].metrics[metric] - paper.metrics[metric]
+            cells.append(f"[red]{delta:+.3f}[/]" if delta < -0.03 else f"{delta:+.3f}")
+        table.add_row(*cells)
+    macro = {n: average([p.metrics for p in evals if p.n_contexts])[metric] for n, evals in results.items()}
+    cells = ["macro", f"{macro[names[0]]:.3f}"] + [f"{macro[n] - macro[names[0]]:+.3f}" for n in names[1:]]
+    table.add_row(*cells, style="bold")
+    worst = ["worst paper", ""] + [
+        f"{min(r.metrics[metric] - b.metrics[metric] for r, b in zip(results[n], base, strict=True)):+.3f}"
+        for n in names[1:]
+    ]
+    table.add_row(*worst)
+    console.print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--papers", type=Path, default=DEFAULT_PAPERS, help="folder with MANIFEST.tsv")
@@ -142,6 +193,12 @@ def main() -> None:
     parser.add_argument("--title-only", action="store_true", help="drop abstracts (what do they bring?)")
     parser.add_argument("--rrf-k", type=float, default=FusionSettings.rrf_k, help="hybrid: RRF k")
     parser.add_argument("--dense-weight", type=float, default=FusionSettings.dense_weight, help="hybrid: dense weight")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="name:field=value,... (FusionSettings or SuggestOptions fields) for a hybrid variant; repeatable",
+    )
     parser.add_argument("--cache", type=Path, default=REPO / ".bench-cache" / "quality", help="kept libraries")
     parser.add_argument("--json", type=Path, default=REPO / ".bench-cache" / "quality.json")
     args = parser.parse_args()
@@ -152,25 +209,30 @@ def main() -> None:
     if args.only:
         papers = [p for p in papers if p.name in args.only]
     base = SuggestOptions(rerank="off", mode=args.mode, neighbours=args.neighbours, embedder=args.embedder)
-    methods = {m: dataclasses.replace(base, method=m) for m in args.methods.split(",")}
+    methods = {m: (dataclasses.replace(base, method=m), fusion) for m in args.methods.split(",") if m}
+    for spec in args.variant:
+        name, variant_fusion, changes = parse_variant(spec, fusion, base)
+        methods[name] = (dataclasses.replace(base, method="hybrid", **changes), variant_fusion)
     if args.reranker:
-        methods["hybrid+rerank"] = dataclasses.replace(
-            base, method="hybrid", rerank="on", reranker=args.reranker, backend=args.backend
+        methods["hybrid+rerank"] = (
+            dataclasses.replace(base, method="hybrid", rerank="on", reranker=args.reranker, backend=args.backend),
+            fusion,
         )
     console = Console(width=260)
     config = {"mode": args.mode, "neighbours": args.neighbours, "embedder": args.embedder}
-    config |= {"title_only": args.title_only} | dataclasses.asdict(fusion)
+    config |= {"title_only": args.title_only, "variants": args.variant} | dataclasses.asdict(fusion)
     report: dict[str, object] = {"config": config}
     for setting in args.settings.split(","):
         started = time.perf_counter()
         cache = args.cache.with_name(args.cache.name + "-title-only") if args.title_only else args.cache
-        results = run_setting(setting, papers, methods, cache, fusion, args.title_only)
+        results = run_setting(setting, papers, methods, cache, args.title_only)
         elapsed = time.perf_counter() - started
         print_table(setting, results, console)
+        print_deltas(setting, results, console)
         console.print(f"{setting}: {elapsed:.0f} s")
         report[setting] = {
             method: {
-                "papers": [p.to_json() for p in evals],
+                "papers": [p.to_json(with_contexts=True) for p in evals],
                 "metrics": average([p.metrics for p in evals if p.n_contexts]),
             }
             for method, evals in results.items()

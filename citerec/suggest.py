@@ -58,6 +58,9 @@ class SuggestOptions:
     # Follow \input of a draft on disk to files outside its folder tree (never for text: see read_draft).
     allow_outside_includes: bool = False
     engine: EngineConfig = LOCAL  # where reranking runs: local (here) or ray (batched over workers)
+    expand: str = "none"  # none, prf (RM3 + Rocchio) or llm (rewrite by a chat endpoint)
+    expand_url: str | None = None
+    expand_model: str | None = None
 
     def __post_init__(self) -> None:
         if self.rerank not in RERANK_MODES:
@@ -68,6 +71,10 @@ class SuggestOptions:
             raise CiterecError(f"--mode must be sentence or paragraph, not {self.mode!r}")
         if self.top_n < 1 or self.recall_k < 1:
             raise CiterecError("--top and --recall-k must be at least 1")
+        if self.expand not in ("none", "prf", "llm"):
+            raise CiterecError(f"--expand must be none, prf or llm, not {self.expand!r}")
+        if self.expand == "llm" and not (self.expand_url and self.expand_model):
+            raise CiterecError("--expand llm needs --expand-url URL and --expand-model NAME")
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,7 @@ class Suggestion:
     key: str
     title: str
     score: float  # rerank P(yes) when reranked, else the fused recall score
+    confidence: float  # for people: P(yes) when reranked, else the score as a share of the passage's top score
     rank: int
     recall_rank: int
     fused_score: float
@@ -96,6 +104,7 @@ class ContextSuggestions:
     context: Context
     suggestions: tuple[Suggestion, ...]
     ranking: tuple[Suggestion, ...]
+    expanded_query: str = ""  # what expansion added to the passage (a rewrite, or feedback terms)
 
     def to_json(self) -> dict[str, Any]:
         ctx = self.context
@@ -107,6 +116,7 @@ class ContextSuggestions:
             "section": ctx.section,
             "sentence": ctx.sentence,
             "query": ctx.text,
+            "expanded_query": self.expanded_query,
             "placeholder": ctx.placeholder,
             "cited_keys": list(ctx.cited_keys),
             "suggestions": [s.to_json() for s in self.suggestions],
@@ -249,14 +259,30 @@ class Suggester:
         options = options or self.options
         if not contexts:
             return []
-        recalled = self.index.recall_many([c.text for c in contexts], k=options.recall_k, method=options.method)
+        queries = [c.text for c in contexts]
+        sentences = [c.sentence for c in contexts]
+        expanded = [""] * len(contexts)
+        if options.expand == "llm":
+            from citerec.expand.llm import ChatRewriter
+
+            rewriter = ChatRewriter(options.expand_url or "", options.expand_model or "")
+            expanded = rewriter.rewrite_many(queries)
+            queries = [f"{q} {e}" for q, e in zip(queries, expanded, strict=True)]
+            sentences = [f"{s} {e}" for s, e in zip(sentences, expanded, strict=True)]
+        recalled = self.index.recall_many(
+            queries, k=options.recall_k, method=options.method, sentences=sentences, prf=options.expand == "prf"
+        )
+        if options.expand == "prf":
+            shown = sentences if self.index.fusion.sentence_weight > 0 else queries  # the query that dominates
+            expanded = ["+ " + " ".join(terms) for terms in self.index.feedback(shown, options.method)]
         reranker = self._reranker_for(options)
         if reranker is not None and not options.engine.local:
             return self._rank_batched(reranker, contexts, recalled, options)
         results = []
         for number, (context, candidates) in enumerate(zip(contexts, recalled, strict=True)):
             rerank_scores = self._rerank(reranker, context, candidates, options) if reranker else None
-            results.append(self._cut(context, candidates, rerank_scores, options))
+            cut = self._cut(context, candidates, rerank_scores, options)
+            results.append(dataclasses.replace(cut, expanded_query=expanded[number]))
             self.progress("Reranking" if reranker else "Ranking", number + 1, len(contexts))
         return results
 
@@ -302,6 +328,7 @@ class Suggester:
         if rerank_scores is not None:
             order.sort(key=lambda i: (-rerank_scores[i], i))
         ranking = []
+        top = max((float(c.score) for c in candidates), default=0.0)
         for rank, i in enumerate(order, start=1):
             candidate = candidates[i]
             paper = self.library.get(candidate.key)
@@ -311,6 +338,7 @@ class Suggester:
                     key=paper.key if paper else candidate.key,
                     title=paper.title if paper else "",
                     score=rerank_score if rerank_score is not None else float(candidate.score),
+                    confidence=rerank_score if rerank_score is not None else _share(candidate.score, top),
                     rank=rank,
                     recall_rank=i + 1,
                     fused_score=float(candidate.score),
@@ -389,6 +417,11 @@ class Suggester:
         )
         notes = [str(problem) for problem in draft.problems] + notes
         return self.suggest_contexts(contexts, source=str(draft.main), options=options, notes=notes)
+
+
+def _share(score: float, top: float) -> float:
+    """A recall score as a share of the passage's best (1.0 for the leader, 0 for below-average z-scores)."""
+    return max(0.0, float(score) / top) if top > 0 else 0.0
 
 
 def _contexts_or_every_sentence(

@@ -13,7 +13,7 @@ import pytest
 
 from citerec.embed import DEFAULT_EMBEDDER, load_embedder
 from citerec.errors import LibraryError
-from citerec.index import Index, ensure_index, read_manifest, reciprocal_rank_fusion, update_index
+from citerec.index import FusionSettings, Index, ensure_index, read_manifest, reciprocal_rank_fusion, update_index
 from citerec.index import bm25 as bm25_module
 from citerec.index import dense as dense_module
 from citerec.index.bm25 import Bm25Index
@@ -176,9 +176,13 @@ def test_each_method_recalls_the_relevant_paper_first(index: Index, method: str)
 def test_hybrid_candidates_carry_both_ranks_and_the_fused_score(index: Index) -> None:
     top = index.recall(QUERIES["he2016"], k=3)[0]
     assert top.key == "he2016" and top.bm25_rank == 1 and top.dense_rank == 1
-    fusion = index.fusion
-    assert top.score == pytest.approx((fusion.bm25_weight + fusion.dense_weight) / (fusion.rrf_k + 1))
     assert top.bm25_score > 0 and 0 < top.dense_score <= 1
+    default, index.fusion = index.fusion, FusionSettings(fusion="rrf", rrf_k=30, dense_weight=2)
+    try:
+        top = index.recall(QUERIES["he2016"], k=3)[0]
+        assert top.score == pytest.approx((1 + 2) / (30 + 1))
+    finally:
+        index.fusion = default
 
 
 def test_single_method_scores_are_that_methods_scores(index: Index) -> None:

@@ -37,6 +37,9 @@ def suggest(
     mode: Annotated[str, typer.Option(help="sentence (with neighbour sentences) or paragraph.")] = "sentence",
     all_sentences: Annotated[bool, typer.Option("--all-sentences", help="Look at every sentence, not only those with citations or placeholders.")] = False,
     embedder: Annotated[str | None, typer.Option(help="Embedding model for the index (default: the bundled all-MiniLM-L6-v2).")] = None,
+    expand: Annotated[str, typer.Option(help="Query expansion: none, prf (RM3 terms for BM25, Rocchio for dense) or llm (rewrite by a chat endpoint).")] = "none",
+    expand_url: Annotated[str | None, typer.Option(help="--expand llm: an OpenAI-compatible server (e.g. http://localhost:8001/v1).")] = None,
+    expand_model: Annotated[str | None, typer.Option(help="--expand llm: the model name the server knows.")] = None,
     output_format: Annotated[str, typer.Option("--format", "-f", help="table, json, tex or bib.")] = "table",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="tex: folder for the annotated copy (default: stdout for a single file); bib/json: file to write.")] = None,
     in_place: Annotated[bool, typer.Option("--in-place", help="tex: rewrite the draft files themselves (atomically).")] = False,
@@ -67,6 +70,9 @@ def suggest(
             embedder=embedder,
             allow_outside_includes=allow_outside_includes,
             engine=engine_config(engine, ray_address, workers, gpus_per_worker),
+            expand=expand,
+            expand_url=expand_url,
+            expand_model=expand_model,
         )
         draft_path = Path(draft) if draft != "-" else None
         if draft_path is not None and not draft_path.is_file():
@@ -103,7 +109,7 @@ def _write(text: str, output: Path | None) -> None:
 
 def _print_table(result: SuggestResult) -> None:
     """One section per passage: where it is and what it says, then its ranked suggestions."""
-    how = f"reranked by {result.reranker}" if result.reranked else "recall only, not reranked"
+    how = f"reranked by {result.reranker}" if result.reranked else "recall only, not reranked; score: share of the top"
     table = Table(title=f"Suggestions for {result.source} ({how})", title_justify="left", expand=True)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("key", no_wrap=True, overflow="fold")
@@ -116,6 +122,8 @@ def _print_table(result: SuggestResult) -> None:
         cites = f" [dim](cites {', '.join(ctx.cited_keys)})[/]" if ctx.cited_keys else ""
         header = f"[bold cyan]{escape(ctx.file)}:{ctx.line_start}[/]{flag} {escape(sentence)}{cites}"
         table.add_row("", "", "", header)
+        if item.expanded_query:
+            table.add_row("", "", "", f"[dim]expanded: {escape(item.expanded_query)}[/]")
         if not item.suggestions:
             table.add_row("", "[dim]none above the threshold[/]", "", "", end_section=True)
             continue
@@ -123,7 +131,7 @@ def _print_table(result: SuggestResult) -> None:
             table.add_row(
                 str(number),
                 f"[green]{escape(suggestion.key)}[/]",
-                f"{suggestion.score:.3f}",
+                f"{suggestion.confidence:.0%}" if not result.reranked else f"{suggestion.confidence:.3f}",
                 escape(suggestion.title),
                 end_section=number == len(item.suggestions),
             )

@@ -1,19 +1,24 @@
-"""Reciprocal-rank fusion: merge ranked lists by rank, not score.
+"""Fusing ranked lists: by rank (RRF) or by normalised scores (convex combination).
 
-BM25 scores and cosine similarities live on unrelated scales; RRF
-(Cormack et al., 2009) only uses each item's rank r in each list:
-fused = Σ_lists weight / (k + r). A paper near the top of either list
-surfaces, one near the top of both wins.
+BM25 scores and cosine similarities live on unrelated scales. Reciprocal-rank
+fusion (Cormack et al., 2009) only uses each item's rank r in each list:
+fused = Σ_lists weight / (k + r). It throws away how far ahead the leader is,
+which is exactly what tells a confident list from a guessing one. Score fusion
+keeps it: each list's scores are normalised (min-max or z-score) and combined
+with convex weights, fixed or set per query from how sharp each list is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+import math
+from collections.abc import Hashable, Mapping, Sequence
 from typing import TypeVar
 
 T = TypeVar("T", bound=Hashable)
 
 RRF_K = 60
+FUSIONS = ("rrf", "minmax", "zscore")
+WEIGHTINGS = ("fixed", "sharpness")
 
 
 def reciprocal_rank_fusion(
@@ -23,10 +28,7 @@ def reciprocal_rank_fusion(
 
     Ties go to the item with the better best rank, then to the one seen first.
     """
-    if weights is None:
-        weights = [1.0] * len(rankings)
-    if len(weights) != len(rankings):
-        raise ValueError(f"{len(weights)} weights for {len(rankings)} rankings")
+    weights = _check_weights(weights, len(rankings))
     if k < 0:
         raise ValueError("the RRF constant k must not be negative")
     fused: dict[T, float] = {}
@@ -35,5 +37,93 @@ def reciprocal_rank_fusion(
         for rank, item in enumerate(ranking, start=1):
             fused[item] = fused.get(item, 0.0) + weight / (k + rank)
             best[item] = min(best.get(item, rank), rank)
+    return _sorted(fused, best)
+
+
+def normalise(scores: Sequence[float], how: str) -> tuple[list[float], float]:
+    """`scores` on a common scale, and the value an item missing from the list gets.
+
+    minmax maps the list onto [0, 1] (missing: 0); zscore centres it on its mean
+    in standard deviations (missing: the list's lowest value). A flat list (all
+    equal) gives every item 1 under minmax and 0 under zscore: it ranks nothing.
+    """
+    if not scores:
+        return [], 0.0
+    if how == "minmax":
+        low, high = min(scores), max(scores)
+        if high - low <= 1e-12:
+            return [1.0] * len(scores), 0.0
+        return [(s - low) / (high - low) for s in scores], 0.0
+    if how == "zscore":
+        mean = sum(scores) / len(scores)
+        std = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
+        if std <= 1e-12:
+            return [0.0] * len(scores), 0.0
+        normed = [(s - mean) / std for s in scores]
+        return normed, min(normed)
+    raise ValueError(f"unknown normalisation {how!r}; choose minmax or zscore")
+
+
+def sharpness(scores: Sequence[float]) -> float:
+    """How far the list's leader stands above the rest, in standard deviations (0 for a flat or tiny list).
+
+    A query-performance predictor: a list whose top score is an outlier usually
+    found what the query is about; one whose scores are flat is guessing.
+    """
+    if len(scores) < 3:
+        return 0.0
+    mean = sum(scores) / len(scores)
+    std = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
+    return 0.0 if std <= 1e-12 else (max(scores) - mean) / std
+
+
+def score_fusion(
+    lists: Sequence[Mapping[T, float]],
+    *,
+    how: str = "minmax",
+    weights: Sequence[float] | None = None,
+    weighting: str = "fixed",
+) -> list[tuple[T, float]]:
+    """Convex combination of normalised scores of every item in `lists` (item → raw score), best first.
+
+    `weights` are made to sum to 1. With weighting="sharpness" each list's weight
+    is further scaled by its `sharpness` for this query, so a confident list
+    counts more than a guessing one. Ties go to the better best rank.
+    """
+    weights = _check_weights(weights, len(lists))
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"unknown weighting {weighting!r}; choose one of {', '.join(WEIGHTINGS)}")
+    if weighting == "sharpness":
+        sharp = [sharpness(list(scores.values())) for scores in lists]
+        if sum(sharp) > 0:
+            weights = [w * s for w, s in zip(weights, sharp, strict=True)]
+    total = sum(weights)
+    weights = [w / total for w in weights] if total > 0 else [1.0 / len(lists)] * len(lists)
+    normalised = [normalise(list(scores.values()), how) for scores in lists]
+    items: dict[T, None] = {}
+    best: dict[T, int] = {}
+    for scores in lists:
+        for rank, item in enumerate(scores, start=1):
+            items.setdefault(item, None)
+            best[item] = min(best.get(item, rank), rank)
+    fused: dict[T, float] = {}
+    for scores, (values, missing), weight in zip(lists, normalised, weights, strict=True):
+        at = dict(zip(scores, values, strict=True))
+        for item in items:
+            fused[item] = fused.get(item, 0.0) + weight * at.get(item, missing)
+    return _sorted(fused, best)
+
+
+def _check_weights(weights: Sequence[float] | None, n: int) -> list[float]:
+    if weights is None:
+        return [1.0] * n
+    if len(weights) != n:
+        raise ValueError(f"{len(weights)} weights for {n} rankings")
+    if any(w < 0 for w in weights):
+        raise ValueError("fusion weights must not be negative")
+    return list(weights)
+
+
+def _sorted(fused: dict[T, float], best: dict[T, int]) -> list[tuple[T, float]]:
     order = {item: i for i, item in enumerate(fused)}
     return sorted(fused.items(), key=lambda pair: (-pair[1], best[pair[0]], order[pair[0]]))

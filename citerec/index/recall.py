@@ -1,8 +1,12 @@
 """Opening a saved index and recalling candidate papers for passages.
 
 `Index.recall` runs BM25 and dense search, each `depth` deep, and fuses the two
-ranked lists by reciprocal rank. The embedder is loaded on the first dense
-query, so BM25-only use never loads torch.
+lists (by rank or by normalised score, see `fusion`). A passage may come with
+its own sentence apart from its neighbours: both are recalled and the sentence
+counts more, so two adjacent sentences keep their own suggestions. With
+pseudo-relevance feedback a second pass runs an RM3-expanded BM25 query and a
+Rocchio-moved dense query. The embedder is loaded on the first dense query, so
+BM25-only use never loads torch.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,18 +26,28 @@ from citerec.errors import LibraryError, ModelError
 from citerec.index.bm25 import Bm25Index, load_array
 from citerec.index.cache import CACHE_FILE, RecallCache, cache_key
 from citerec.index.dense import DenseIndex
-from citerec.index.fusion import reciprocal_rank_fusion
+from citerec.index.fusion import FUSIONS, WEIGHTINGS, reciprocal_rank_fusion, score_fusion
 from citerec.index.manifest import FORMAT_VERSION, VECTORS_FILE, Manifest, read_manifest
 from citerec.index.text import TOKENIZER_VERSION
 from citerec.library import Library
 
+if TYPE_CHECKING:
+    from citerec.expand.prf import DocumentTerms
+
 log = logging.getLogger(__name__)
+Lists = list[tuple[np.ndarray, np.ndarray]] | None  # per query: (rows, scores) of one method, best first
 
 METHODS = ("hybrid", "bm25", "dense")
 RECALL_DEPTH = 100  # each list's length before fusion: a paper ranked 80th by one method can still surface
-HYBRID_RRF_K = 30.0  # RRF k and a 2:1 dense weight: on 4 shared eval papers MiniLM beats BM25 clearly, and
-BM25_WEIGHT = 1.0  # equal weights let BM25 noise push dense hits out of the top 20 (see the issue-3 report)
-DENSE_WEIGHT = 2.0
+FUSION = "zscore"  # z-scored scores, convex 1:1 weights. Measured on the pooled eval papers and ACM-CR (README,
+BM25_WEIGHT = 1.0  # Evaluation): it beats RRF k=30 with dense x2 (the old default, tuned on 4 eval papers) on
+DENSE_WEIGHT = 1.0  # both, and RRF k=60 too; RRF stays available (fusion="rrf", rrf_k)
+HYBRID_RRF_K = 30.0
+SENTENCE_WEIGHT = 0.4  # share of the passage's own sentence against the sentence-with-neighbours window
+PRF_DOCS = 10  # feedback papers (RM3 / Rocchio)
+PRF_TERMS = 10  # RM3 terms kept from the relevance model
+RM3_WEIGHT = 0.5  # share of the relevance model in the expanded BM25 query
+ROCCHIO_WEIGHT = 0.3  # how far the dense query moves towards the feedback papers
 
 REBUILD_HINT = "run `citerec index build --rebuild`"
 
@@ -51,12 +66,33 @@ class Candidate:
 
 @dataclass(frozen=True)
 class FusionSettings:
-    """How the two lists are merged; the defaults were tuned on the shared evaluation papers."""
+    """How the lists are merged; the defaults were measured on the eval papers and ACM-CR (see the README).
+
+    fusion: "rrf" (by rank, `rrf_k`), "minmax" or "zscore" (normalised scores, convex
+    `bm25_weight`:`dense_weight`); weighting "sharpness" scales each list's weight per
+    query by how far its leader stands out. `sentence_weight` is the share of the own
+    sentence when a passage is recalled with its neighbours too.
+    """
 
     rrf_k: float = HYBRID_RRF_K
     bm25_weight: float = BM25_WEIGHT
     dense_weight: float = DENSE_WEIGHT
     depth: int = RECALL_DEPTH
+    fusion: str = FUSION
+    weighting: str = "fixed"
+    sentence_weight: float = SENTENCE_WEIGHT
+    prf_docs: int = PRF_DOCS
+    prf_terms: int = PRF_TERMS
+    rm3_weight: float = RM3_WEIGHT
+    rocchio_weight: float = ROCCHIO_WEIGHT
+
+    def __post_init__(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}")
+        if self.weighting not in WEIGHTINGS:
+            raise ValueError(f"unknown weighting {self.weighting!r}; choose one of {', '.join(WEIGHTINGS)}")
+        if not 0.0 <= self.sentence_weight <= 1.0:
+            raise ValueError("sentence_weight must be between 0 and 1")
 
 
 def check_embedder(manifest: Manifest, requested: str) -> None:
@@ -106,6 +142,8 @@ class Index:
         self._embedder = embedder
         # Set by `ensure_index`: rebuilds the index when its files turn out damaged on first use.
         self.repair: Callable[[], Index] | None = None
+        self._doc_terms: DocumentTerms | None = None  # document-major BM25 weights, built on the first feedback pass
+        self._rows: dict[str, int] | None = None
 
     @classmethod
     def open(cls, library: Library, *, embedder: str | Embedder | None = None) -> Index:
@@ -163,22 +201,50 @@ class Index:
         """The `k` papers most likely to be cited by the passage `query`, best first."""
         return self.recall_many([query], k=k, method=method)[0]
 
-    def recall_many(self, queries: Sequence[str], k: int = 50, method: str = "hybrid") -> list[list[Candidate]]:
-        """`recall` for many passages; passages seen before come from the cache, the rest are batched."""
+    def recall_many(
+        self,
+        queries: Sequence[str],
+        k: int = 50,
+        method: str = "hybrid",
+        *,
+        sentences: Sequence[str] | None = None,
+        prf: bool = False,
+    ) -> list[list[Candidate]]:
+        """`recall` for many passages; passages seen before come from the cache, the rest are batched.
+
+        `sentences`, when given, are each passage's own sentence (`queries` then hold it
+        with its neighbours): both are recalled and mixed by `fusion.sentence_weight`.
+        `prf` adds a pseudo-relevance-feedback pass (RM3 for BM25, Rocchio for dense).
+        """
         if method not in METHODS:
             raise ValueError(f"unknown recall method {method!r}; choose one of {', '.join(METHODS)}")
         queries = list(queries)
         k = min(k, self.size)
         if k <= 0 or not queries:
             return [[] for _ in queries]
+        weight = self.fusion.sentence_weight
+        if sentences is None or weight <= 0:
+            return self._cached(queries, k, method, prf)
+        own = [s or q for s, q in zip(sentences, queries, strict=True)]
+        if weight >= 1:
+            return self._cached(own, k, method, prf)
+        depth = max(k, self.fusion.depth)
+        apart = [i for i, (s, q) in enumerate(zip(own, queries, strict=True)) if s != q]
+        sentence_lists = self._cached([own[i] for i in apart], depth, method, prf) if apart else []
+        window_lists = self._cached(queries, depth, method, prf)
+        for i, lists in zip(apart, sentence_lists, strict=True):
+            window_lists[i] = _mix(lists, window_lists[i], weight)
+        return [candidates[:k] for candidates in window_lists]
+
+    def _cached(self, queries: list[str], k: int, method: str, prf: bool) -> list[list[Candidate]]:
         if self.cache is None:
-            return self._recall(queries, k, method)
+            return self._recall(queries, k, method, prf)
         settings = dataclasses.asdict(self.fusion)
-        keys = [cache_key(self.manifest.generation, method, k, settings, q) for q in queries]
+        keys = [cache_key(self.manifest.generation, method, k, settings, prf, q) for q in queries]
         found = self.cache.candidates(keys)
         missing = list(dict.fromkeys(i for i, key in enumerate(keys) if key not in found))
         if missing:
-            fresh = self._recall([queries[i] for i in missing], k, method)
+            fresh = self._recall([queries[i] for i in missing], k, method, prf)
             computed = {
                 keys[i]: [dataclasses.asdict(c) for c in result] for i, result in zip(missing, fresh, strict=True)
             }
@@ -186,16 +252,82 @@ class Index:
             found.update(computed)
         return [[Candidate(**c) for c in found[key]] for key in keys]
 
-    def _recall(self, queries: list[str], k: int, method: str) -> list[list[Candidate]]:
+    def _recall(self, queries: list[str], k: int, method: str, prf: bool = False) -> list[list[Candidate]]:
         depth = k if method != "hybrid" else max(k, self.fusion.depth)
+        if prf:
+            return self._recall_with_feedback(queries, k, depth, method)
         lexical = [self.bm25.top_k(q, depth) for q in queries] if method != "dense" else None
-        semantic = self._dense_lists(queries, depth) if method != "bm25" else None
+        semantic = self._dense_lists(self.query_vectors(queries), depth) if method != "bm25" else None
+        return self._combine_all(lexical, semantic, len(queries), k, method)
+
+    def _combine_all(self, lexical: Lists, semantic: Lists, n: int, k: int, method: str) -> list[list[Candidate]]:
         results = []
-        for i in range(len(queries)):
+        for i in range(n):
             bm25_rows, bm25_scores = lexical[i] if lexical is not None else (np.zeros(0, np.int64), None)
             dense_rows, dense_scores = semantic[i] if semantic is not None else (np.zeros(0, np.int64), None)
             results.append(self._combine(bm25_rows, bm25_scores, dense_rows, dense_scores, k, method))
         return results
+
+    # -- pseudo-relevance feedback ---------------------------------------
+    def feedback(self, queries: Sequence[str], method: str = "hybrid") -> list[tuple[str, ...]]:
+        """The BM25 stems RM3 adds to each passage (heaviest first): what `prf` expands a query with."""
+        first = self._cached(list(queries), min(self.fusion.prf_docs, self.size), method, False)
+        terms = self._document_terms()
+        return [self._rm3(q, terms, candidates)[1] for q, candidates in zip(queries, first, strict=True)]
+
+    def _recall_with_feedback(self, queries: list[str], k: int, depth: int, method: str) -> list[list[Candidate]]:
+        from citerec.expand.prf import rocchio, weighted_scores
+
+        first = self._cached(queries, min(self.fusion.prf_docs, self.size), method, False)
+        lexical = semantic = None
+        if method != "dense":
+            terms = self._document_terms()
+            lexical = []
+            for query, candidates in zip(queries, first, strict=True):
+                expanded, _ = self._rm3(query, terms, candidates)
+                lexical.append(_top(weighted_scores(self.bm25, expanded), depth))
+        if method != "bm25":
+            vectors = self.query_vectors(queries)
+            moved = [
+                rocchio(vector, self._paper_vectors([self._row(c.key) for c in candidates]), self.fusion.rocchio_weight)
+                for vector, candidates in zip(vectors, first, strict=True)
+            ]
+            semantic = self._dense_lists(np.stack(moved), depth)
+        return self._combine_all(lexical, semantic, len(queries), k, method)
+
+    def _rm3(
+        self, query: str, terms: DocumentTerms, candidates: list[Candidate]
+    ) -> tuple[dict[int, float], tuple[str, ...]]:
+        from citerec.expand.prf import rm3_query
+
+        rows = [self._row(c.key) for c in candidates]
+        low = min((c.score for c in candidates), default=0.0)
+        weights = [c.score - min(low, 0.0) for c in candidates]  # z-score fusion can give negative scores
+        return rm3_query(query, terms, rows, weights, self.fusion.prf_terms, self.fusion.rm3_weight)
+
+    def _document_terms(self) -> DocumentTerms:
+        from citerec.expand.prf import DocumentTerms
+
+        bm25 = self.bm25  # loads outside the lock below (loading takes it too)
+        with self._load_lock:
+            if self._doc_terms is None:
+                self._doc_terms = DocumentTerms(bm25)
+        return self._doc_terms
+
+    def _row(self, key: str) -> int:
+        if self._rows is None:
+            self._rows = {k: i for i, k in enumerate(self.keys)}
+        return self._rows[key]
+
+    def _paper_vectors(self, rows: list[int]) -> np.ndarray:
+        """Stored vectors of papers (for Rocchio); an IVF index gets its direct map on first use."""
+        index = self.dense.cpu_index()
+        ids = np.asarray(rows, dtype=np.int64)
+        try:
+            return index.reconstruct_batch(ids)
+        except RuntimeError:
+            index.make_direct_map()
+            return index.reconstruct_batch(ids)
 
     def query_vectors(self, queries: Sequence[str]) -> np.ndarray:
         """Embeddings of the passages; those embedded before (same embedder, same text) come from the cache."""
@@ -212,8 +344,7 @@ class Index:
             found.update(computed)
         return np.stack([found[key] for key in keys]).astype(np.float32)
 
-    def _dense_lists(self, queries: list[str], depth: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        vectors = self.query_vectors(queries)
+    def _dense_lists(self, vectors: np.ndarray, depth: int) -> list[tuple[np.ndarray, np.ndarray]]:
         scores, rows = self.dense.search(vectors, depth)
         out = []
         for score_row, id_row in zip(scores, rows, strict=True):
@@ -236,11 +367,18 @@ class Index:
             ranked = [(row, score) for row, (_, score) in bm25_at.items()]
         elif method == "dense":
             ranked = [(row, score) for row, (_, score) in dense_at.items()]
-        else:
+        elif self.fusion.fusion == "rrf":
             ranked = reciprocal_rank_fusion(
                 [list(bm25_at), list(dense_at)],
                 k=self.fusion.rrf_k,
                 weights=[self.fusion.bm25_weight, self.fusion.dense_weight],
+            )
+        else:
+            ranked = score_fusion(
+                [{row: score for row, (_, score) in at.items()} for at in (bm25_at, dense_at)],
+                how=self.fusion.fusion,
+                weights=[self.fusion.bm25_weight, self.fusion.dense_weight],
+                weighting=self.fusion.weighting,
             )
         out = []
         for row, score in ranked[:k]:
@@ -256,6 +394,33 @@ class Index:
                 )
             )
         return out
+
+
+def _top(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, scores) of the best `k` positive scores, best first (ties: lower row)."""
+    rows = np.flatnonzero(scores > 0)
+    if len(rows) > k:
+        rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
+    rows = rows[np.lexsort((rows, -scores[rows]))]
+    return rows, scores[rows]
+
+
+def _mix(sentence: list[Candidate], window: list[Candidate], weight: float) -> list[Candidate]:
+    """The own sentence's and the window's candidates, scores mixed `weight` : 1 − `weight`.
+
+    Each list's scores are first divided by its top score, so RRF fractions and
+    normalised scores mix alike; a paper missing from one list gets 0 there.
+    """
+    top_s = max((c.score for c in sentence), default=0.0) or 1.0
+    top_w = max((c.score for c in window), default=0.0) or 1.0
+    by_key: dict[str, Candidate] = {}
+    mixed: dict[str, float] = {}
+    for candidates, share, top in ((sentence, weight, top_s), (window, 1 - weight, top_w)):
+        for c in candidates:
+            by_key.setdefault(c.key, c)
+            mixed[c.key] = mixed.get(c.key, 0.0) + share * c.score / top
+    order = sorted(mixed, key=lambda key: -mixed[key])
+    return [dataclasses.replace(by_key[key], score=mixed[key]) for key in order]
 
 
 def load_vectors(folder: Path, manifest: Manifest) -> np.ndarray:

@@ -66,6 +66,9 @@ class SuggestRequest(BaseModel):
     instruction: str | None = Field(None, min_length=1)
     include_cited: bool | None = Field(None, description="Also suggest keys already cited in the passage.")
     all_sentences: bool | None = Field(None, description="Suggest for every sentence, not only citation spots.")
+    expand: Literal["none", "prf"] | None = Field(
+        None, description="Query expansion: prf adds pseudo-relevance feedback (the added terms come back)."
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> SuggestRequest:

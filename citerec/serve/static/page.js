@@ -32,9 +32,16 @@ function setStatus(id, text, isError = false) {
   node.classList.toggle("error", isError);
 }
 
-function scoreCell(score) {
+function scoreCell(score, label) {
   const width = Math.max(1, Math.round(Math.min(1, Math.max(0, score)) * 60));
-  return el("td", { className: "score" }, el("span", { className: "bar", style: `width:${width}px` }), score.toFixed(4));
+  return el("td", { className: "score" }, el("span", { className: "bar", style: `width:${width}px` }), label ?? score.toFixed(4));
+}
+
+// Recall scores (RRF fractions) mean nothing to a reader: show each as a share of the passage's top one.
+function confidenceCell(s, reranked) {
+  const cell = scoreCell(s.confidence, reranked ? s.confidence.toFixed(3) : `${Math.round(s.confidence * 100)}%`);
+  cell.title = reranked ? `P(yes) ${s.score.toFixed(4)}` : `share of the top recall score (raw ${s.score.toFixed(4)})`;
+  return cell;
 }
 
 // -- tabs ----------------------------------------------------------------
@@ -49,11 +56,12 @@ for (const tab of document.querySelectorAll('[role="tab"]')) {
 }
 
 // -- suggest -------------------------------------------------------------
-function renderContext(context) {
+function renderContext(context, reranked) {
   const where = `${context.file}:${context.line_start}` + (context.section ? ` · ${context.section}` : "");
   const box = el("div", { className: "context" },
     el("div", { className: "where" }, where),
     el("blockquote", {}, context.sentence || context.query));
+  if (context.expanded_query) box.append(el("p", { className: "muted expanded" }, `expanded: ${context.expanded_query}`));
   if (!context.suggestions.length) {
     box.append(el("p", { className: "muted" }, "no suggestion above the threshold"));
     return box;
@@ -61,7 +69,7 @@ function renderContext(context) {
   const table = el("table");
   for (const s of context.suggestions) {
     table.append(el("tr", { className: "suggestion" },
-      scoreCell(s.score),
+      confidenceCell(s, reranked),
       el("td", {}, el("code", { className: "key" }, s.key)),
       el("td", {}, s.title)));
   }
@@ -91,7 +99,9 @@ $("suggest-file").addEventListener("change", async (event) => {
 $("suggest-go").addEventListener("click", async () => {
   const text = $("suggest-text").value;
   if (!text.trim()) return setStatus("suggest-status", "Paste a passage first.", true);
-  const body = { top_n: Number($("suggest-top").value) || 5, rerank: $("suggest-rerank").value };
+  const body = {
+    top_n: Number($("suggest-top").value) || 5, rerank: $("suggest-rerank").value, expand: $("suggest-expand").value,
+  };
   body[$("suggest-is-tex").checked ? "tex" : "text"] = text;
   $("suggest-go").disabled = true;
   $("suggest-results").replaceChildren();
@@ -99,7 +109,7 @@ $("suggest-go").addEventListener("click", async () => {
   const started = performance.now();
   try {
     const result = await api("POST", "/v1/suggest", body);
-    $("suggest-results").replaceChildren(...result.contexts.map(renderContext));
+    $("suggest-results").replaceChildren(...result.contexts.map((c) => renderContext(c, result.reranked)));
     const how = result.reranked ? `reranked by ${result.reranker}` : "recall only (not reranked)";
     const notes = result.notes.length ? " · " + result.notes.join(" · ") : "";
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
