@@ -173,13 +173,16 @@ def model_path(variant: Variant, source: SourceModel) -> Path:
     target = folder / f"model-{variant.precision}.onnx"
     if _valid(target):
         return target
-    with _export_lock, _file_lock(folder / ".lock"):
-        if _valid(target):  # another process or thread exported it meanwhile
-            return target
-        if target.exists():
-            log.warning("cached ONNX model %s is damaged; exporting it again", target)
-        log.info("exporting %s to ONNX (%s) into %s", variant.model, variant.precision, folder)
-        _export(source, variant.precision, target)
+    try:
+        with _export_lock, _file_lock(folder / ".lock"):
+            if _valid(target):  # another process or thread exported it meanwhile
+                return target
+            if target.exists():
+                log.warning("cached ONNX model %s is damaged; exporting it again", target)
+            log.info("exporting %s to ONNX (%s) into %s", variant.model, variant.precision, folder)
+            _export(source, variant.precision, target)
+    except OSError as exc:
+        raise ModelError(f"cannot write the ONNX model cache in {folder} ({exc}); set CITEREC_CACHE_DIR") from exc
     return target
 
 
