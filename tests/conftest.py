@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.libraries import copy_library
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -50,5 +51,5 @@ def _indexed_example_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def example_library_dir(_indexed_example_library: Path, tmp_path: Path) -> Path:
     """A private copy of the indexed example library (tests may modify it)."""
     target = tmp_path / ".citerec"
-    shutil.copytree(_indexed_example_library, target)
+    copy_library(_indexed_example_library, target)
     return target

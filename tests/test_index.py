@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from citerec.index.text import clean_latex, surname, tokenize
 from citerec.library import Library
 from citerec.papers import Paper
 from citerec.progress import ProgressCallback
+from tests.helpers.libraries import copy_library
 
 PAPERS = [
     Paper(
@@ -157,7 +157,7 @@ def built_library(tmp_path_factory: pytest.TempPathFactory, minilm) -> Path:
 def library(built_library: Path, tmp_path: Path) -> Library:
     """A private copy of the indexed library, with an empty recall cache."""
     root = tmp_path / ".citerec"
-    shutil.copytree(built_library, root, ignore=shutil.ignore_patterns("recall-cache.sqlite*"))
+    copy_library(built_library, root, skip=("recall-cache.sqlite*",))
     return Library(root)
 
 

@@ -13,6 +13,8 @@ from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcContentModified, JsonRpcRequestCancelled
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
+from tests.helpers.libraries import copy_library
+
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 NEW_ENTRY = """
@@ -62,7 +64,7 @@ def make_workspace(root: Path, examples: Path) -> Path:
 @pytest.fixture(scope="module")
 def library_copy(_indexed_example_library: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("lsp-library") / ".citerec"
-    shutil.copytree(_indexed_example_library, target)
+    copy_library(_indexed_example_library, target)
     return target
 
 
@@ -332,7 +334,7 @@ async def test_newer_requests_cancel_older_ones(tmp_path: Path, library_copy: Pa
     """While the server is still loading, a newer completion supersedes an older one and an edit cancels
     requests for older versions; the editor gets RequestCancelled for those and an answer for the newest."""
     library = tmp_path / ".citerec"
-    shutil.copytree(library_copy, library)
+    copy_library(library_copy, library)
     # A client that does not resolve items lazily: documentation comes with each item.
     bare = lsp.ClientCapabilities()
     workspace = make_workspace(tmp_path, examples_dir)

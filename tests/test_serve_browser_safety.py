@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers.libraries import copy_library
 from tests.test_serve_browser import CHROMIUM_ARGS, chromium_path  # noqa: F401 - the fixture is used by name
 
 pytestmark = pytest.mark.browser
@@ -28,7 +29,6 @@ HOSTILE_BIB = f"""@article{{hostile2024,
 @pytest.fixture(scope="module")
 def hostile_url(_indexed_example_library, tmp_path_factory):
     pytest.importorskip("uvicorn")
-    import shutil
 
     from citerec.index import ensure_index
     from citerec.ingest import import_bibtex
@@ -38,7 +38,7 @@ def hostile_url(_indexed_example_library, tmp_path_factory):
     from citerec.suggest import SuggestOptions
 
     root = tmp_path_factory.mktemp("hostile") / ".citerec"
-    shutil.copytree(_indexed_example_library, root)
+    copy_library(_indexed_example_library, root)
     bib = root.parent / "hostile.bib"
     bib.write_text(HOSTILE_BIB)
     library = Library(root)
