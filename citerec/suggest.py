@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from citerec.engine import LOCAL, EngineConfig
 from citerec.errors import CiterecError, InputError, ModelError
 from citerec.library import Library, default_library_dir
-from citerec.papers import normalise_key
+from citerec.papers import Paper, normalise_key
 from citerec.progress import ProgressCallback, no_progress
 from citerec.rerank import DEFAULT_RERANKER, format_document
 
@@ -278,20 +278,27 @@ class Suggester:
         reranker = self._reranker_for(options)
         if reranker is not None and not options.engine.local:
             return self._rank_batched(reranker, contexts, recalled, options)
+        # One query for every candidate's entry, not one per candidate (50 a passage).
+        papers = self.library.get_many(c.key for candidates in recalled for c in candidates)
         results = []
         for number, (context, candidates) in enumerate(zip(contexts, recalled, strict=True)):
-            rerank_scores = self._rerank(reranker, context, candidates, options) if reranker else None
-            cut = self._cut(context, candidates, rerank_scores, options)
+            rerank_scores = self._rerank(reranker, context, candidates, papers, options) if reranker else None
+            cut = self._cut(context, candidates, rerank_scores, options, papers)
             results.append(dataclasses.replace(cut, expanded_query=expanded[number]))
             self.progress("Reranking" if reranker else "Ranking", number + 1, len(contexts))
         return results
 
     def _rerank(
-        self, reranker: Reranker, context: Context, candidates: Sequence[Candidate], options: SuggestOptions
+        self,
+        reranker: Reranker,
+        context: Context,
+        candidates: Sequence[Candidate],
+        papers: Mapping[str, Paper],
+        options: SuggestOptions,
     ) -> list[float]:
         documents = []
         for candidate in candidates:
-            paper = self.library.get(candidate.key)
+            paper = papers.get(normalise_key(candidate.key))
             documents.append(format_document(paper) if paper else candidate.key)
         return reranker.score(context.text, documents, instruction=options.instruction)
 
@@ -312,7 +319,7 @@ class Suggester:
         scores = reranker.score_pairs(pairs, instruction=options.instruction, progress=self.progress)
         results, start = [], 0
         for context, candidates in zip(contexts, recalled, strict=True):
-            results.append(self._cut(context, candidates, scores[start : start + len(candidates)], options))
+            results.append(self._cut(context, candidates, scores[start : start + len(candidates)], options, papers))
             start += len(candidates)
         return results
 
@@ -322,6 +329,7 @@ class Suggester:
         candidates: Sequence[Candidate],
         rerank_scores: Sequence[float] | None,
         options: SuggestOptions,
+        papers: Mapping[str, Paper],
     ) -> ContextSuggestions:
         cited = {normalise_key(k) for k in context.cited_keys}
         order = list(range(len(candidates)))
@@ -331,7 +339,7 @@ class Suggester:
         top = max((float(c.score) for c in candidates), default=0.0)
         for rank, i in enumerate(order, start=1):
             candidate = candidates[i]
-            paper = self.library.get(candidate.key)
+            paper = papers.get(normalise_key(candidate.key))
             rerank_score = None if rerank_scores is None else float(rerank_scores[i])
             ranking.append(
                 Suggestion(
