@@ -144,3 +144,53 @@ def test_eval_paper_specs_are_checked(drafts, tmp_path: Path) -> None:
         result = runner.invoke(app, ["eval", "--rerank", "off", *args])
         assert result.exit_code != 0 and message in result.output, (args, result.output)
         assert "Traceback" not in result.output
+
+
+# -- the ray engine: all drafts' passages in one pass over the actor pool -------------------------------------
+@pytest.fixture(scope="module")
+def ray_runtime():
+    """One local Ray with 2 CPUs for this module (as in tests/test_engine_ray.py)."""
+    ray = pytest.importorskip("ray")
+    from citerec.engine.ray_runtime import runtime_env
+
+    if ray.is_initialized():
+        ray.shutdown()
+    context = ray.init(num_cpus=2, include_dashboard=False, runtime_env=runtime_env(), log_to_driver=False)
+    yield context
+    from citerec.engine.ray_rerank import release_pool
+
+    release_pool()
+    ray.shutdown()
+
+
+def test_several_drafts_on_ray_in_one_pass_score_as_local(
+    ray_runtime, example_library_dir: Path, drafts, tiny_reranker_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from citerec.engine.ray_rerank import RayReranker
+
+    fresh_library = tmp_path / "ray-library"
+    shutil.copytree(example_library_dir, fresh_library)  # no shared score cache between the two runs
+    calls: list[int] = []
+    score_pairs = RayReranker._score_pairs
+
+    def counting(self, pairs, *args, **kwargs):
+        calls.append(len(pairs))
+        return score_pairs(self, pairs, *args, **kwargs)
+
+    monkeypatch.setattr(RayReranker, "_score_pairs", counting)
+    common = ["--rerank", "on", "--reranker", str(tiny_reranker_dir), "--recall-k", "8", "--threshold", "0"]
+    common += ["--format", "json", *map(str, drafts)]
+    local = runner.invoke(app, ["suggest", "-L", str(example_library_dir), *common])
+    assert local.exit_code == 0, local.output
+    distributed = runner.invoke(
+        app, ["suggest", "-L", str(fresh_library), *common, "--engine", "ray", "--workers", "2"]
+    )
+    assert distributed.exit_code == 0, distributed.output
+    mine, theirs = json.loads(distributed.stdout), json.loads(local.stdout)
+    assert len(calls) == 1 and calls[0] == 8 * sum(len(r["contexts"]) for r in mine)  # one pass for both drafts
+    assert [r["source"] for r in mine] == [r["source"] for r in theirs] and mine[0]["reranked"]
+    for a, b in zip(mine, theirs, strict=True):
+        for ca, cb in zip(a["contexts"], b["contexts"], strict=True):
+            assert [s["key"] for s in ca["suggestions"]] == [s["key"] for s in cb["suggestions"]]
+            for sa, sb in zip(ca["suggestions"], cb["suggestions"], strict=True):
+                assert sa["rerank_score"] == pytest.approx(sb["rerank_score"], abs=1e-6)
