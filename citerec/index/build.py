@@ -234,7 +234,7 @@ def _update_index(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         library_version=version,
     )
-    old_vectors = None  # release the memory map before the old generation is deleted
+    old_vectors = previous_dense = None  # release the memory maps before the old generation is deleted
     save_index(library.index_dir, new_manifest, vectors, bm25, dense)
     progress("indexing", 1, 1)
 

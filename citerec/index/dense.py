@@ -116,6 +116,20 @@ def _gpu_resources() -> Any | None:
         return None
 
 
+def _on_gpu(index: Any, use_gpu: bool) -> tuple[Any, Any | None]:
+    """The index moved to the GPU when one is usable, else as it was (some IVF-PQ code sizes stay on the CPU)."""
+    import faiss
+
+    gpu = _gpu_resources() if use_gpu else None
+    if gpu is None:
+        return index, None
+    try:
+        return faiss.index_cpu_to_gpu(gpu, 0, index), gpu
+    except RuntimeError as exc:  # e.g. a PQ code size the GPU kernels do not support
+        log.warning("FAISS index stays on the CPU: %s", str(exc).splitlines()[0] if str(exc) else exc)
+        return index, None
+
+
 class DenseIndex:
     """A FAISS index whose row i is paper i of the manifest."""
 
@@ -155,9 +169,7 @@ class DenseIndex:
             index.nprobe = spec.nprobe
         else:
             raise ValueError(f"unknown dense index kind {spec.kind!r}")
-        gpu = _gpu_resources() if use_gpu else None
-        if gpu is not None:
-            index = faiss.index_cpu_to_gpu(gpu, 0, index)
+        index, gpu = _on_gpu(index, use_gpu)
         if not index.is_trained:
             rng = np.random.default_rng(0)
             wanted = spec.nlist * _TRAIN_POINTS_PER_LIST
@@ -222,7 +234,5 @@ class DenseIndex:
 
         index = faiss.read_index(str(folder / FAISS_FILE))
         index.nprobe = spec.nprobe
-        gpu = _gpu_resources() if use_gpu else None
-        if gpu is not None:
-            index = faiss.index_cpu_to_gpu(gpu, 0, index)
+        index, gpu = _on_gpu(index, use_gpu)
         return cls(index, spec, int(index.d), gpu, vectors)
