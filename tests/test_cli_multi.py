@@ -194,3 +194,27 @@ def test_several_drafts_on_ray_in_one_pass_score_as_local(
             assert [s["key"] for s in ca["suggestions"]] == [s["key"] for s in cb["suggestions"]]
             for sa, sb in zip(ca["suggestions"], cb["suggestions"], strict=True):
                 assert sa["rerank_score"] == pytest.approx(sb["rerank_score"], abs=1e-6)
+
+
+def test_eval_several_papers_on_ray_loads_the_pool_once(
+    ray_runtime, drafts, tiny_reranker_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from citerec.engine import ray_rerank
+
+    ray_rerank.release_pool()
+    made: list[str] = []
+    init = ray_rerank.RayReranker.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(args[1])
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(ray_rerank.RayReranker, "__init__", counting)
+    papers = [f"{draft}:{draft.parent / 'refs.bib'}" for draft in drafts]
+    args = ["eval", "--paper", papers[0], "--paper", papers[1], "--rerank", "on", "--reranker", str(tiny_reranker_dir)]
+    args += ["--recall-k", "8", "-L", str(tmp_path / "eval"), "--json", "-", "--engine", "ray", "--workers", "2"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert len(report["papers"]) == 2 and all(p["n_contexts"] for p in report["papers"])
+    assert made == [str(tiny_reranker_dir)]  # one actor pool for both papers
