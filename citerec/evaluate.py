@@ -208,6 +208,16 @@ def evaluate_paper(
     return evaluate_on_library(tex, suggester, merge_keymaps(keymaps[: len(own)]), options=options, name=name)
 
 
+def paper_names(texs: Sequence[Path | str]) -> list[str]:
+    """A distinct name per paper: the file's stem, with its folder's name when stems repeat (main.tex)."""
+    stems = [Path(tex).stem for tex in texs]
+    names = [
+        stem if stems.count(stem) == 1 else f"{Path(tex).resolve().parent.name}-{stem}"
+        for tex, stem in zip(texs, stems, strict=True)
+    ]
+    return [name if names.count(name) == 1 else f"{name}-{i + 1}" for i, name in enumerate(names)]
+
+
 def evaluate(
     papers: Sequence[tuple[Path | str, Path | str | Sequence[Path | str]]],
     *,
@@ -222,6 +232,7 @@ def evaluate(
     `library_dir` keeps each paper's evaluation library (and index) in a subfolder, for reuse.
     """
     options = options or SuggestOptions()
+    names = paper_names([tex for tex, _ in papers])
     results = tuple(
         evaluate_paper(
             tex,
@@ -230,9 +241,10 @@ def evaluate(
             options=options,
             reranker=reranker,
             progress=progress,
-            library_dir=None if library_dir is None else Path(library_dir) / Path(tex).stem,
+            library_dir=None if library_dir is None else Path(library_dir) / name,
+            name=name,
         )
-        for tex, bib in papers
+        for (tex, bib), name in zip(papers, names, strict=True)
     )
     config = dataclasses.asdict(options) | {"pool": [str(p) for p in pool]}
     return EvalReport(papers=results, metrics=average([p.metrics for p in results if p.n_contexts]), config=config)

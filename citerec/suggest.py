@@ -376,10 +376,15 @@ class Suggester:
         notes: Sequence[str] = (),
     ) -> SuggestResult:
         options = options or self.options
+        return self._result(source, self.rank(contexts, options), options, notes)
+
+    def _result(
+        self, source: str, ranked: Sequence[ContextSuggestions], options: SuggestOptions, notes: Sequence[str]
+    ) -> SuggestResult:
         reranker = self._reranker_for(options)
         return SuggestResult(
             source=source,
-            contexts=tuple(self.rank(contexts, options)),
+            contexts=tuple(ranked),
             reranked=reranker is not None,
             reranker=reranker.model_name if reranker is not None else None,
             embedder=self.index.embedder_name,
@@ -411,20 +416,42 @@ class Suggester:
         `path` may be a `Draft` already read, so a caller that also annotates the
         draft (the CLI's tex output) reads it once.
         """
+        return self.suggest_paths([path], options=options)[0]
+
+    def suggest_paths(
+        self, paths: Sequence[Path | str | Draft], *, options: SuggestOptions | None = None
+    ) -> list[SuggestResult]:
+        """Suggest for several drafts, one result each, ranked in one pass.
+
+        Every draft's contexts go through one `rank` call, so an engine that
+        batches (Ray) spreads all of them over its workers at once.
+        """
         from citerec.latex import Draft, extract_contexts, read_draft
 
         options = options or self.options
-        draft = (
-            path if isinstance(path, Draft) else read_draft(path, allow_outside_includes=options.allow_outside_includes)
-        )
-        contexts, notes = _contexts_or_every_sentence(
-            lambda all_sentences: extract_contexts(
-                draft, mode=options.mode, all_sentences=all_sentences, neighbours=options.neighbours
-            ),
-            options,
-        )
-        notes = [str(problem) for problem in draft.problems] + notes
-        return self.suggest_contexts(contexts, source=str(draft.main), options=options, notes=notes)
+        drafts, per_draft, notes = [], [], []
+        for path in paths:
+            draft = (
+                path
+                if isinstance(path, Draft)
+                else read_draft(path, allow_outside_includes=options.allow_outside_includes)
+            )
+            contexts, draft_notes = _contexts_or_every_sentence(
+                lambda all_sentences, draft=draft: extract_contexts(
+                    draft, mode=options.mode, all_sentences=all_sentences, neighbours=options.neighbours
+                ),
+                options,
+            )
+            drafts.append(draft)
+            per_draft.append(contexts)
+            notes.append([str(problem) for problem in draft.problems] + draft_notes)
+        ranked = self.rank([c for contexts in per_draft for c in contexts], options)
+        results, start = [], 0
+        for draft, contexts, draft_notes in zip(drafts, per_draft, notes, strict=True):
+            own = ranked[start : start + len(contexts)]
+            start += len(contexts)
+            results.append(self._result(str(draft.main), own, options, draft_notes))
+        return results
 
 
 def _share(score: float, top: float) -> float:

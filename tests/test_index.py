@@ -418,7 +418,7 @@ def test_ivf_agrees_with_flat_on_top1_and_reuses_its_centroids(tmp_path: Path) -
 
 def test_choose_spec_is_flat_below_the_threshold() -> None:
     assert choose_spec(49_999) == DenseSpec("flat")
-    big = choose_spec(1_000_000)
+    big = choose_spec(999_999)  # IVF-PQ from 1M (tests/test_dense_pq.py)
     assert big.kind == "ivf" and big.nlist == 4096 and 16 <= big.nprobe <= big.nlist
 
 

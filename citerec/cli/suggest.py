@@ -1,4 +1,8 @@
-"""`citerec suggest DRAFT`: suggestions for a draft as a table, JSON, annotated .tex or BibTeX."""
+"""`citerec suggest DRAFT...`: suggestions for drafts as tables, JSON, annotated .tex or BibTeX.
+
+Several drafts share one library, index and reranker, and all their passages
+are ranked in one pass (with `--engine ray`, one pass over the actor pool).
+"""
 
 from __future__ import annotations
 
@@ -22,18 +26,42 @@ FORMATS = ("table", "json", "tex", "bib")
 
 
 def suggest(
-    draft: Annotated[str, typer.Argument(help="The draft: a .tex file (includes are followed), a .txt/.md abstract, or - for stdin.")],
-    bib: Annotated[list[Path], typer.Option("--bib", "-b", help="BibTeX file(s) to import into the library first (only changes are re-indexed).")] = [],  # noqa: B006
+    drafts: Annotated[
+        list[str],
+        typer.Argument(
+            help="The draft(s): .tex files (includes are followed), .txt/.md abstracts, or - (stdin, alone).",
+            show_default=False,
+        ),
+    ],
+    bib: Annotated[
+        list[Path],
+        typer.Option(
+            "--bib", "-b", help="BibTeX file(s) to import into the library first (only changes are re-indexed)."
+        ),
+    ] = [],  # noqa: B006
     library_dir: LibraryDirOption = None,
     top: Annotated[int, typer.Option("--top", "-n", help="Suggestions per passage.")] = 5,
     recall_k: Annotated[int, typer.Option("--recall-k", help="Candidates recalled per passage before reranking.")] = 50,
     method: Annotated[str, typer.Option(help="Recall method: hybrid, bm25 or dense.")] = "hybrid",
-    rerank: Annotated[str, typer.Option(help="auto: rerank when the reranker can be loaded; on: require it; off: recall only.")] = "auto",
-    reranker: Annotated[str, typer.Option(help="Reranker model name or local path (Qwen3-Reranker 0.6B/4B/8B).")] = DEFAULT_RERANKER,
-    backend: Annotated[str, typer.Option(help="Reranker backend: hf, vllm, or the URL of a running vLLM server.")] = "hf",
-    instruction: Annotated[str | None, typer.Option(help="Override the reranker's citation-domain instruction.")] = None,
-    threshold: Annotated[float | None, typer.Option(help="Minimum score to keep a suggestion (default 0.05 when reranked, none otherwise).")] = None,
-    include_cited: Annotated[bool, typer.Option("--include-cited", help="Also suggest keys already cited in that passage.")] = False,
+    rerank: Annotated[
+        str, typer.Option(help="auto: rerank when the reranker can be loaded; on: require it; off: recall only.")
+    ] = "auto",
+    reranker: Annotated[
+        str, typer.Option(help="Reranker model name or local path (Qwen3-Reranker 0.6B/4B/8B).")
+    ] = DEFAULT_RERANKER,
+    backend: Annotated[
+        str, typer.Option(help="Reranker backend: hf, vllm, or the URL of a running vLLM server.")
+    ] = "hf",
+    instruction: Annotated[
+        str | None, typer.Option(help="Override the reranker's citation-domain instruction.")
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(help="Minimum score to keep a suggestion (default 0.05 when reranked, none otherwise)."),
+    ] = None,
+    include_cited: Annotated[
+        bool, typer.Option("--include-cited", help="Also suggest keys already cited in that passage.")
+    ] = False,
     mode: Annotated[str, typer.Option(help="sentence (with neighbour sentences) or paragraph.")] = "sentence",
     all_sentences: Annotated[bool, typer.Option("--all-sentences", help="Look at every sentence, not only those with citations or placeholders.")] = False,
     embedder: Annotated[str | None, typer.Option(help="Embedding model for the index (default: the bundled all-MiniLM-L6-v2).")] = None,
@@ -41,17 +69,30 @@ def suggest(
     expand_url: Annotated[str | None, typer.Option(help="--expand llm: an OpenAI-compatible server (e.g. http://localhost:8001/v1).")] = None,
     expand_model: Annotated[str | None, typer.Option(help="--expand llm: the model name the server knows.")] = None,
     output_format: Annotated[str, typer.Option("--format", "-f", help="table, json, tex or bib.")] = "table",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="tex: folder for the annotated copy (default: stdout for a single file); bib/json: file to write.")] = None,
-    in_place: Annotated[bool, typer.Option("--in-place", help="tex: rewrite the draft files themselves (atomically).")] = False,
-    allow_outside_includes: Annotated[bool, typer.Option("--allow-outside-includes", help="Follow \\input/\\include to files outside the draft's folder (absolute paths, .., symlinks).")] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="tex: folder for the annotated copy (default: stdout for a single file); bib/json: file to write.",
+        ),
+    ] = None,
+    in_place: Annotated[
+        bool, typer.Option("--in-place", help="tex: rewrite the draft files themselves (atomically).")
+    ] = False,
+    allow_outside_includes: Annotated[
+        bool,
+        typer.Option(
+            "--allow-outside-includes",
+            help="Follow \\input/\\include to files outside the draft's folder (absolute paths, .., symlinks).",
+        ),
+    ] = False,
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
     workers: WorkersOption = None,
     gpus_per_worker: GpusOption = 0.0,
 ) -> None:
-    """Suggest \\cite keys for each passage of a draft."""
-    from citerec.latex import read_draft
-
+    """Suggest \\cite keys for each passage of one or more drafts."""
     if output_format not in FORMATS:
         fail(f"--format must be one of {', '.join(FORMATS)}, not {output_format!r}")
     with user_errors():
@@ -74,27 +115,56 @@ def suggest(
             expand_url=expand_url,
             expand_model=expand_model,
         )
-        draft_path = Path(draft) if draft != "-" else None
-        if draft_path is not None and not draft_path.is_file():
-            fail(f"{draft}: no such file")
+        if "-" in drafts and len(drafts) > 1:
+            fail("- (stdin) must be the only draft")
+        if len(set(drafts)) < len(drafts):
+            fail("a draft is given twice")
+        for draft in drafts:
+            if draft != "-" and not Path(draft).is_file():
+                fail(f"{draft}: no such file")
         with rich_progress() as progress:
-            library, imports = open_library(library_dir, bib=bib, near=draft_path)
+            library, imports = open_library(library_dir, bib=bib, near=None if drafts[0] == "-" else Path(drafts[0]))
             for bib_import, _report in imports:
                 for problem in bib_import.problems:
                     warn(str(problem))
-            parsed = read_draft(draft, allow_outside_includes=allow_outside_includes)
+            parsed = [_read(draft, allow_outside_includes) for draft in drafts]
             suggester = Suggester(library, options=options, progress=progress)
-            result = suggester.suggest_path(parsed)
-        for note in result.notes:
-            warn(note)
+            results = suggester.suggest_paths(parsed)
+        _warn_notes(results, suggester.load_notes)
         if output_format == "table":
-            _print_table(result)
+            for result in results:
+                _print_table(result)
         elif output_format == "json":
-            _write(json.dumps(result.to_json(), indent=2, ensure_ascii=False), output)
+            payload = results[0].to_json() if len(results) == 1 else [result.to_json() for result in results]
+            _write(json.dumps(payload, indent=2, ensure_ascii=False), output)
         elif output_format == "bib":
-            _write(_bibtex_for_new(result, library, bib), output)
+            _write(_bibtex_for_new(results, library, bib), output)
         else:
-            _write_tex(result, parsed, output, in_place)
+            _write_tex(results, parsed, output, in_place)
+
+
+def _read(draft: str, allow_outside_includes: bool) -> Draft:
+    """The draft read with its includes; an error that does not say which draft gets its name."""
+    from citerec.errors import CiterecError
+    from citerec.latex import read_draft
+
+    try:
+        return read_draft(draft, allow_outside_includes=allow_outside_includes)
+    except CiterecError as exc:
+        if draft in str(exc):
+            raise
+        raise type(exc)(f"{draft}: {exc}") from exc
+
+
+def _warn_notes(results: list[SuggestResult], load_notes: tuple[str, ...]) -> None:
+    """Each note once; with several drafts, a draft's own notes name it."""
+    seen: set[str] = set()
+    for result in results:
+        for note in result.notes:
+            text = note if len(results) == 1 or note in load_notes else f"{result.source}: {note}"
+            if text not in seen:
+                seen.add(text)
+                warn(text)
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -138,7 +208,7 @@ def _print_table(result: SuggestResult) -> None:
     stdout_console.print(table)
 
 
-def _bibtex_for_new(result: SuggestResult, library, bib: list[Path]) -> str:
+def _bibtex_for_new(results: list[SuggestResult], library, bib: list[Path]) -> str:
     """BibTeX for suggested papers that the user's .bib files do not have yet."""
     from citerec.ingest import papers_to_bibtex, read_bibtex
     from citerec.papers import normalise_key
@@ -147,25 +217,33 @@ def _bibtex_for_new(result: SuggestResult, library, bib: list[Path]) -> str:
         known = {normalise_key(p.key) for path in bib for p in read_bibtex(path).papers}
     else:
         known = {normalise_key(p.key) for p in library.papers() if p.source.startswith("bibtex:")}
-    papers = [library.get(key) for key in result.suggested_keys() if normalise_key(key) not in known]
+    keys = dict.fromkeys(key for result in results for key in result.suggested_keys())
+    papers = [library.get(key) for key in keys if normalise_key(key) not in known]
     if not papers:
         console.print("every suggested paper is already in your .bib")
     return papers_to_bibtex([p for p in papers if p is not None])
 
 
-def _write_tex(result: SuggestResult, parsed: Draft, output: Path | None, in_place: bool) -> None:
+def _write_tex(results: list[SuggestResult], parsed: list[Draft], output: Path | None, in_place: bool) -> None:
     from citerec.texout import annotate, write_annotated
 
-    if not parsed.main.is_file():
-        fail("--format tex needs a draft file, not stdin")
-    keys = {item.context.id: [s.key for s in item.suggestions] for item in result.contexts if item.suggestions}
-    outputs = annotate(parsed, keys, mode=result.options.mode)
+    outputs: dict[Path, str] = {}
+    for result, draft in zip(results, parsed, strict=True):
+        if not draft.main.is_file():
+            fail("--format tex needs a draft file, not stdin")
+        keys = {item.context.id: [s.key for s in item.suggestions] for item in result.contexts if item.suggestions}
+        for path, text in annotate(draft, keys, mode=result.options.mode).items():
+            if outputs.get(path, text) != text:
+                fail(f"{path} is included by several drafts: annotate them one at a time")
+            outputs[path] = text
     if in_place or output is not None:
         written = write_annotated(outputs, in_place=in_place, out_dir=output)
         for path in written:
             console.print(f"wrote {path}")
         return
-    main = parsed.main
+    if len(parsed) > 1:
+        fail("--format tex with several drafts needs --output DIR (or --in-place)")
+    main = parsed[0].main
     if set(outputs) - {main}:
         fail("the suggestions touch included files too: pass --output DIR (or --in-place)")
     emit(outputs.get(main, main.read_text(encoding="utf-8")))

@@ -223,7 +223,7 @@ def _update_index(
     bm25 = Bm25Index.build(bm25_document(paper) for paper in library.iter_papers())
     if bm25.size != len(hashes):  # the snapshot guarantees this; a mismatch would misalign rows
         raise LibraryError(f"library {library.root} changed while it was indexed; run `citerec index build` again")
-    spec = choose_spec(len(hashes))
+    spec = choose_spec(len(hashes), dimension=dimension)
     dense = DenseIndex.build(vectors, spec, previous=previous_dense)
     new_manifest = Manifest(
         embedder=name,
@@ -234,7 +234,7 @@ def _update_index(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         library_version=version,
     )
-    old_vectors = None  # release the memory map before the old generation is deleted
+    old_vectors = previous_dense = None  # release the memory maps before the old generation is deleted
     save_index(library.index_dir, new_manifest, vectors, bm25, dense)
     progress("indexing", 1, 1)
 
