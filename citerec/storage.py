@@ -9,9 +9,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 @contextlib.contextmanager
@@ -41,3 +41,15 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     with atomic_open(path, "wb", encoding=None) as handle:
         handle.write(data)
+
+
+SQL_KEYS_PER_SELECT = 500  # below SQLite's bound-parameter limit
+
+
+def select_by_keys(db: Any, table: str, columns: str, keys: Sequence[str], key_column: str = "key") -> Iterator[tuple]:
+    """Rows of `table` (the given `columns`) whose `key_column` is in `keys`, a bounded chunk of keys per SELECT."""
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), SQL_KEYS_PER_SELECT):
+        chunk = unique[start : start + SQL_KEYS_PER_SELECT]
+        marks = ",".join("?" * len(chunk))
+        yield from db.execute(f"SELECT {columns} FROM {table} WHERE {key_column} IN ({marks})", chunk)

@@ -53,3 +53,19 @@ def example_library_dir(_indexed_example_library: Path, tmp_path: Path) -> Path:
     target = tmp_path / ".citerec"
     copy_library(_indexed_example_library, target)
     return target
+
+
+@pytest.fixture(scope="module")
+def ray_runtime():
+    """One local Ray with 2 CPUs for a test module; its workers run this checkout's citerec."""
+    ray = pytest.importorskip("ray")
+    from citerec.engine.ray_runtime import runtime_env
+
+    if ray.is_initialized():
+        ray.shutdown()
+    context = ray.init(num_cpus=2, include_dashboard=False, runtime_env=runtime_env(), log_to_driver=False)
+    yield context
+    from citerec.engine.ray_rerank import release_pool
+
+    release_pool()
+    ray.shutdown()

@@ -147,22 +147,6 @@ def test_eval_paper_specs_are_checked(drafts, tmp_path: Path) -> None:
 
 
 # -- the ray engine: all drafts' passages in one pass over the actor pool -------------------------------------
-@pytest.fixture(scope="module")
-def ray_runtime():
-    """One local Ray with 2 CPUs for this module (as in tests/test_engine_ray.py)."""
-    ray = pytest.importorskip("ray")
-    from citerec.engine.ray_runtime import runtime_env
-
-    if ray.is_initialized():
-        ray.shutdown()
-    context = ray.init(num_cpus=2, include_dashboard=False, runtime_env=runtime_env(), log_to_driver=False)
-    yield context
-    from citerec.engine.ray_rerank import release_pool
-
-    release_pool()
-    ray.shutdown()
-
-
 def test_several_drafts_on_ray_in_one_pass_score_as_local(
     ray_runtime, example_library_dir: Path, drafts, tiny_reranker_dir: Path, tmp_path: Path, monkeypatch
 ) -> None:

@@ -46,21 +46,6 @@ QUERIES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def ray_runtime():
-    """One local Ray for the module, with 2 CPUs; workers run this checkout's citerec."""
-    from citerec.engine.ray_runtime import runtime_env
-
-    if ray.is_initialized():
-        ray.shutdown()
-    context = ray.init(num_cpus=2, include_dashboard=False, runtime_env=runtime_env(), log_to_driver=False)
-    yield context
-    from citerec.engine.ray_rerank import release_pool
-
-    release_pool()
-    ray.shutdown()
-
-
 # -- synthetic collection (CI has no ACM-CR): topical titles and short abstracts ----------------------------
 _TOPICS = {
     "retrieval": "dense sparse passage query document ranking index recall bm25 retriever",

@@ -25,11 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from citerec.storage import select_by_keys
+
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "recall-cache.sqlite"
 MAX_VECTORS = 200_000  # query vectors kept (oldest dropped first): a few hundred MB at most
-_CHUNK = 500  # keys per SELECT, below SQLite's bound-parameter limit
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS recall (key TEXT PRIMARY KEY, generation TEXT NOT NULL, candidates TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
@@ -73,13 +74,9 @@ class RecallCache:
         found: dict[str, Any] = {}
         if self._db is None:
             return found
-        unique = list(dict.fromkeys(keys))
         with self._lock:
             try:
-                for start in range(0, len(unique), _CHUNK):
-                    chunk = unique[start : start + _CHUNK]
-                    marks = ",".join("?" * len(chunk))
-                    found.update(self._db.execute(f"SELECT key, {column} FROM {table} WHERE key IN ({marks})", chunk))
+                found.update(select_by_keys(self._db, table, f"key, {column}", keys))
             except sqlite3.Error as exc:
                 log.warning("%s: recall cache not read (%s)", self.path, exc)
         return found

@@ -18,10 +18,9 @@ from pathlib import Path
 
 from citerec.progress import ProgressCallback
 from citerec.rerank.base import BaseReranker, Reranker
+from citerec.storage import select_by_keys
 
 log = logging.getLogger(__name__)
-
-_CHUNK = 500  # keys per SELECT, below SQLite's bound-parameter limit
 
 
 def pair_key(model: str, instruction: str, query: str, document: str) -> str:
@@ -67,13 +66,9 @@ class ScoreCache:
 
     def get_many(self, keys: Sequence[str]) -> dict[str, float]:
         found: dict[str, float] = {}
-        unique = list(dict.fromkeys(keys))
         with self._lock:
             try:
-                for start in range(0, len(unique), _CHUNK):
-                    chunk = unique[start : start + _CHUNK]
-                    marks = ",".join("?" * len(chunk))
-                    found.update(self._db.execute(f"SELECT key, score FROM scores WHERE key IN ({marks})", chunk))
+                found.update(select_by_keys(self._db, "scores", "key, score", keys))
             except sqlite3.Error as exc:
                 log.warning("rerank score cache %s unreadable (%s): scoring without it", self.path, exc)
                 return {}
