@@ -44,7 +44,7 @@ def evaluate(
     neighbours: Annotated[int, typer.Option(help="Neighbour sentences on each side added to a sentence context.")] = 1,
     recall_k: Annotated[int, typer.Option("--recall-k", help="Candidates recalled (and reranked) per context.")] = 50,
     embedder: Annotated[
-        str | None, typer.Option(help="Embedding model (default: the bundled all-MiniLM-L6-v2).")
+        str | None, typer.Option(help="Embedding model (default: the bundled all-MiniLM-L6-v2, ONNX int8).")
     ] = None,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the report as JSON to this file ('-' for stdout).")

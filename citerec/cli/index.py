@@ -54,7 +54,7 @@ def build(
         typer.Option(
             "--embedder",
             "-e",
-            help="Embedding model: a sentence-transformers hub name (e.g. Qwen/Qwen3-Embedding-0.6B) or a local folder. Default: the index's current one, else the bundled all-MiniLM-L6-v2.",
+            help="Embedding model: a sentence-transformers hub name (e.g. Qwen/Qwen3-Embedding-0.6B) or a local folder. Default: the index's current one, else the bundled all-MiniLM-L6-v2 on ONNX Runtime (all-MiniLM-L6-v2@onnx-int8,doc128).",
         ),
     ] = None,
     rebuild: Annotated[

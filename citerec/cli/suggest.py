@@ -64,7 +64,7 @@ def suggest(
     ] = False,
     mode: Annotated[str, typer.Option(help="sentence (with neighbour sentences) or paragraph.")] = "sentence",
     all_sentences: Annotated[bool, typer.Option("--all-sentences", help="Look at every sentence, not only those with citations or placeholders.")] = False,
-    embedder: Annotated[str | None, typer.Option(help="Embedding model for the index (default: the bundled all-MiniLM-L6-v2).")] = None,
+    embedder: Annotated[str | None, typer.Option(help="Embedding model for the index (default: the bundled all-MiniLM-L6-v2, ONNX int8).")] = None,
     expand: Annotated[str, typer.Option(help="Query expansion: none, prf (RM3 terms for BM25, Rocchio for dense) or llm (rewrite by a chat endpoint).")] = "none",
     expand_url: Annotated[str | None, typer.Option(help="--expand llm: an OpenAI-compatible server (e.g. http://localhost:8001/v1).")] = None,
     expand_model: Annotated[str | None, typer.Option(help="--expand llm: the model name the server knows.")] = None,
