@@ -6,6 +6,7 @@ skipped without them, except under CI (the `CI` variable set), where that is a f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 
@@ -60,15 +61,15 @@ def server_url(_indexed_example_library, tiny_reranker_dir):
         yield url
 
 
-@pytest.fixture
-def page(chromium_path, server_url):
+@contextlib.contextmanager
+def offline_tab(chromium_path: str, server_url: str):
+    """A Chromium tab that may reach only `server_url`: any other request fails the test."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context()
-            # Only the local server may be reached: any other request fails the test.
             outside: list[str] = []
 
             def guard(route):
@@ -80,11 +81,17 @@ def page(chromium_path, server_url):
             context.route("**/*", guard)
             tab = context.new_page()
             tab.set_default_timeout(60_000)
-            tab.goto(server_url + "/")
             yield tab
             assert not outside, f"the page tried to fetch {outside}"
         finally:
             browser.close()
+
+
+@pytest.fixture
+def page(chromium_path, server_url):
+    with offline_tab(chromium_path, server_url) as tab:
+        tab.goto(server_url + "/")
+        yield tab
 
 
 def test_page_suggests_library_keys_for_a_pasted_paragraph(page, _indexed_example_library):
@@ -115,7 +122,10 @@ def test_page_reranks_documents_one_per_line(page):
     status = page.locator("#rerank-status")
     assert "error" not in (status.get_attribute("class") or ""), status.inner_text()
     docs = page.locator("#rerank-results .doc").all_inner_texts()
-    assert sorted(doc.split(" ", 1)[1] for doc in docs) == ["Attention is all you need", "Deep residual learning",
-                                                            "GloVe word vectors"]
+    assert sorted(doc.split(" ", 1)[1] for doc in docs) == [
+        "Attention is all you need",
+        "Deep residual learning",
+        "GloVe word vectors",
+    ]
     scores = [float(text) for text in page.locator("#rerank-results .score").all_inner_texts()]
     assert scores == sorted(scores, reverse=True)

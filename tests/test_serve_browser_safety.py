@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers.libraries import copy_library
-from tests.test_serve_browser import CHROMIUM_ARGS, chromium_path  # noqa: F401 - the fixture is used by name
+from tests.test_serve_browser import chromium_path, offline_tab  # noqa: F401 - the fixture is used by name
 
 pytestmark = pytest.mark.browser
 
@@ -51,27 +51,8 @@ def hostile_url(_indexed_example_library, tmp_path_factory):
 
 @pytest.fixture
 def browser_page(chromium_path, hostile_url):  # noqa: F811
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context()
-            outside: list[str] = []
-
-            def guard(route):
-                if route.request.url.startswith(hostile_url):
-                    return route.continue_()
-                outside.append(route.request.url)
-                return route.abort()
-
-            context.route("**/*", guard)
-            tab = context.new_page()
-            tab.set_default_timeout(60_000)
-            yield tab
-            assert not outside, f"the page tried to fetch {outside}"
-        finally:
-            browser.close()
+    with offline_tab(chromium_path, hostile_url) as tab:
+        yield tab
 
 
 def test_a_title_holding_html_and_script_is_shown_as_text(browser_page, hostile_url) -> None:
