@@ -17,7 +17,6 @@ does not pay torch's import time.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
@@ -26,7 +25,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from citerec.embed import Profile, normalise_rows, profile_for, resolve_model
 from citerec.errors import ModelError
 from citerec.papers import Paper
 from citerec.progress import ProgressCallback, no_progress
+from citerec.storage import file_lock
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ def model_path(variant: Variant, source: SourceModel) -> Path:
     if _valid(target):
         return target
     try:
-        with _export_lock, _file_lock(folder / ".lock"):
+        with _export_lock, file_lock(folder / ".lock"):
             if _valid(target):  # another process or thread exported it meanwhile
                 return target
             if target.exists():
@@ -202,23 +202,6 @@ def _valid(target: Path) -> bool:
         return target.stat().st_size == meta["size"] and _sha256(target) == meta["sha256"]
     except (OSError, ValueError, KeyError, TypeError):
         return False
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """Serialise exports between processes (POSIX); elsewhere the atomic renames still keep files whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows
-            yield
-            return
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _publish(produced: Path, target: Path) -> None:

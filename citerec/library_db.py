@@ -12,18 +12,18 @@ The stdlib `sqlite3` is the only dependency; nothing here loads a model.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from citerec.errors import LibraryError
 from citerec.papers import Paper, extract_arxiv_id, normalise_doi, normalise_key, normalise_title
+from citerec.storage import file_lock
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def connect(path: Path) -> sqlite3.Connection:
         if not _is_set_up(conn):
             # Switching to WAL takes SQLite's exclusive lock without waiting on the busy
             # timeout, so processes opening a new library at once take turns here.
-            with _file_lock(path.with_name(f".{path.name}.setup.lock")):
+            with file_lock(path.with_name(f".{path.name}.setup.lock")):
                 if not _is_set_up(conn):  # another process may have set it up while we waited
                     conn.execute("PRAGMA journal_mode=WAL")
                     _ensure_schema(conn, path)
@@ -129,22 +129,6 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
     conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};COMMIT;")
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock between processes (POSIX); elsewhere a no-op, and the rename stays atomic."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def migrate_legacy(root: Path) -> bool:
     """Turn `papers.jsonl` into `library.sqlite` once, atomically; True when this call migrated.
 
@@ -156,7 +140,7 @@ def migrate_legacy(root: Path) -> bool:
     legacy, target = root / LEGACY_FILE, root / DB_FILE
     if not legacy.exists() or target.exists():
         return False
-    with _file_lock(root / ".migrate.lock"):
+    with file_lock(root / ".migrate.lock"):
         if target.exists():  # another process migrated while we waited
             return False
         fd, tmp_name = tempfile.mkstemp(prefix=f".{DB_FILE}.", suffix=".tmp", dir=root)

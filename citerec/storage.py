@@ -53,3 +53,23 @@ def select_by_keys(db: Any, table: str, columns: str, keys: Sequence[str], key_c
         chunk = unique[start : start + SQL_KEYS_PER_SELECT]
         marks = ",".join("?" * len(chunk))
         yield from db.execute(f"SELECT {columns} FROM {table} WHERE {key_column} IN ({marks})", chunk)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock between processes on the file `path` (made if missing; POSIX).
+
+    Elsewhere it is a no-op: callers publish by atomic rename, so files stay whole either way.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

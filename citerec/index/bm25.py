@@ -86,12 +86,7 @@ class Bm25Index:
 
     def top_k(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(rows, scores) of the best `k` documents with a positive score, best first."""
-        scores = self.scores(query)
-        rows = np.flatnonzero(scores > 0)
-        if len(rows) > k:
-            rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
-        rows = rows[np.lexsort((rows, -scores[rows]))]
-        return rows, scores[rows]
+        return top_positive(self.scores(query), k)
 
     def save(self, folder: Path) -> None:
         for name, values in zip(_FILES, (self.data, self.indices, self.indptr), strict=True):
@@ -104,3 +99,12 @@ class Bm25Index:
         data, indices, indptr = (load_array(folder / name) for name in _FILES)
         meta = json.loads((folder / _VOCAB).read_text(encoding="utf-8"))
         return cls(data=data, indices=indices, indptr=indptr, vocab=meta["vocab"], size=int(meta["size"]))
+
+
+def top_positive(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, scores) of the best `k` positive scores, best first (ties: lower row)."""
+    rows = np.flatnonzero(scores > 0)
+    if len(rows) > k:
+        rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
+    rows = rows[np.lexsort((rows, -scores[rows]))]
+    return rows, scores[rows]

@@ -23,7 +23,7 @@ import numpy as np
 
 from citerec.embed import Embedder, embedder_name, load_embedder
 from citerec.errors import LibraryError, ModelError
-from citerec.index.bm25 import Bm25Index, load_array
+from citerec.index.bm25 import Bm25Index, load_array, top_positive
 from citerec.index.cache import CACHE_FILE, RecallCache, cache_key
 from citerec.index.dense import DenseIndex
 from citerec.index.fusion import FUSIONS, WEIGHTINGS, reciprocal_rank_fusion, score_fusion
@@ -285,7 +285,7 @@ class Index:
             lexical = []
             for query, candidates in zip(queries, first, strict=True):
                 expanded, _ = self._rm3(query, terms, candidates)
-                lexical.append(_top(weighted_scores(self.bm25, expanded), depth))
+                lexical.append(top_positive(weighted_scores(self.bm25, expanded), depth))
         if method != "bm25":
             vectors = self.query_vectors(queries)
             moved = [
@@ -394,15 +394,6 @@ class Index:
                 )
             )
         return out
-
-
-def _top(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, scores) of the best `k` positive scores, best first (ties: lower row)."""
-    rows = np.flatnonzero(scores > 0)
-    if len(rows) > k:
-        rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
-    rows = rows[np.lexsort((rows, -scores[rows]))]
-    return rows, scores[rows]
 
 
 def _mix(sentence: list[Candidate], window: list[Candidate], weight: float) -> list[Candidate]:
