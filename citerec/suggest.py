@@ -276,43 +276,32 @@ class Suggester:
             shown = sentences if self.index.fusion.sentence_weight > 0 else queries  # the query that dominates
             expanded = ["+ " + " ".join(terms) for terms in self.index.feedback(shown, options.method)]
         reranker = self._reranker_for(options)
-        if reranker is not None and not options.engine.local:
-            return self._rank_batched(reranker, contexts, recalled, options)
         # One query for every candidate's entry, not one per candidate (50 a passage).
         papers = self.library.get_many(c.key for candidates in recalled for c in candidates)
-        results = []
-        for number, (context, candidates) in enumerate(zip(contexts, recalled, strict=True)):
-            rerank_scores = self._rerank(reranker, context, candidates, papers, options) if reranker else None
-            cut = self._cut(context, candidates, rerank_scores, options, papers)
-            results.append(dataclasses.replace(cut, expanded_query=expanded[number]))
-            self.progress("Reranking" if reranker else "Ranking", number + 1, len(contexts))
-        return results
-
-    def _rerank(
-        self,
-        reranker: Reranker,
-        context: Context,
-        candidates: Sequence[Candidate],
-        papers: Mapping[str, Paper],
-        options: SuggestOptions,
-    ) -> list[float]:
-        documents = []
-        for candidate in candidates:
-            paper = papers.get(normalise_key(candidate.key))
-            documents.append(format_document(paper) if paper else candidate.key)
-        return reranker.score(context.text, documents, instruction=options.instruction)
+        if reranker is not None and not options.engine.local:
+            cuts = self._rank_batched(reranker, contexts, recalled, papers, options)
+        else:
+            cuts = []
+            for number, (context, candidates) in enumerate(zip(contexts, recalled, strict=True)):
+                rerank_scores = None
+                if reranker is not None:
+                    documents = [_document(papers, c.key) for c in candidates]
+                    rerank_scores = reranker.score(context.text, documents, instruction=options.instruction)
+                cuts.append(self._cut(context, candidates, rerank_scores, options, papers))
+                self.progress("Reranking" if reranker else "Ranking", number + 1, len(contexts))
+        return [dataclasses.replace(cut, expanded_query=e) for cut, e in zip(cuts, expanded, strict=True)]
 
     def _rank_batched(
         self,
         reranker: Reranker,
         contexts: Sequence[Context],
         recalled: Sequence[Sequence[Candidate]],
+        papers: Mapping[str, Paper],
         options: SuggestOptions,
     ) -> list[ContextSuggestions]:
         """Rerank every context's candidates in one call, so that an engine can spread them over workers."""
-        papers = self.library.get_many(c.key for candidates in recalled for c in candidates)
         pairs = [
-            (context.text, format_document(papers[normalise_key(c.key)]) if normalise_key(c.key) in papers else c.key)
+            (context.text, _document(papers, c.key))
             for context, candidates in zip(contexts, recalled, strict=True)
             for c in candidates
         ]
@@ -521,3 +510,9 @@ def _existing_file(source: str | Path) -> Path | None:
     if "\n" in source or len(source) >= 4096:
         return None
     return Path(source) if Path(source).exists() else None
+
+
+def _document(papers: Mapping[str, Paper], key: str) -> str:
+    """What the reranker reads for candidate `key`: its entry formatted, or the bare key when it is gone."""
+    paper = papers.get(normalise_key(key))
+    return format_document(paper) if paper else key
