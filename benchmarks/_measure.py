@@ -103,3 +103,42 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Cited:
+    """What the query types need to know of a paper a query should find."""
+
+    has_abstract: bool
+    surnames: tuple[str, ...]
+
+
+QUERY_TYPES = ("all", "cited paper without abstract", "several papers cited", "short (< 15 words)", "author named")
+
+
+def query_types(sentence: str, cited: list[Cited], n_cited: int) -> list[str]:
+    """The analysis groups a citing sentence falls in (`cited`: the papers it cites that the library holds)."""
+    import re
+
+    types = ["all"]
+    if any(not p.has_abstract for p in cited):
+        types.append("cited paper without abstract")
+    if n_cited > 1:
+        types.append("several papers cited")
+    if len(re.findall(r"\w+", sentence)) < 15:
+        types.append("short (< 15 words)")
+    names = {n for p in cited for n in p.surnames if len(n) > 2}
+    if "et al" in sentence or any(re.search(rf"\b{re.escape(n)}\b", sentence) for n in names):
+        types.append("author named")
+    return types
+
+
+def type_table(by_type: dict[str, dict[str, list[float]]], labels: list[str]) -> str:
+    """Mean R@10 per query type (rows) and run (columns), with the group sizes."""
+    rows = [
+        [kind, str(len(by_type[kind][labels[0]]))]
+        + [f"{sum(v) / len(v):.3f}" for v in (by_type[kind][label] for label in labels)]
+        for kind in QUERY_TYPES
+        if kind in by_type
+    ]
+    return table(["query type", "n", *labels], rows)

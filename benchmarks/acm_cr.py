@@ -11,6 +11,11 @@ paragraphs) from 50 papers, the cited DOIs judged. Unpack it anywhere:
     python benchmarks/acm_cr.py DIR --dense-text title --methods hybrid \
         --variant rrf60:rrf_k=60,dense_weight=1 --variant minmax:fusion=minmax,dense_weight=1
 
+Two readings beyond the published one (each sentence alone, topic by topic):
+`--in-paragraph` reads each sentence topic inside its published paragraph, with
+its neighbours, as `citerec suggest` reads a draft; `--as-drafts` ranks the
+topics of one citing paper in one call, so they share that draft's topic.
+
 `--variant name:field=value,...` adds hybrid runs with other fusion settings or
 suggest options (as in quality.py); a table per query type (judged papers
 without abstract, several papers cited at once, short sentences, author names
@@ -48,7 +53,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _measure import table  # noqa: E402
+from _measure import Cited, query_types, table, type_table  # noqa: E402
 from quality import parse_variant  # noqa: E402
 
 from citerec.evaluate import average, ranking_metrics  # noqa: E402
@@ -71,6 +76,7 @@ class Topic:
     number: str
     text: str  # as published, markers included
     relevant: tuple[str, ...]  # judged DOIs, lower-case
+    paper: str = ""  # the citing paper's title: topics of one paper are one draft
 
 
 def read_topics(path: Path, qrels: Path) -> list[Topic]:
@@ -80,14 +86,30 @@ def read_topics(path: Path, qrels: Path) -> list[Topic]:
         parts = line.split("\t")
         if len(parts) >= 4 and parts[3].strip() != "0":
             judged.setdefault(parts[0], []).append(parts[2].strip().lower())
-    text = path.read_text(encoding="utf-8")
-    topics = []
-    for block in re.findall(r"<top>(.*?)</top>", text, re.S):
+    return [
+        Topic(number, desc, tuple(dict.fromkeys(judged[number])), paper)
+        for number, paper, desc in _topic_blocks(path)
+        if number in judged
+    ]
+
+
+def _topic_blocks(path: Path) -> list[tuple[str, str, str]]:
+    """(number, citing paper's title, description) of every topic in a TREC topics file."""
+    blocks = []
+    for block in re.findall(r"<top>(.*?)</top>", path.read_text(encoding="utf-8"), re.S):
         number = re.search(r"<num>\s*Number:\s*(\S+)", block).group(1)
+        title = re.search(r"<title>([^\n]*)", block)
         desc = re.search(r"<desc>\s*Description:\s*(.*?)\s*(?:<narr>|$)", block, re.S).group(1)
-        if number in judged:
-            topics.append(Topic(number, " ".join(desc.split()), tuple(dict.fromkeys(judged[number]))))
-    return topics
+        blocks.append((number, " ".join(title.group(1).split()) if title else "", " ".join(desc.split())))
+    return blocks
+
+
+def paragraphs_by_paper(path: Path) -> dict[str, list[str]]:
+    """Every published paragraph (contexts.topics), by citing paper: where each sentence topic was written."""
+    paragraphs: dict[str, list[str]] = {}
+    for _, paper, desc in _topic_blocks(path):
+        paragraphs.setdefault(paper, []).append(desc)
+    return paragraphs
 
 
 def as_draft(text: str) -> str:
@@ -148,13 +170,37 @@ def _progress():
 
 
 # -- ranking and scoring --------------------------------------------------------------------
-def contexts_for(topic: Topic, mode: str, neighbours: int = 0) -> list:
-    """The topic as citerec's contexts: one per sentence (sentence topics) or the paragraph."""
+def contexts_for(
+    topic: Topic,
+    mode: str,
+    neighbours: int = 0,
+    paragraphs: dict[str, list[str]] | None = None,
+    draft: str | None = None,
+) -> list:
+    """The topic as citerec's contexts: one per sentence (sentence topics) or the paragraph.
+
+    With `paragraphs` a sentence topic is read where it was written: inside its
+    paragraph, with its neighbours (as `citerec suggest` reads a draft). `draft`
+    names the draft the contexts belong to (passages of one draft share its topic);
+    by default each context is a draft of its own, as in the published protocol.
+    """
     from citerec.latex import extract_contexts
 
-    draft = as_draft(topic.text)
-    contexts = extract_contexts("<acm-cr>", text=draft, is_tex=False, mode=mode, neighbours=neighbours)
-    return [c for c in contexts if c.placeholder] or contexts
+    def read(text: str, window: int, every: bool = False) -> list:
+        return extract_contexts(
+            "<acm-cr>", text=as_draft(text), is_tex=False, mode=mode, neighbours=window, all_sentences=every
+        )
+
+    contexts = read(topic.text, neighbours)
+    contexts = [c for c in contexts if c.placeholder] or contexts
+    if paragraphs is not None and mode == "sentence" and len(contexts) == 1:
+        for paragraph in paragraphs.get(topic.paper, ()):
+            found = [c for c in read(paragraph, max(neighbours, 1), every=True) if c.sentence == contexts[0].sentence]
+            if found:
+                contexts = found[:1]
+                break
+    names = [draft or f"{topic.number}/{i}" for i in range(len(contexts))]
+    return [dataclasses.replace(c, draft=name) for c, name in zip(contexts, names, strict=True)]
 
 
 def evaluate(
@@ -164,15 +210,33 @@ def evaluate(
     canonical: dict[str, str],
     mode: str,
     neighbours: int = 0,
+    paragraphs: dict[str, list[str]] | None = None,
+    as_drafts: bool = False,
 ) -> tuple[dict[str, float], list[dict], float]:
-    """Macro-averaged metrics, per-topic rows, and seconds per query."""
-    rows = []
-    seconds = 0.0
+    """Macro-averaged metrics, per-topic rows, and seconds per query.
+
+    `as_drafts` ranks the topics of one citing paper in one call, as the passages
+    of one draft (they then share the draft's topic); otherwise topic by topic.
+    """
+    groups: dict[str, list[Topic]] = {}
     for topic in topics:
-        contexts = contexts_for(topic, mode, neighbours)
+        groups.setdefault(topic.paper if as_drafts else topic.number, []).append(topic)
+    ranked_by_topic: dict[str, list] = {}
+    contexts_by_topic: dict[str, list] = {}
+    seconds = 0.0
+    for name, members in groups.items():
+        per_topic = [contexts_for(t, mode, neighbours, paragraphs, name if as_drafts else None) for t in members]
         started = time.perf_counter()
-        ranked = suggester.rank(contexts, options)
+        ranked = suggester.rank([c for contexts in per_topic for c in contexts], options)
         seconds += time.perf_counter() - started
+        start = 0
+        for topic, contexts in zip(members, per_topic, strict=True):
+            contexts_by_topic[topic.number] = contexts
+            ranked_by_topic[topic.number] = ranked[start : start + len(contexts)]
+            start += len(contexts)
+    rows = []
+    for topic in topics:
+        contexts, ranked = contexts_by_topic[topic.number], ranked_by_topic[topic.number]
         # a topic split into several sentences: their rankings interleaved, best ranks first
         keys = [s.key for depth in zip(*(r.ranking for r in ranked), strict=False) for s in depth]
         dois = list(dict.fromkeys(canonical.get(k.lower(), k.lower()) for k in keys))
@@ -190,38 +254,13 @@ def evaluate(
     return average(rows), rows, seconds / max(len(topics), 1)
 
 
-@dataclass(frozen=True)
-class Judged:
-    """What the query types need to know of a judged paper."""
-
-    has_abstract: bool
-    surnames: tuple[str, ...]
-
-
-QUERY_TYPES = ("all", "judged paper without abstract", "several papers cited", "short (< 15 words)", "author named")
-
-
-def query_types(topic: Topic, canonical: dict[str, str], judged: dict[str, Judged]) -> list[str]:
+def topic_types(topic: Topic, canonical: dict[str, str], judged: dict[str, Cited]) -> list[str]:
     """The analysis groups a topic falls in."""
     papers = [judged[canonical.get(d, d)] for d in topic.relevant if canonical.get(d, d) in judged]
-    plain = _MARKER.sub(" ", topic.text)
-    words = re.findall(r"\w+", plain)
-    types = ["all"]
-    if any(not p.has_abstract for p in papers):
-        types.append("judged paper without abstract")
-    if len(topic.relevant) > 1:
-        types.append("several papers cited")
-    if len(words) < 15:
-        types.append("short (< 15 words)")
-    names = {n for p in papers for n in p.surnames if len(n) > 2}
-    if "et al" in plain or any(re.search(rf"\b{re.escape(n)}\b", plain) for n in names):
-        types.append("author named")
-    return types
+    return query_types(_MARKER.sub(" ", topic.text), papers, len(topic.relevant))
 
 
-def canonical_dois(
-    library: Library, aliases: dict[str, str], judged: dict[str, Judged] | None = None
-) -> dict[str, str]:
+def canonical_dois(library: Library, aliases: dict[str, str], judged: dict[str, Cited] | None = None) -> dict[str, str]:
     """Every key and DOI (lower-case) → the DOI of the library paper that stands for it (fills `judged`)."""
     from citerec.index.text import surname
 
@@ -231,7 +270,7 @@ def canonical_dois(
         canonical[paper.key.lower()] = doi
         canonical[doi] = doi
         if judged is not None:
-            judged[doi] = Judged(bool(paper.abstract), tuple(surname(a) for a in paper.authors))
+            judged[doi] = Cited(bool(paper.abstract), tuple(surname(a) for a in paper.authors))
     for merged, key in aliases.items():
         if key.lower() in canonical:
             canonical[merged] = canonical[key.lower()]
@@ -276,6 +315,14 @@ def main() -> None:
         "--dense-text", choices=("full", "title"), default="full", help="what the dense side embeds per paper"
     )
     parser.add_argument("--neighbours", type=int, default=0, help="sentences on each side in a query")
+    parser.add_argument(
+        "--in-paragraph",
+        action="store_true",
+        help="read each sentence topic inside its published paragraph, with its neighbours (as a draft is read)",
+    )
+    parser.add_argument(
+        "--as-drafts", action="store_true", help="rank the topics of one citing paper together, as one draft"
+    )
     parser.add_argument("--variant", action="append", default=[], help="name:field=value,... hybrid run; repeatable")
     parser.add_argument("--json", type=Path, default=None, help="write per-topic results here")
     parser.add_argument("--files", type=int, default=None, help="only the first N .bib files (a quick check)")
@@ -305,7 +352,7 @@ def main() -> None:
     timings["embedded"] = report.embedded
     timings["embed_papers_per_s"] = report.embedded / report.embed_seconds if report.embedded else None
     timings["faiss"] = index.manifest.dense.to_dict()
-    judged: dict[str, Judged] = {}
+    judged: dict[str, Cited] = {}
     canonical = canonical_dois(library, aliases, judged)
 
     suggester = Suggester(library, options=SuggestOptions(rerank="off"), index=index)
@@ -319,15 +366,18 @@ def main() -> None:
         rerank = SuggestOptions(rerank="on", reranker=args.reranker, recall_k=args.recall_k)
         runs.append(("hybrid + rerank", rerank, fusion))
     results: dict[str, dict] = {}
+    paragraphs = paragraphs_by_paper(qrels_dir / "contexts.topics") if args.in_paragraph else None
     for name in args.queries.split(","):
         topics = read_topics(qrels_dir / f"{name}.topics", qrels_dir / f"{name}.qrels")
         mode = "sentence" if name == "sentences" else "paragraph"
         rows = []
         by_type: dict[str, dict[str, list[float]]] = {}
-        types = {t.number: query_types(t, canonical, judged) for t in topics}
+        types = {t.number: topic_types(t, canonical, judged) for t in topics}
         for label, options, run_fusion in runs:
             suggester.index.fusion = run_fusion
-            metrics, per_topic, per_query = evaluate(suggester, topics, options, canonical, mode, args.neighbours)
+            metrics, per_topic, per_query = evaluate(
+                suggester, topics, options, canonical, mode, args.neighbours, paragraphs, args.as_drafts
+            )
             for row in per_topic:
                 for kind in types[row["topic"]]:
                     by_type.setdefault(kind, {}).setdefault(label, []).append(row["recall@10"])
@@ -346,15 +396,8 @@ def main() -> None:
             rows += [[f"published: {label}", f"{r10:.3f}", f"{n10:.3f}", "", "", ""] for label, r10, n10 in PUBLISHED]
         print(f"\n## ACM-CR {name}: {len(topics)} queries, {timings['documents']} documents\n")
         print(table(["method", "R@10", "NDCG@10", "R@20", "MRR", "ms/query"], rows))
-        labels = [label for label, _, _ in runs]
-        type_rows = [
-            [kind, str(len(by_type[kind][labels[0]]))]
-            + [f"{sum(v) / len(v):.3f}" for v in (by_type[kind][label] for label in labels)]
-            for kind in QUERY_TYPES
-            if kind in by_type
-        ]
         print(f"\n## ACM-CR {name}: R@10 per query type\n")
-        print(table(["query type", "n", *labels], type_rows))
+        print(type_table(by_type, [label for label, _, _ in runs]))
 
     timings["peak_rss_mb"] = peak_rss_mb()
     print("\n## Times\n")
@@ -362,6 +405,7 @@ def main() -> None:
     if args.json:
         config = {"methods": args.methods, "reranker": args.reranker, "recall_k": args.recall_k}
         config |= {"variants": args.variant, "dense_text": args.dense_text, "neighbours": args.neighbours}
+        config |= {"in_paragraph": args.in_paragraph, "as_drafts": args.as_drafts}
         args.json.write_text(json.dumps({"timings": timings, "config": config, "results": results}, indent=1))
     if scratch is not None:
         library.close()

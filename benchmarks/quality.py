@@ -30,16 +30,20 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from citerec.evaluate import (
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import Cited, query_types, type_table  # noqa: E402
+
+from citerec.evaluate import (  # noqa: E402
     PaperEval,
     average,
     build_eval_library,
     evaluate_on_library,
     merge_keymaps,
 )
-from citerec.index import FusionSettings
-from citerec.library import Library
-from citerec.suggest import Suggester, SuggestOptions
+from citerec.index import FusionSettings  # noqa: E402
+from citerec.library import Library  # noqa: E402
+from citerec.papers import normalise_key  # noqa: E402
+from citerec.suggest import Suggester, SuggestOptions  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PAPERS = REPO.parent / "shared" / "eval" / "papers"
@@ -111,9 +115,13 @@ def run_setting(
     methods: dict[str, tuple[SuggestOptions, FusionSettings]],
     cache: Path,
     title_only: bool = False,
-) -> dict[str, list[PaperEval]]:
-    """Evaluate every paper with every method (options + fusion) in one setting (own or pooled library)."""
+) -> tuple[dict[str, list[PaperEval]], dict[str, dict[str, list[float]]]]:
+    """Evaluate every paper with every method (options + fusion) in one setting (own or pooled library).
+
+    Also returns each method's per-context R@10 grouped by query type (`_measure.QUERY_TYPES`).
+    """
     results: dict[str, list[PaperEval]] = {m: [] for m in methods}
+    by_type: dict[str, dict[str, list[float]]] = {}
     for library, evaluated in libraries(setting, papers, cache):
         if title_only:
             library = without_abstracts(library)
@@ -123,8 +131,30 @@ def run_setting(
                 suggester.index.fusion = fusion
                 evaluation = evaluate_on_library(paper.tex, suggester, keymap, options=options, name=paper.name)
                 results[method].append(evaluation)
+                for context, types in zip(evaluation.contexts, context_types(library, evaluation), strict=True):
+                    for kind in types:
+                        by_type.setdefault(kind, {}).setdefault(method, []).append(context.metrics["recall@10"])
             print(f"  {setting} {paper.name} done", file=sys.stderr)
-    return results
+    return results, by_type
+
+
+def context_types(library: Library, evaluation: PaperEval) -> list[list[str]]:
+    """The query types of each evaluated context (its sentence, and the cited papers the library holds)."""
+    from citerec.index.text import surname
+
+    keys = {key for context in evaluation.contexts for key in context.truth}
+    papers = library.get_many(keys)
+    cited = {
+        key: Cited(bool(paper.abstract), tuple(surname(a) for a in paper.authors))
+        for key, paper in ((k, papers.get(normalise_key(k))) for k in keys)
+        if paper is not None
+    }
+    return [
+        query_types(
+            context.sentence or context.query, [cited[k] for k in context.truth if k in cited], len(context.truth)
+        )
+        for context in evaluation.contexts
+    ]
 
 
 def print_table(setting: str, results: dict[str, list[PaperEval]], console: Console) -> None:
@@ -225,10 +255,12 @@ def main() -> None:
     for setting in args.settings.split(","):
         started = time.perf_counter()
         cache = args.cache.with_name(args.cache.name + "-title-only") if args.title_only else args.cache
-        results = run_setting(setting, papers, methods, cache, args.title_only)
+        results, by_type = run_setting(setting, papers, methods, cache, args.title_only)
         elapsed = time.perf_counter() - started
         print_table(setting, results, console)
         print_deltas(setting, results, console)
+        console.print(f"R@10 per query type — {setting} library (contexts pooled over papers)")
+        console.print(type_table(by_type, list(methods)), markup=False)
         console.print(f"{setting}: {elapsed:.0f} s")
         report[setting] = {
             method: {

@@ -66,6 +66,7 @@ class ContextEval:
     truth: tuple[str, ...]
     ranked: tuple[str, ...]
     metrics: dict[str, float]
+    sentence: str = ""  # the citing sentence alone (`query` holds it with its neighbours)
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ def evaluate_on_library(
     for context, truth, result in zip(queries, truths, ranked, strict=True):
         keys = tuple(s.key for s in result.ranking)
         metrics = ranking_metrics(keys, truth)
-        rows.append(ContextEval(context.file, context.line_start, context.text, truth, keys, metrics))
+        rows.append(ContextEval(context.file, context.line_start, context.text, truth, keys, metrics, context.sentence))
     log.info("%s: %d contexts, %d skipped, %d candidates", tex, len(rows), skipped, len(suggester.library))
     return PaperEval(
         name=name or Path(tex).stem,

@@ -23,6 +23,8 @@ from citerec.progress import ProgressCallback, no_progress
 from citerec.rerank import DEFAULT_RERANKER, format_document
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from citerec.index import Candidate, Index
     from citerec.ingest import BibImport
     from citerec.latex import Context, Draft
@@ -261,6 +263,7 @@ class Suggester:
             return []
         queries = [c.text for c in contexts]
         sentences = [c.sentence for c in contexts]
+        wides = [c.wide for c in contexts]
         expanded = [""] * len(contexts)
         if options.expand == "llm":
             from citerec.expand.llm import ChatRewriter
@@ -269,8 +272,15 @@ class Suggester:
             expanded = rewriter.rewrite_many(queries)
             queries = [f"{q} {e}" for q, e in zip(queries, expanded, strict=True)]
             sentences = [f"{s} {e}" for s, e in zip(sentences, expanded, strict=True)]
+            wides = [f"{w} {e}" if w else "" for w, e in zip(wides, expanded, strict=True)]
         recalled = self.index.recall_many(
-            queries, k=options.recall_k, method=options.method, sentences=sentences, prf=options.expand == "prf"
+            queries,
+            k=options.recall_k,
+            method=options.method,
+            sentences=sentences,
+            wides=wides,
+            topics=self._topics(contexts, options),
+            prf=options.expand == "prf",
         )
         if options.expand == "prf":
             shown = sentences if self.index.fusion.sentence_weight > 0 else queries  # the query that dominates
@@ -290,6 +300,16 @@ class Suggester:
                 cuts.append(self._cut(context, candidates, rerank_scores, options, papers))
                 self.progress("Reranking" if reranker else "Ranking", number + 1, len(contexts))
         return [dataclasses.replace(cut, expanded_query=e) for cut, e in zip(cuts, expanded, strict=True)]
+
+    def _topics(self, contexts: Sequence[Context], options: SuggestOptions) -> list[np.ndarray | None] | None:
+        """Each context's draft topic (the mean vector of that draft's passages), for hybrid recall."""
+        if options.method != "hybrid" or self.index.fusion.topic_weight <= 0:
+            return None
+        by_draft: dict[str, list[str]] = {}
+        for context in contexts:
+            by_draft.setdefault(context.draft, []).append(context.text)
+        topics = {draft: self.index.topic_vector(passages) for draft, passages in by_draft.items()}
+        return [topics[context.draft] for context in contexts]
 
     def _rank_batched(
         self,

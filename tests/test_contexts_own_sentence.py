@@ -88,6 +88,72 @@ def test_without_sentence_weight_the_two_passages_collapse(small_library: Path) 
     from citerec.suggest import Suggester, SuggestOptions
 
     suggester = Suggester(Library(small_library), options=SuggestOptions(rerank="off"))
-    suggester.index.fusion = FusionSettings(sentence_weight=0.0)
+    suggester.index.fusion = FusionSettings(sentence_weight=0.0, wide_weight=0.0, topic_weight=0.0)
     first, second = suggester.suggest_text(PASSAGE).contexts
     assert [s.key for s in first.suggestions] == [s.key for s in second.suggestions]
+
+
+def test_a_passage_is_also_read_with_a_wider_window() -> None:
+    paragraph = "One is first. Two is next. Three cites here \\cite{x}. Four follows. Five ends.\n\nAlone here \\cite{y}."
+    middle, alone = extract_contexts("<text>", text=paragraph, is_tex=True)
+    assert middle.sentence == "Three cites here."
+    assert middle.text == "Two is next. Three cites here. Four follows."
+    assert middle.wide == "One is first. Two is next. Three cites here. Four follows. Five ends."
+    assert alone.text == alone.sentence == "Alone here." and alone.wide == ""  # nothing wider to read
+
+
+def test_each_reading_counts_by_its_weight(small_library: Path) -> None:
+    from citerec.index import Index
+    from citerec.library import Library
+
+    index = Index.open(Library(small_library))
+    sentence, window = "Rerankers built on BERT refine the list.", "Dense passage retrieval with dual encoders."
+    wide = "Image classification with very deep residual networks."
+
+    def only(**weights: float) -> list[str]:
+        index.fusion = FusionSettings(**({"sentence_weight": 0.0, "window_weight": 0.0, "wide_weight": 0.0} | weights))
+        (candidates,) = index.recall_many([window], k=8, sentences=[sentence], wides=[wide])
+        return [c.key for c in candidates]
+
+    alone = {text: [c.key for c in index.recall(text, k=8)] for text in (sentence, window, wide)}
+    assert only(sentence_weight=1.0) == alone[sentence]
+    assert only(window_weight=1.0) == alone[window]
+    assert only(wide_weight=1.0) == alone[wide]
+    assert only(sentence_weight=1.0, window_weight=1.0, wide_weight=1.0)[0] in {alone[t][0] for t in alone}
+
+
+VAGUE = "\n\nWe train it with the simple method \\cite{?}.\n"
+RETRIEVAL_DRAFT = (
+    "Open-domain question answering retrieves passages first \\cite{karpukhin2020dense}.\n\n"
+    "BM25 is the classic ranking function for document retrieval \\cite{robertson2009bm25}.\n\n"
+    "Passage re-ranking with BERT refines the retrieved list \\cite{nogueira2019passage}.\n\n"
+    "Retrieval-augmented generation conditions a language model on passages \\cite{lewis2020rag}." + VAGUE
+)
+VISION_DRAFT = (
+    "Very deep convolutional networks classify images well \\cite{he2016deep}.\n\n"
+    "Residual connections ease the training of deep image models \\cite{he2016deep}.\n\n"
+    "Contrastive learning of visual representations needs no labels \\cite{chen2020simple}.\n\n"
+    "Self-supervised visual features transfer to image classification \\cite{chen2020simple}." + VAGUE
+)
+
+
+def test_the_draft_topic_steers_a_vague_passage_when_asked(small_library: Path, tmp_path: Path) -> None:
+    """Off by default; with a topic weight the same vague sentence follows its draft's subject."""
+    from citerec.library import Library
+    from citerec.suggest import Suggester, SuggestOptions
+
+    (tmp_path / "retrieval.tex").write_text(RETRIEVAL_DRAFT, encoding="utf-8")
+    (tmp_path / "vision.tex").write_text(VISION_DRAFT, encoding="utf-8")
+    suggester = Suggester(Library(small_library), options=SuggestOptions(rerank="off", include_cited=True))
+    drafts = [tmp_path / "retrieval.tex", tmp_path / "vision.tex"]
+
+    def vague_rankings() -> list[list[str]]:
+        results = suggester.suggest_paths(drafts)
+        return [[s.key for s in next(c for c in r.contexts if c.context.placeholder).ranking] for r in results]
+
+    retrieval, vision = vague_rankings()
+    assert retrieval == vision  # the default: the sentence alone decides
+    suggester.index.fusion = FusionSettings(topic_weight=3.0)  # strong, for eight papers
+    retrieval, vision = vague_rankings()
+    assert retrieval[0] in {"karpukhin2020dense", "robertson2009bm25", "nogueira2019passage", "lewis2020rag"}
+    assert vision[0] in {"he2016deep", "chen2020simple", "kingma2015adam"}

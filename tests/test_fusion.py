@@ -70,8 +70,12 @@ def test_bad_fusion_settings_are_refused() -> None:
         score_fusion([{"a": 1.0}], weights=[-1.0])
     with pytest.raises(ValueError, match="unknown fusion"):
         FusionSettings(fusion="borda")
-    with pytest.raises(ValueError, match="sentence_weight"):
-        FusionSettings(sentence_weight=1.5)
+    with pytest.raises(ValueError, match="sentence_weight must not be negative"):
+        FusionSettings(sentence_weight=-0.5)
+    with pytest.raises(ValueError, match="topic_weight must not be negative"):
+        FusionSettings(topic_weight=-1.0)
+    with pytest.raises(ValueError, match="must not all be 0"):
+        FusionSettings(sentence_weight=0.0, window_weight=0.0, wide_weight=0.0)
 
 
 @pytest.mark.parametrize("fusion", ["rrf", "minmax", "zscore"])

@@ -1,12 +1,15 @@
 """Opening a saved index and recalling candidate papers for passages.
 
 `Index.recall` runs BM25 and dense search, each `depth` deep, and fuses the two
-lists (by rank or by normalised score, see `fusion`). A passage may come with
-its own sentence apart from its neighbours: both are recalled and the sentence
-counts more, so two adjacent sentences keep their own suggestions. With
-pseudo-relevance feedback a second pass runs an RM3-expanded BM25 query and a
-Rocchio-moved dense query. The embedder is loaded on the first dense query, so
-BM25-only use never loads torch.
+lists (by rank or by normalised score, see `fusion`). A passage is read at three
+scales, each recalled on its own and then mixed: its own sentence (weighted
+most, so two adjacent sentences keep their own suggestions), the sentence with
+its neighbours, and a wider window. Passages of one draft may also share the
+draft's topic (the mean of their vectors): each candidate's similarity to it is
+added, which keeps suggestions on the draft's subject in a library that spans
+several fields. With pseudo-relevance feedback a second pass runs an
+RM3-expanded BM25 query and a Rocchio-moved dense query. The embedder is loaded
+on the first dense query, so BM25-only use never loads torch.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from citerec.errors import LibraryError, ModelError
 from citerec.index.bm25 import Bm25Index, load_array, top_positive
 from citerec.index.cache import CACHE_FILE, RecallCache, cache_key
 from citerec.index.dense import DenseIndex
-from citerec.index.fusion import FUSIONS, WEIGHTINGS, reciprocal_rank_fusion, score_fusion
+from citerec.index.fusion import FUSIONS, WEIGHTINGS, normalise, reciprocal_rank_fusion, score_fusion
 from citerec.index.manifest import FORMAT_VERSION, VECTORS_FILE, Manifest, read_manifest
 from citerec.index.text import TOKENIZER_VERSION
 from citerec.library import Library
@@ -43,7 +46,12 @@ FUSION = "zscore"  # z-scored scores, convex 1:1 weights. Measured on the pooled
 BM25_WEIGHT = 1.0  # Evaluation): it beats RRF k=30 with dense x2 (the old default, tuned on 4 eval papers) on
 DENSE_WEIGHT = 1.0  # both, and RRF k=60 too; RRF stays available (fusion="rrf", rrf_k)
 HYBRID_RRF_K = 30.0
-SENTENCE_WEIGHT = 0.4  # share of the passage's own sentence against the sentence-with-neighbours window
+SENTENCE_WEIGHT = 1.5  # the passage read at three scales, mixed with these weights: its own sentence,
+WINDOW_WEIGHT = 1.0  # the sentence with its neighbours, and the wider window (twice the neighbours).
+WIDE_WEIGHT = 1.0  # Measured on the eval papers and ACM-CR sentences read in their paragraphs (README)
+TOPIC_WEIGHT = 0.0  # weight of a candidate's z-scored similarity to its draft's topic. Off: it helps a library
+# spanning fields (ACM-CR, the pooled eval papers) but costs a paper's own library more (README, Evaluation)
+TOPIC_MIN_PASSAGES = 3  # fewer passages do not tell a draft's topic from the passage itself
 PRF_DOCS = 10  # feedback papers (RM3 / Rocchio)
 PRF_TERMS = 10  # RM3 terms kept from the relevance model
 RM3_WEIGHT = 0.5  # share of the relevance model in the expanded BM25 query
@@ -70,8 +78,9 @@ class FusionSettings:
 
     fusion: "rrf" (by rank, `rrf_k`), "minmax" or "zscore" (normalised scores, convex
     `bm25_weight`:`dense_weight`); weighting "sharpness" scales each list's weight per
-    query by how far its leader stands out. `sentence_weight` is the share of the own
-    sentence when a passage is recalled with its neighbours too.
+    query by how far its leader stands out. `sentence_weight`, `window_weight` and
+    `wide_weight` mix a passage's three readings (0 leaves one out); `topic_weight`
+    is how much the draft's topic counts (0: not at all).
     """
 
     rrf_k: float = HYBRID_RRF_K
@@ -81,6 +90,9 @@ class FusionSettings:
     fusion: str = FUSION
     weighting: str = "fixed"
     sentence_weight: float = SENTENCE_WEIGHT
+    window_weight: float = WINDOW_WEIGHT
+    wide_weight: float = WIDE_WEIGHT
+    topic_weight: float = TOPIC_WEIGHT
     prf_docs: int = PRF_DOCS
     prf_terms: int = PRF_TERMS
     rm3_weight: float = RM3_WEIGHT
@@ -91,8 +103,13 @@ class FusionSettings:
             raise ValueError(f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}")
         if self.weighting not in WEIGHTINGS:
             raise ValueError(f"unknown weighting {self.weighting!r}; choose one of {', '.join(WEIGHTINGS)}")
-        if not 0.0 <= self.sentence_weight <= 1.0:
-            raise ValueError("sentence_weight must be between 0 and 1")
+        views = {"sentence_weight": self.sentence_weight, "window_weight": self.window_weight}
+        views["wide_weight"] = self.wide_weight
+        for name, value in (views | {"topic_weight": self.topic_weight}).items():
+            if not value >= 0.0:
+                raise ValueError(f"{name} must not be negative")
+        if sum(views.values()) <= 0:
+            raise ValueError("sentence_weight, window_weight and wide_weight must not all be 0")
 
 
 def check_embedder(manifest: Manifest, requested: str) -> None:
@@ -208,13 +225,18 @@ class Index:
         method: str = "hybrid",
         *,
         sentences: Sequence[str] | None = None,
+        wides: Sequence[str] | None = None,
+        topics: Sequence[np.ndarray | None] | None = None,
         prf: bool = False,
     ) -> list[list[Candidate]]:
         """`recall` for many passages; passages seen before come from the cache, the rest are batched.
 
-        `sentences`, when given, are each passage's own sentence (`queries` then hold it
-        with its neighbours): both are recalled and mixed by `fusion.sentence_weight`.
-        `prf` adds a pseudo-relevance-feedback pass (RM3 for BM25, Rocchio for dense).
+        `queries` are the passages (a sentence with its neighbours); `sentences` and
+        `wides`, when given, are each passage's own sentence and wider window: every
+        distinct reading is recalled and they are mixed by the fusion settings' weights.
+        `topics` are the passages' draft topics (`topic_vector`; None for none), used
+        by hybrid recall. `prf` adds a pseudo-relevance-feedback pass (RM3 for BM25,
+        Rocchio for dense).
         """
         if method not in METHODS:
             raise ValueError(f"unknown recall method {method!r}; choose one of {', '.join(METHODS)}")
@@ -222,19 +244,60 @@ class Index:
         k = min(k, self.size)
         if k <= 0 or not queries:
             return [[] for _ in queries]
-        weight = self.fusion.sentence_weight
-        if sentences is None or weight <= 0:
-            return self._cached(queries, k, method, prf)
-        own = [s or q for s, q in zip(sentences, queries, strict=True)]
-        if weight >= 1:
-            return self._cached(own, k, method, prf)
+        readings = self._readings(queries, sentences, wides)
+        if method != "hybrid" or self.fusion.topic_weight <= 0 or topics is None:
+            topics = [None] * len(queries)
+        if all(len(r) == 1 for r in readings) and all(t is None for t in topics):
+            return self._cached([r[0][0] for r in readings], k, method, prf)
         depth = max(k, self.fusion.depth)
-        apart = [i for i, (s, q) in enumerate(zip(own, queries, strict=True)) if s != q]
-        sentence_lists = self._cached([own[i] for i in apart], depth, method, prf) if apart else []
-        window_lists = self._cached(queries, depth, method, prf)
-        for i, lists in zip(apart, sentence_lists, strict=True):
-            window_lists[i] = _mix(lists, window_lists[i], weight)
-        return [candidates[:k] for candidates in window_lists]
+        texts = list(dict.fromkeys(text for reading in readings for text, _ in reading))
+        lists = dict(zip(texts, self._cached(texts, depth, method, prf), strict=True))
+        results = []
+        for reading, topic in zip(readings, topics, strict=True):
+            if len(reading) == 1:
+                candidates = lists[reading[0][0]]
+            else:
+                candidates = _mix([lists[text] for text, _ in reading], [weight for _, weight in reading])
+            if topic is not None:
+                candidates = self._with_topic(candidates, topic)
+            results.append(candidates[:k])
+        return results
+
+    def _readings(
+        self, queries: list[str], sentences: Sequence[str] | None, wides: Sequence[str] | None
+    ) -> list[list[tuple[str, float]]]:
+        """Each passage's distinct readings (own sentence, window, wide window) with their weights."""
+        fusion = self.fusion
+        own = sentences if sentences is not None else [""] * len(queries)
+        wide = wides if wides is not None else [""] * len(queries)
+        readings = []
+        for sentence, window, wider in zip(own, queries, wide, strict=True):
+            reading: dict[str, float] = {}
+            for text, weight in ((sentence, fusion.sentence_weight), (window, fusion.window_weight)):
+                if text and weight > 0:
+                    reading.setdefault(text, weight)
+            if wider and fusion.wide_weight > 0:
+                reading.setdefault(wider, fusion.wide_weight)
+            readings.append(list(reading.items()) or [(window, 1.0)])
+        return readings
+
+    def topic_vector(self, passages: Sequence[str]) -> np.ndarray | None:
+        """A draft's topic: the unit mean of its passages' vectors; None for fewer than TOPIC_MIN_PASSAGES."""
+        passages = [p for p in dict.fromkeys(passages) if p]
+        if len(passages) < TOPIC_MIN_PASSAGES:
+            return None
+        mean = self.query_vectors(passages).astype(np.float64).mean(axis=0)
+        norm = float(np.linalg.norm(mean))
+        return (mean / norm).astype(np.float32) if norm > 0 else None
+
+    def _with_topic(self, candidates: list[Candidate], topic: np.ndarray) -> list[Candidate]:
+        """Candidates re-scored: z-scored recall score + topic_weight × z-scored similarity to the topic."""
+        if len(candidates) < 2:
+            return candidates
+        similarity = self._paper_vectors([self._row(c.key) for c in candidates]) @ topic
+        scores = _zscores([c.score for c in candidates]) + self.fusion.topic_weight * _zscores(similarity)
+        order = np.argsort(-scores, kind="stable")
+        return [dataclasses.replace(candidates[i], score=float(scores[i])) for i in order]
 
     def _cached(self, queries: list[str], k: int, method: str, prf: bool) -> list[list[Candidate]]:
         if self.cache is None:
@@ -396,22 +459,25 @@ class Index:
         return out
 
 
-def _mix(sentence: list[Candidate], window: list[Candidate], weight: float) -> list[Candidate]:
-    """The own sentence's and the window's candidates, scores mixed `weight` : 1 − `weight`.
+def _mix(lists: Sequence[list[Candidate]], weights: Sequence[float]) -> list[Candidate]:
+    """Candidates of several readings of one passage, scores mixed by `weights`.
 
     Each list's scores are first divided by its top score, so RRF fractions and
     normalised scores mix alike; a paper missing from one list gets 0 there.
     """
-    top_s = max((c.score for c in sentence), default=0.0) or 1.0
-    top_w = max((c.score for c in window), default=0.0) or 1.0
     by_key: dict[str, Candidate] = {}
     mixed: dict[str, float] = {}
-    for candidates, share, top in ((sentence, weight, top_s), (window, 1 - weight, top_w)):
+    for candidates, weight in zip(lists, weights, strict=True):
+        top = max((c.score for c in candidates), default=0.0) or 1.0
         for c in candidates:
             by_key.setdefault(c.key, c)
-            mixed[c.key] = mixed.get(c.key, 0.0) + share * c.score / top
+            mixed[c.key] = mixed.get(c.key, 0.0) + weight * c.score / top
     order = sorted(mixed, key=lambda key: -mixed[key])
     return [dataclasses.replace(by_key[key], score=mixed[key]) for key in order]
+
+
+def _zscores(values: Sequence[float] | np.ndarray) -> np.ndarray:
+    return np.asarray(normalise([float(v) for v in values], "zscore")[0], dtype=np.float64)
 
 
 def load_vectors(folder: Path, manifest: Manifest) -> np.ndarray:

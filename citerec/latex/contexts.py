@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from citerec.latex.cites import Citation
+from citerec.latex.macros import MacroExpander
 from citerec.latex.reader import Draft, read_draft
 from citerec.latex.sentences import Sentence, split_segments
 from citerec.latex.text import latex_to_text, remove_citations, tidy
@@ -45,6 +46,8 @@ class Context:
     start: int = 0
     end: int = 0
     placeholders: tuple[Placeholder, ...] = ()
+    wide: str = ""  # the sentence with twice as many neighbours ("" when that adds nothing to `text`)
+    draft: str = ""  # the draft it comes from: passages of one draft share its topic
 
 
 def _sentences(draft: Draft) -> list[Sentence]:
@@ -62,11 +65,11 @@ def _markdown_citations(s: str, a: int, b: int) -> list[Citation]:
     ]
 
 
-def _readable(draft: Draft, sent: Sentence, cites: tuple[Citation, ...]) -> str:
+def _readable(draft: Draft, sent: Sentence, cites: tuple[Citation, ...], macros: MacroExpander) -> str:
     s = draft.files[sent.file].masked
     raw = remove_citations(s[sent.start : sent.end], cites, sent.start)
     if draft.kind == "latex":
-        return latex_to_text(raw)
+        return latex_to_text(macros.expand(raw))
     if draft.kind == "markdown":
         raw = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", raw)
         raw = re.sub(r"(\*\*|__|\*|`)", "", raw)
@@ -111,10 +114,11 @@ def extract_contexts(
     sentences = _sentences(draft)
     cites = [_citations(draft, sent) for sent in sentences]
     readable: dict[int, str] = {}
+    macros = MacroExpander(draft.definitions)
 
     def read(k: int) -> str:
         if k not in readable:
-            readable[k] = _readable(draft, sentences[k], cites[k])
+            readable[k] = _readable(draft, sentences[k], cites[k], macros)
         return readable[k]
 
     def wanted(k: int) -> bool:
@@ -128,14 +132,9 @@ def extract_contexts(
             own = read(k)
             if not own and not wanted(k):
                 continue
-            lo = k
-            while lo > 0 and k - lo < neighbours and sentences[lo - 1].paragraph == sent.paragraph:
-                lo -= 1
-            hi = k
-            while hi + 1 < len(sentences) and hi - k < neighbours and sentences[hi + 1].paragraph == sent.paragraph:
-                hi += 1
-            window = " ".join(t for t in (read(j) for j in range(lo, hi + 1)) if t)
-            contexts.append(_context(draft, k, [sent], cites[k], own, window))
+            window = " ".join(t for t in map(read, _window(sentences, k, neighbours)) if t)
+            wide = " ".join(t for t in map(read, _window(sentences, k, 2 * neighbours)) if t)
+            contexts.append(_context(draft, k, [sent], cites[k], own, window, wide if wide != window else ""))
         return contexts
     groups: dict[int, list[int]] = {}
     for k, sent in enumerate(sentences):
@@ -151,8 +150,26 @@ def extract_contexts(
     return contexts
 
 
+def _window(sentences: list[Sentence], k: int, neighbours: int) -> range:
+    """Indices of sentence `k` and up to `neighbours` sentences on each side within its paragraph."""
+    paragraph = sentences[k].paragraph
+    lo = k
+    while lo > 0 and k - lo < neighbours and sentences[lo - 1].paragraph == paragraph:
+        lo -= 1
+    hi = k
+    while hi + 1 < len(sentences) and hi - k < neighbours and sentences[hi + 1].paragraph == paragraph:
+        hi += 1
+    return range(lo, hi + 1)
+
+
 def _context(
-    draft: Draft, cid: int, sents: list[Sentence], cites: tuple[Citation, ...], own: str, window: str
+    draft: Draft,
+    cid: int,
+    sents: list[Sentence],
+    cites: tuple[Citation, ...],
+    own: str,
+    window: str,
+    wide: str = "",
 ) -> Context:
     first, last = sents[0], sents[-1]
     src = draft.files[first.file]
@@ -169,4 +186,6 @@ def _context(
         start=first.start,
         end=last.end,
         placeholders=_placeholders(cites),
+        wide=wide,
+        draft=str(draft.main),
     )

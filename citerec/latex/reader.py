@@ -14,11 +14,13 @@ import bisect
 import logging
 import re
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from citerec.errors import InputError
 from citerec.latex.cites import matching, strip_comments
+from citerec.latex.macros import MacroDefinition, collect_definitions
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ _INCLUDE_MACRO = re.compile(
     r"\\(?:re)?newcommand\*?\s*\{?\\([A-Za-z@]+)\}?\s*\[1\]\s*\{\s*"
     r"\\(input|include|subfile)\s*\{([^{}#]*)#1([^{}#]*)\}\s*\}"
 )
+_PREAMBLE_END = re.compile(r"\\begin\s*\{document\}")
+_PACKAGE = re.compile(r"\\(?:usepackage|RequirePackage)\s*(?:\[[^\]]*\]\s*)?\{([^{}]*)\}")
 _CAPTION = re.compile(r"\\(?:sub)?caption(?:of)?\*?\s*(?:\{[^{}]*\}\s*)?(?:\[[^\]]*\]\s*)?(?=\{)")
 
 
@@ -83,6 +87,7 @@ class Draft:
     problems: tuple[str, ...]
     segments: tuple[Segment, ...] = ()
     kind: str = "latex"  # "latex", "markdown" or "text"
+    definitions: Mapping[str, MacroDefinition] = field(default_factory=dict)  # the draft's own text shorthands
 
     def file(self, name: str) -> SourceFile:
         return next(f for f in self.files if f.name == name)
@@ -365,6 +370,31 @@ class _Reader:
         self.add(target, name, decode(data, name), stack)
 
 
+def _preamble_files(reader: _Reader) -> list[str]:
+    """Texts of the local files the main file's preamble loads (`\\input`, a `.sty` of the draft's folder):
+    they are masked from reading, but their macro definitions count. Never outside the draft's folder."""
+    if not reader.follow or not reader.files:
+        return []
+    main = reader.files[0]
+    end = _PREAMBLE_END.search(main.text)
+    if end is None:
+        return []
+    preamble = strip_comments(main.text[: end.start()])
+    refs = [m.group(1) or m.group(3) or "" for m in _INCLUDE.finditer(preamble)]
+    refs += [f"{name.strip()}.sty" for m in _PACKAGE.finditer(preamble) for name in m.group(1).split(",")]
+    texts = []
+    for ref in filter(None, refs):
+        candidates = [p for p in _candidates(main.path.parent, ref) if _inside(p, reader.root) or not reader.confine]
+        target = next((p for p in candidates if _is_file(p)), None)
+        if target is None or target.resolve() in reader.index:
+            continue
+        try:
+            texts.append(decode(target.read_bytes(), str(target)))
+        except (OSError, InputError):
+            log.debug("macro definitions of %s not read", target)
+    return texts
+
+
 def read_draft(
     path: Path | str,
     *,
@@ -407,4 +437,5 @@ def read_draft(
     reader.add(path, path.name if name != "<stdin>" else name, text, ())
     for problem in reader.problems:
         log.warning("%s", problem)
-    return Draft(path, tuple(reader.files), tuple(reader.problems), tuple(reader.segments), "latex")
+    definitions = collect_definitions([*_preamble_files(reader), *(f.text for f in reader.files)])
+    return Draft(path, tuple(reader.files), tuple(reader.problems), tuple(reader.segments), "latex", definitions)

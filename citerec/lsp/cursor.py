@@ -208,6 +208,7 @@ class Passage:
     start: int
     end: int
     cited_keys: tuple[str, ...]
+    wide: str = ""  # the sentence with a wider window ("" when the paragraph has no more)
 
 
 def passage_source(text: str, offset: int) -> tuple[str, int, int]:
@@ -251,4 +252,4 @@ def passage_at(source: str, cursor: int, *, neighbours: int = 1) -> Passage | No
             break
     if not best.text.strip():
         return None
-    return Passage(best.text, best.sentence, best.start, best.end, best.cited_keys)
+    return Passage(best.text, best.sentence, best.start, best.end, best.cited_keys, best.wide)

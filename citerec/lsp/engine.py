@@ -233,7 +233,7 @@ class Engine:
         with self._lock:
             return {k: p for k in wanted if (p := self._papers.get(normalise_key(k))) is not None}
 
-    def rank(self, query: str, *, sentence: str = "", limit: int | None = None) -> tuple[Ranked, ...]:
+    def rank(self, query: str, *, sentence: str = "", wide: str = "", limit: int | None = None) -> tuple[Ranked, ...]:
         """Library entries ranked for a passage (recall, then the reranker when one is loaded), best first."""
         from citerec.latex import Context
 
@@ -244,12 +244,12 @@ class Engine:
         options = dataclasses.replace(
             self.options, top_n=limit, recall_k=max(limit, self.options.recall_k), include_cited=True
         )
-        cache_key = (suggester.index.manifest.generation, limit, query)
+        cache_key = (suggester.index.manifest.generation, limit, query, sentence, wide)
         with self._lock:
             if cache_key in self._ranked:
                 self._ranked.move_to_end(cache_key)
                 return self._ranked[cache_key]
-        context = Context(0, query, sentence or query, "<buffer>", 1, 1, (), True)
+        context = Context(0, query, sentence or query, "<buffer>", 1, 1, (), True, wide=wide)
         ranking = suggester.rank([context], options)[0].ranking[:limit]
         papers = self.papers(s.key for s in ranking)
         result = tuple(Ranked(s.key, s.rank, s.score, papers.get(s.key)) for s in ranking)

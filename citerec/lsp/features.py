@@ -51,7 +51,9 @@ def completion_entries(
 ) -> list[tuple[str, Paper | None, bool]]:
     """(key, paper, ranked) to offer: the keys ranked for the sentence, then other keys holding the typed prefix."""
     passage = _passage(source, at, engine.options.neighbours)
-    ranked: tuple[Ranked, ...] = engine.rank(passage.query, sentence=passage.sentence) if passage else ()
+    ranked: tuple[Ranked, ...] = (
+        engine.rank(passage.query, sentence=passage.sentence, wide=passage.wide) if passage else ()
+    )
     taken = {k.lower() for k in site.keys} - {site.current.lower()}  # keys the argument already has
     entries = [(r.key, r.paper, True) for r in ranked if r.key.lower() not in taken]
     if site.prefix:
@@ -131,7 +133,11 @@ def code_actions(
     passage = _passage(source, at, engine.options.neighbours)
     if passage is None:
         return actions
-    ranked = [r for r in engine.rank(passage.query, sentence=passage.sentence) if r.key not in passage.cited_keys]
+    ranked = [
+        r
+        for r in engine.rank(passage.query, sentence=passage.sentence, wide=passage.wide)
+        if r.key not in passage.cited_keys
+    ]
     ranked = ranked[:ACTIONS_LISTED]
     if citation is not None and citation.placeholder:
         if citation.command:  # \cite{?} or \cite{known,?}: fill the argument, keeping the keys already there
