@@ -184,3 +184,17 @@ def test_http_suggest_never_reads_server_files(_indexed_example_library, layout)
     assert "quokka" not in response.text
     notes = response.json()["notes"]
     assert sum("not followed" in note for note in notes) == 2
+
+
+def test_eval_refuses_then_follows_with_the_flag(layout) -> None:
+    """`citerec eval` reads a paper the way `suggest` does: outside includes only with the flag."""
+    bib = Path(__file__).resolve().parents[1] / "data" / "examples" / "refs.bib"
+    (layout["root"] / "outside.tex").write_text("Dense retrieval uses dual encoders \\cite{karpukhin2020dense}.\n")
+    main = _draft(layout["paper"], "Transformers use attention \\cite{vaswani2017attention}.\n\\input{../outside}")
+    args = ["eval", str(main), "--bib", str(bib), "--rerank", "off", "--json", "-"]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 0, refused.output
+    assert json.loads(refused.stdout)["papers"][0]["n_contexts"] == 1
+    allowed = runner.invoke(app, [*args, "--allow-outside-includes"])
+    assert allowed.exit_code == 0, allowed.output
+    assert json.loads(allowed.stdout)["papers"][0]["n_contexts"] == 2

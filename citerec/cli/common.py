@@ -22,6 +22,13 @@ from citerec.errors import CiterecError
 console = Console(stderr=True)
 stdout_console = Console()
 
+AllowOutsideIncludesOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-outside-includes",
+        help="Follow \\input/\\include to files outside the draft's folder (absolute paths, .., symlinks).",
+    ),
+]
 LibraryDirOption = Annotated[
     Path | None,
     typer.Option(

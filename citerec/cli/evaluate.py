@@ -13,7 +13,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from citerec.cli.common import LibraryDirOption, console, fail, rich_progress, stdout_console, user_errors
+from citerec.cli.common import (
+    AllowOutsideIncludesOption,
+    LibraryDirOption,
+    console,
+    fail,
+    rich_progress,
+    stdout_console,
+    user_errors,
+)
 from citerec.cli.engine import EngineOption, GpusOption, RayAddressOption, WorkersOption, engine_config
 from citerec.rerank import DEFAULT_RERANKER
 from citerec.suggest import SuggestOptions
@@ -52,6 +60,7 @@ def evaluate(
     with_contexts: Annotated[
         bool, typer.Option("--contexts", help="Include every context's truth and ranking in the JSON.")
     ] = False,
+    allow_outside_includes: AllowOutsideIncludesOption = False,
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
     workers: WorkersOption = None,
@@ -76,6 +85,7 @@ def evaluate(
             recall_k=max(recall_k, 20),
             embedder=embedder,
             engine=engine_config(engine, ray_address, workers, gpus_per_worker),
+            allow_outside_includes=allow_outside_includes,
         )
         with rich_progress() as progress:
             report = run_evaluation(papers, pool=pool, options=options, progress=progress, library_dir=library_dir)

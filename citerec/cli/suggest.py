@@ -14,7 +14,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from citerec.cli.common import LibraryDirOption, console, emit, fail, rich_progress, stdout_console, user_errors, warn
+from citerec.cli.common import (
+    AllowOutsideIncludesOption,
+    LibraryDirOption,
+    console,
+    emit,
+    fail,
+    rich_progress,
+    stdout_console,
+    user_errors,
+    warn,
+)
 from citerec.cli.engine import EngineOption, GpusOption, RayAddressOption, WorkersOption, engine_config
 from citerec.rerank import DEFAULT_RERANKER
 from citerec.suggest import Suggester, SuggestOptions, SuggestResult, open_library
@@ -80,13 +90,7 @@ def suggest(
     in_place: Annotated[
         bool, typer.Option("--in-place", help="tex: rewrite the draft files themselves (atomically).")
     ] = False,
-    allow_outside_includes: Annotated[
-        bool,
-        typer.Option(
-            "--allow-outside-includes",
-            help="Follow \\input/\\include to files outside the draft's folder (absolute paths, .., symlinks).",
-        ),
-    ] = False,
+    allow_outside_includes: AllowOutsideIncludesOption = False,
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
     workers: WorkersOption = None,
