@@ -94,7 +94,9 @@ def test_without_sentence_weight_the_two_passages_collapse(small_library: Path) 
 
 
 def test_a_passage_is_also_read_with_a_wider_window() -> None:
-    paragraph = "One is first. Two is next. Three cites here \\cite{x}. Four follows. Five ends.\n\nAlone here \\cite{y}."
+    paragraph = (
+        "One is first. Two is next. Three cites here \\cite{x}. Four follows. Five ends.\n\nAlone here \\cite{y}."
+    )
     middle, alone = extract_contexts("<text>", text=paragraph, is_tex=True)
     assert middle.sentence == "Three cites here."
     assert middle.text == "Two is next. Three cites here. Four follows."

@@ -10,11 +10,13 @@ shortlist the codes give is re-scored exactly against the saved vectors,
 which stay on disk (memory-mapped), so results keep exact cosine scores.
 A flat index is rebuilt from the saved vectors on load (nothing to train);
 IVF and IVF-PQ indexes are saved, and their training is re-used on updates.
+A query scans a quarter of the IVF lists (`probes`): fewer cost recall on real text vectors.
 The search runs on a GPU when faiss-gpu is installed and one is present.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -78,7 +80,7 @@ def choose_spec(
     pq_threshold: int | None = None,
     memory_budget: int | None = None,
 ) -> DenseSpec:
-    """Flat below the threshold; IVF above, with nlist ≈ 4·√n and nprobe = nlist/16 (≥ 16).
+    """Flat below the threshold; IVF above, with nlist ≈ 4·√n and nprobe = `probes(nlist)`.
 
     IVF-PQ from `pq_threshold` vectors or when the float32 vectors exceed
     `memory_budget` bytes (defaults: `PQ_THRESHOLD`, `MEMORY_BUDGET`, or the
@@ -90,7 +92,7 @@ def choose_spec(
     target = 4 * math.sqrt(size)
     nlist = 2 ** round(math.log2(max(target, 1)))
     nlist = max(1, min(nlist, size // _MIN_POINTS_PER_LIST))
-    nprobe = min(nlist, max(16, nlist // 16))
+    nprobe = probes(nlist)
     pq_threshold = _env_int("CITEREC_PQ_THRESHOLD", PQ_THRESHOLD) if pq_threshold is None else pq_threshold
     budget = _env_int("CITEREC_DENSE_MEMORY_BUDGET", MEMORY_BUDGET) if memory_budget is None else memory_budget
     # a code book of 2^bits centroids needs ~39 training points per centroid: small collections get fewer bits
@@ -99,6 +101,16 @@ def choose_spec(
     if compress and bits >= 4 and dimension % _DIMS_PER_CODE == 0:
         return DenseSpec("ivfpq", nlist, nprobe, dimension // _DIMS_PER_CODE, bits)
     return DenseSpec("ivf", nlist, nprobe)
+
+
+def probes(nlist: int) -> int:
+    """Lists an IVF query scans: a quarter of them (at least 16).
+
+    On ACM-CR's real MiniLM vectors (105,935 papers, nlist 1024) scanning 1/16 of the
+    lists found 97.0 % of the exact top 10 and cost hybrid Recall@10 0.007; a quarter
+    finds 99.6 %, matches exact search, and still takes about 2 ms a query.
+    """
+    return min(nlist, max(16, nlist // 4))
 
 
 def _gpu_resources() -> Any | None:
@@ -159,7 +171,8 @@ class DenseIndex:
         if spec.kind == "flat":
             index = faiss.IndexFlatIP(dimension)
         elif spec.kind in ("ivf", "ivfpq"):
-            if previous is not None and previous.spec == spec and previous.dimension == dimension:
+            same_lists = previous is not None and dataclasses.replace(previous.spec, nprobe=spec.nprobe) == spec
+            if previous is not None and same_lists and previous.dimension == dimension:
                 index = faiss.clone_index(previous.cpu_index())
                 index.reset()
                 log.info("re-using the trained %s index (%d lists)", spec.kind.upper(), spec.nlist)
@@ -233,6 +246,6 @@ class DenseIndex:
         import faiss
 
         index = faiss.read_index(str(folder / FAISS_FILE))
-        index.nprobe = spec.nprobe
+        index.nprobe = max(spec.nprobe, probes(spec.nlist))  # an index saved under an older, smaller default
         index, gpu = _on_gpu(index, use_gpu)
         return cls(index, spec, int(index.d), gpu, vectors)
