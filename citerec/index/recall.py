@@ -28,7 +28,7 @@ from citerec.embed import Embedder, embedder_name, load_embedder
 from citerec.errors import LibraryError, ModelError
 from citerec.index.bm25 import Bm25Index, load_array, top_positive
 from citerec.index.cache import CACHE_FILE, RecallCache, cache_key
-from citerec.index.dense import DenseIndex
+from citerec.index.dense import DenseIndex, probes
 from citerec.index.fusion import FUSIONS, WEIGHTINGS, normalise, reciprocal_rank_fusion, score_fusion
 from citerec.index.manifest import FORMAT_VERSION, VECTORS_FILE, Manifest, read_manifest
 from citerec.index.text import TOKENIZER_VERSION
@@ -57,6 +57,7 @@ PRF_TERMS = 10  # RM3 terms kept from the relevance model
 RM3_WEIGHT = 0.5  # share of the relevance model in the expanded BM25 query
 ROCCHIO_WEIGHT = 0.3  # how far the dense query moves towards the feedback papers
 
+SEARCH_VERSION = 2  # part of every recall-cache key: bump when the same settings start to recall differently
 REBUILD_HINT = "run `citerec index build --rebuild`"
 
 
@@ -303,7 +304,8 @@ class Index:
         if self.cache is None:
             return self._recall(queries, k, method, prf)
         settings = dataclasses.asdict(self.fusion)
-        keys = [cache_key(self.manifest.generation, method, k, settings, prf, q) for q in queries]
+        search = {"version": SEARCH_VERSION, "nprobe": probes(self.manifest.dense.nlist)}
+        keys = [cache_key(self.manifest.generation, method, k, settings, search, prf, q) for q in queries]
         found = self.cache.candidates(keys)
         missing = list(dict.fromkeys(i for i, key in enumerate(keys) if key not in found))
         if missing:
