@@ -340,6 +340,7 @@ def main() -> None:
     library, aliases, timings = build_library(args.root, args.library_dir, blacklist, args.files)
 
     from citerec.index import update_index
+    from citerec.index.dense import probes
 
     embedder = args.embedder
     if args.dense_text == "title":
@@ -351,7 +352,8 @@ def main() -> None:
     timings["index_s"] = time.perf_counter() - started
     timings["embedded"] = report.embedded
     timings["embed_papers_per_s"] = report.embedded / report.embed_seconds if report.embedded else None
-    timings["faiss"] = index.manifest.dense.to_dict()
+    spec = index.manifest.dense
+    timings["faiss"] = spec.to_dict() | ({"nprobe": probes(spec.nlist)} if spec.kind != "flat" else {})
     judged: dict[str, Cited] = {}
     canonical = canonical_dois(library, aliases, judged)
 
