@@ -75,3 +75,33 @@ def test_a_failing_reimport_does_not_stop_the_watcher(tmp_path: Path) -> None:
         assert len(seen) == 2
     finally:
         watcher.stop()
+
+
+def _entry(key: str, title: str) -> str:
+    fields = f"title = {{{title}}}, author = {{Doe, Jane}}, year = {{2020}}, abstract = {{{title}.}}"
+    return f"@article{{{key}, {fields}}}\n"
+
+
+def test_entries_deleted_from_a_watched_bib_leave_the_library(tmp_path: Path) -> None:
+    """The library mirrors the watched files: an entry deleted from one (and held by no other) goes too."""
+    from citerec.lsp.engine import Engine, EngineSettings
+
+    first, second = tmp_path / "first.bib", tmp_path / "second.bib"
+    shared = _entry("shared2020", "Dense retrieval for citation recommendation")
+    first.write_text(_entry("kept2020", "Sparse retrieval with BM25") + _entry("gone2020", "Graph networks") + shared)
+    second.write_text(shared + _entry("other2020", "Reranking with language models"))
+    engine = Engine(EngineSettings(library_dir=tmp_path / "lib", bib=(first, second), workspace_bibs=False))
+    engine.start([]).result(timeout=300)
+    assert engine.missing(["kept2020", "gone2020", "shared2020", "other2020"]) == set()
+
+    first.write_text(_entry("kept2020", "Sparse retrieval with BM25"))  # gone2020 and shared2020 deleted
+    summary = engine.reimport([first]).result(timeout=300)
+    assert summary.removed == 1 and summary.refreshed
+    assert engine.missing(["kept2020", "gone2020", "shared2020", "other2020"]) == {"gone2020"}  # second holds shared
+    assert "gone2020" not in {c.key for c in engine.suggester.index.recall("graph networks", k=10)}
+
+    second.unlink()  # a watched file deleted from disk: its entries go unless another file holds them
+    summary = engine.reimport([second]).result(timeout=300)
+    assert summary.removed == 2
+    assert engine.missing(["kept2020", "shared2020", "other2020"]) == {"shared2020", "other2020"}
+    assert second.resolve() not in engine.bibs

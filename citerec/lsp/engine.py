@@ -28,7 +28,8 @@ from citerec.errors import CiterecError
 from citerec.papers import Paper, normalise_key
 
 if TYPE_CHECKING:
-    from citerec.library import Library
+    from citerec.ingest.bibtex import BibImport
+    from citerec.library import AddReport, Library
     from citerec.suggest import Suggester, SuggestOptions
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,17 @@ class ImportSummary:
     updated: int
     problems: tuple[str, ...] = field(default=())
     refreshed: bool = False
+    removed: int = 0  # entries deleted from a watched .bib (and held by no other) taken out of the library
+
+
+def _keys_by_file(results: Sequence[tuple[BibImport, AddReport]]) -> dict[Path, set[str]]:
+    """The library keys (normalised) each imported .bib file stands for: its entries, or the papers they duplicate."""
+    keys: dict[Path, set[str]] = {}
+    for bib_import, report in results:
+        merged = {normalise_key(incoming): normalise_key(existing) for incoming, existing in report.duplicates}
+        own = {normalise_key(paper.key) for paper in bib_import.papers}
+        keys[Path(bib_import.file).resolve()] = {merged.get(key, key) for key in own}
+    return keys
 
 
 def split_key(key: str) -> str:
@@ -100,6 +112,7 @@ class Engine:
         self.library: Library | None = None
         self.suggester: Suggester | None = None
         self.bibs: list[Path] = []
+        self._bib_keys: dict[Path, set[str]] = {}  # watched .bib → the library keys it held when last read
         self.load_problems: list[str] = []
         self._ranked: OrderedDict[tuple, tuple[Ranked, ...]] = OrderedDict()
         self._keys: dict[str, str] = {}  # normalised → as written, for the library version below
@@ -129,8 +142,11 @@ class Engine:
             bibs += [p.resolve() for p in find_bibs(roots) if p.resolve() not in bibs]
         self.bibs = bibs
         if bibs:
-            for bib_import, _ in import_bibtex_files(library, bibs, jobs=1):
+            # every file read (not skipped when unchanged): which keys each holds, to notice deletions later
+            results = import_bibtex_files(library, bibs, reuse=False, jobs=1)
+            for bib_import, _ in results:
                 self.load_problems.extend(str(problem) for problem in bib_import.problems)
+            self._bib_keys.update(_keys_by_file(results))
         suggester = Suggester(library, options=self.options)
         index = suggester.index
         # Load everything a first completion needs now, not on the first keystroke.
@@ -187,12 +203,31 @@ class Engine:
                 self.bibs.append(path.resolve())
         added = updated = 0
         problems: list[str] = []
-        for bib_import, report in import_bibtex_files(self.library, present, jobs=1):
+        results = import_bibtex_files(self.library, present, reuse=False, jobs=1)
+        for bib_import, report in results:
             added += len(report.added)
             updated += len(report.updated)
             problems.extend(str(problem) for problem in bib_import.problems)
+        removed = self._drop_deleted(paths, _keys_by_file(results))
         refreshed = self._refresh()
-        return ImportSummary(tuple(present), added, updated, tuple(problems), refreshed)
+        return ImportSummary(tuple(present), added, updated, tuple(problems), refreshed, removed)
+
+    def _drop_deleted(self, paths: list[Path], now: dict[Path, set[str]]) -> int:
+        """Remove the entries that left the re-read files (or whose file is gone) and no other watched file holds."""
+        assert self.library is not None
+        before: set[str] = set()
+        for path in paths:
+            resolved = path.resolve()
+            before |= self._bib_keys.pop(resolved, set())
+            if resolved in now:
+                self._bib_keys[resolved] = now[resolved]
+            elif resolved in self.bibs:
+                self.bibs.remove(resolved)  # deleted from disk: no longer watched
+        held = set().union(*self._bib_keys.values())
+        gone = sorted(before - held)
+        if gone:
+            log.info("%d entries deleted from watched .bib files; removing them from the library", len(gone))
+        return len(self.library.remove(gone)) if gone else 0
 
     # -- questions --------------------------------------------------------
     def _current_keys(self) -> dict[str, str]:

@@ -240,7 +240,7 @@ class CiterecServer(LanguageServer):
     def _reimported(self, summary: ImportSummary) -> None:
         names = ", ".join(p.name for p in summary.files) or "nothing"
         self.log_message(
-            f"citerec: re-imported {names}: {summary.added} new, {summary.updated} updated"
+            f"citerec: re-imported {names}: {summary.added} new, {summary.updated} updated, {summary.removed} removed"
             + ("; index updated" if summary.refreshed else "")
         )
         for problem in summary.problems:
