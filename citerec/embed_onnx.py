@@ -166,11 +166,32 @@ def _ort_version() -> str:
 
 
 # -- the cached export ------------------------------------------------------------------------
+def _cached_file(variant: Variant, source: SourceModel) -> Path:
+    """Where the export of `variant` lives in the cache (it may not be there yet)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", variant.model.strip("/"))[-60:]
+    return cache_root() / "onnx" / f"{slug}-{source.fingerprint()}" / f"model-{variant.precision}.onnx"
+
+
+def export_pending(name: str) -> bool:
+    """Whether the embedder `name` is an ONNX variant whose one-time export is still to be made.
+
+    The export takes 10–25 s on a laptop, so the command line says so before it starts.
+    """
+    model, _, suffix = name.rpartition("@")
+    if not model:
+        return False
+    try:
+        display, folder, local = resolve_model(model)
+        variant = parse_variant(display, suffix)
+        return local and not _valid(_cached_file(variant, SourceModel.read(Path(folder), display)))
+    except (ModelError, OSError, ImportError):
+        return False  # loading will report the problem itself
+
+
 def model_path(variant: Variant, source: SourceModel) -> Path:
     """The ONNX file of `variant`, exported (or repaired) first when the cache lacks a valid one."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", variant.model.strip("/"))[-60:]
-    folder = cache_root() / "onnx" / f"{slug}-{source.fingerprint()}"
-    target = folder / f"model-{variant.precision}.onnx"
+    target = _cached_file(variant, source)
+    folder = target.parent
     if _valid(target):
         return target
     try:

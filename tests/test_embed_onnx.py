@@ -19,6 +19,7 @@ from citerec.errors import LibraryError, ModelError
 from citerec.index import Index, ensure_index, read_manifest
 from citerec.ingest import import_bibtex
 from citerec.library import Library
+from tests.helpers.libraries import copy_library
 
 REPO = Path(__file__).resolve().parents[1]
 FP32 = f"{MINILM}@onnx-fp32"
@@ -159,3 +160,33 @@ def test_running_the_default_embedder_does_not_import_torch() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_cli_announces_the_one_time_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, example_library_dir: Path
+) -> None:
+    """A first use exports the model (10–25 s): the command line says so once, not on later runs."""
+    from typer.testing import CliRunner
+
+    from citerec.cli import app
+
+    load_embedder(DEFAULT_EMBEDDER)  # the session cache holds the default export
+    assert not embed_onnx.export_pending(DEFAULT_EMBEDDER)
+    session_onnx = embed_onnx.cache_root() / "onnx"
+    monkeypatch.setenv("CITEREC_CACHE_DIR", str(tmp_path / "empty-cache"))
+    assert embed_onnx.export_pending(DEFAULT_EMBEDDER) and not embed_onnx.export_pending(MINILM)
+    exports: list[Path] = []
+
+    def copy_export(source, precision, target: Path) -> None:  # the session's export, instead of 10–25 s anew
+        exports.append(target)
+        shutil.copytree(session_onnx / target.parent.name, target.parent, dirs_exist_ok=True)
+
+    monkeypatch.setattr(embed_onnx, "_export", copy_export)
+    library = copy_library(example_library_dir, tmp_path / "lib")
+    args = ["index", "build", "-L", str(library), "--rebuild"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert f"preparing {DEFAULT_EMBEDDER} for ONNX Runtime" in first.stderr and len(exports) == 1
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert "preparing" not in again.stderr and len(exports) == 1

@@ -102,3 +102,18 @@ def rich_progress() -> Iterator[RichProgress]:
     """Context manager yielding a progress callback backed by rich bars."""
     with progress_bar() as progress:
         yield RichProgress(progress)
+
+
+def announce_embedder(name: str | None) -> None:
+    """Say so before a first use exports the embedder to ONNX (10–25 s, once per machine): a silent pause
+    looks like a hang."""
+    from citerec.embed import embedder_name
+
+    canonical = embedder_name(name)
+    if "@" not in canonical:
+        return
+    from citerec.embed_onnx import export_pending
+
+    if export_pending(canonical):
+        console.print(f"preparing {canonical} for ONNX Runtime (once per machine, about 10–25 s)", highlight=False)
+

@@ -16,6 +16,7 @@ from rich.table import Table
 from citerec.cli.common import (
     AllowOutsideIncludesOption,
     LibraryDirOption,
+    announce_embedder,
     console,
     fail,
     rich_progress,
@@ -87,6 +88,7 @@ def evaluate(
             engine=engine_config(engine, ray_address, workers, gpus_per_worker),
             allow_outside_includes=allow_outside_includes,
         )
+        announce_embedder(embedder)
         with rich_progress() as progress:
             report = run_evaluation(papers, pool=pool, options=options, progress=progress, library_dir=library_dir)
     payload = json.dumps(report.to_json(with_contexts), indent=2)

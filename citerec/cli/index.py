@@ -12,7 +12,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from citerec.cli.common import LibraryDirOption, console, emit, fail, rich_progress, stdout_console, user_errors, warn
+from citerec.cli.common import (
+    LibraryDirOption,
+    announce_embedder,
+    console,
+    emit,
+    fail,
+    rich_progress,
+    stdout_console,
+    user_errors,
+    warn,
+)
 from citerec.cli.engine import (
     EngineOption,
     GpusOption,
@@ -72,6 +82,7 @@ def build(
     with user_errors():
         config = engine_config(engine, ray_address, workers, gpus_per_worker, shard_size)
         library = open_library(library_dir)
+        announce_embedder(embedder)
         with rich_progress() as progress:
             index, report = build_index(library, config, embedder=embedder, rebuild=rebuild, progress=progress)
     if not report.written:

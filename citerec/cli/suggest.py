@@ -17,6 +17,7 @@ from rich.table import Table
 from citerec.cli.common import (
     AllowOutsideIncludesOption,
     LibraryDirOption,
+    announce_embedder,
     console,
     emit,
     fail,
@@ -126,6 +127,7 @@ def suggest(
         for draft in drafts:
             if draft != "-" and not Path(draft).is_file():
                 fail(f"{draft}: no such file")
+        announce_embedder(embedder)
         with rich_progress() as progress:
             library, imports = open_library(library_dir, bib=bib, near=None if drafts[0] == "-" else Path(drafts[0]))
             for bib_import, _report in imports:
