@@ -258,16 +258,21 @@ def report_embedder(library: Library) -> str:
 
 
 # -- reranking -------------------------------------------------------------------------------------------------
-def test_rerank_scores_equal_local(ray_runtime, example_library_dir: Path, tiny_reranker_dir: Path) -> None:
+@pytest.mark.parametrize("expand", ["none", "prf"])
+def test_rerank_scores_equal_local(
+    ray_runtime, example_library_dir: Path, tiny_reranker_dir: Path, expand: str
+) -> None:
     from citerec.suggest import Suggester, SuggestOptions
 
     library = Library(example_library_dir)
     text = " ".join(f"{query} \\cite{{?}}" for query in QUERIES)
     common = {"rerank": "on", "reranker": str(tiny_reranker_dir), "recall_k": 12, "top_n": 12, "threshold": 0.0}
+    common["expand"] = expand
     local = Suggester(library, options=SuggestOptions(**common)).suggest_text(text)
     distributed = Suggester(library, options=SuggestOptions(**common, engine=RAY2)).suggest_text(text)
     assert distributed.reranked and len(distributed.contexts) == len(local.contexts) >= 3
     for mine, theirs in zip(distributed.contexts, local.contexts, strict=True):
+        assert mine.expanded_query == theirs.expanded_query and bool(mine.expanded_query) == (expand == "prf")
         assert [s.key for s in mine.ranking] == [s.key for s in theirs.ranking]
         for a, b in zip(mine.ranking, theirs.ranking, strict=True):
             assert a.rerank_score == pytest.approx(b.rerank_score, abs=1e-6)
