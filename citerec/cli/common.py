@@ -116,4 +116,3 @@ def announce_embedder(name: str | None) -> None:
 
     if export_pending(canonical):
         console.print(f"preparing {canonical} for ONNX Runtime (once per machine, about 10–25 s)", highlight=False)
-
