@@ -82,16 +82,25 @@ def _entry(key: str, title: str) -> str:
     return f"@article{{{key}, {fields}}}\n"
 
 
-def test_entries_deleted_from_a_watched_bib_leave_the_library(tmp_path: Path) -> None:
-    """The library mirrors the watched files: an entry deleted from one (and held by no other) goes too."""
-    from citerec.lsp.engine import Engine, EngineSettings
-
-    first, second = tmp_path / "first.bib", tmp_path / "second.bib"
+def _two_bibs(folder: Path) -> tuple[Path, Path]:
+    first, second = folder / "first.bib", folder / "second.bib"
     shared = _entry("shared2020", "Dense retrieval for citation recommendation")
     first.write_text(_entry("kept2020", "Sparse retrieval with BM25") + _entry("gone2020", "Graph networks") + shared)
     second.write_text(shared + _entry("other2020", "Reranking with language models"))
-    engine = Engine(EngineSettings(library_dir=tmp_path / "lib", bib=(first, second), workspace_bibs=False))
-    engine.start([]).result(timeout=300)
+    return first, second
+
+
+def test_entries_deleted_from_a_watched_bib_leave_the_library(tmp_path: Path, monkeypatch) -> None:
+    """The workspace's own library mirrors the watched files: an entry deleted from one (and held by no other)
+    goes too."""
+    from citerec.lsp.engine import Engine, EngineSettings
+
+    monkeypatch.delenv("CITEREC_LIBRARY_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)  # the default library: .citerec/ in the workspace folder
+    first, second = _two_bibs(tmp_path)
+    engine = Engine(EngineSettings(bib=(first, second), workspace_bibs=False))
+    engine.start([tmp_path]).result(timeout=300)
+    assert engine.library is not None and engine.library.root == tmp_path / ".citerec"
     assert engine.missing(["kept2020", "gone2020", "shared2020", "other2020"]) == set()
 
     first.write_text(_entry("kept2020", "Sparse retrieval with BM25"))  # gone2020 and shared2020 deleted
@@ -105,3 +114,15 @@ def test_entries_deleted_from_a_watched_bib_leave_the_library(tmp_path: Path) ->
     assert summary.removed == 2
     assert engine.missing(["kept2020", "shared2020", "other2020"]) == {"shared2020", "other2020"}
     assert second.resolve() not in engine.bibs
+
+
+def test_a_library_named_explicitly_is_never_pruned(tmp_path: Path) -> None:
+    """--library-dir may name a library shared with other sources: deletions in a .bib leave it as it is."""
+    from citerec.lsp.engine import Engine, EngineSettings
+
+    first, second = _two_bibs(tmp_path)
+    engine = Engine(EngineSettings(library_dir=tmp_path / "shared", bib=(first, second), workspace_bibs=False))
+    engine.start([]).result(timeout=300)
+    first.write_text(_entry("kept2020", "Sparse retrieval with BM25"))
+    summary = engine.reimport([first]).result(timeout=300)
+    assert summary.removed == 0 and engine.missing(["gone2020", "shared2020"]) == set()

@@ -213,8 +213,15 @@ class Engine:
         return ImportSummary(tuple(present), added, updated, tuple(problems), refreshed, removed)
 
     def _drop_deleted(self, paths: list[Path], now: dict[Path, set[str]]) -> int:
-        """Remove the entries that left the re-read files (or whose file is gone) and no other watched file holds."""
+        """Remove the entries that left the re-read files (or whose file is gone) and no other watched file holds.
+
+        Only the workspace's own library is pruned: one named with --library-dir or $CITEREC_LIBRARY_DIR
+        may hold the same papers from other sources (a Zotero export, arXiv), and is never pruned.
+        """
+        from citerec.library import LIBRARY_ENV
+
         assert self.library is not None
+        own_library = self.settings.library_dir is None and not os.environ.get(LIBRARY_ENV)
         before: set[str] = set()
         for path in paths:
             resolved = path.resolve()
@@ -225,6 +232,9 @@ class Engine:
                 self.bibs.remove(resolved)  # deleted from disk: no longer watched
         held = set().union(*self._bib_keys.values())
         gone = sorted(before - held)
+        if gone and not own_library:
+            log.info("%d entries deleted from watched .bib files stay in the shared library", len(gone))
+            return 0
         if gone:
             log.info("%d entries deleted from watched .bib files; removing them from the library", len(gone))
         return len(self.library.remove(gone)) if gone else 0
