@@ -70,6 +70,15 @@ PIECES = [
     "é",
     "Word",
     "Transformers are neural networks",
+    # the draft's own macros, expanded before sentences become text (citerec/latex/macros.py)
+    "\\newcommand{\\m}[1]{#1 and #1}",
+    "\\renewcommand\\m[2][x]{\\m{#2}#1}",
+    "\\def\\d#1#2{#2 \\d{#1}}",
+    "\\m{",
+    "\\m",
+    "\\m[",
+    "\\d",
+    "#1",
 ]
 latex_text = st.lists(st.sampled_from(PIECES) | st.text(max_size=8), max_size=60).map("".join)
 
