@@ -112,6 +112,12 @@ class Cited:
     has_abstract: bool
     surnames: tuple[str, ...]
 
+    @classmethod
+    def of(cls, paper) -> Cited:
+        from citerec.index.text import surname
+
+        return cls(bool(paper.abstract), tuple(surname(a) for a in paper.authors))
+
 
 QUERY_TYPES = ("all", "cited paper without abstract", "several papers cited", "short (< 15 words)", "author named")
 

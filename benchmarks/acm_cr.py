@@ -262,15 +262,13 @@ def topic_types(topic: Topic, canonical: dict[str, str], judged: dict[str, Cited
 
 def canonical_dois(library: Library, aliases: dict[str, str], judged: dict[str, Cited] | None = None) -> dict[str, str]:
     """Every key and DOI (lower-case) → the DOI of the library paper that stands for it (fills `judged`)."""
-    from citerec.index.text import surname
-
     canonical: dict[str, str] = {}
     for paper in library.iter_papers():
         doi = (paper.doi or paper.key).lower()
         canonical[paper.key.lower()] = doi
         canonical[doi] = doi
         if judged is not None:
-            judged[doi] = Cited(bool(paper.abstract), tuple(surname(a) for a in paper.authors))
+            judged[doi] = Cited.of(paper)
     for merged, key in aliases.items():
         if key.lower() in canonical:
             canonical[merged] = canonical[key.lower()]
@@ -340,7 +338,7 @@ def main() -> None:
     library, aliases, timings = build_library(args.root, args.library_dir, blacklist, args.files)
 
     from citerec.index import update_index
-    from citerec.index.dense import probes
+    from citerec.index.dense import search_probes
 
     embedder = args.embedder
     if args.dense_text == "title":
@@ -353,7 +351,7 @@ def main() -> None:
     timings["embedded"] = report.embedded
     timings["embed_papers_per_s"] = report.embedded / report.embed_seconds if report.embedded else None
     spec = index.manifest.dense
-    timings["faiss"] = spec.to_dict() | ({"nprobe": probes(spec.nlist)} if spec.kind != "flat" else {})
+    timings["faiss"] = spec.to_dict() | ({"nprobe": search_probes(spec)} if spec.kind != "flat" else {})
     judged: dict[str, Cited] = {}
     canonical = canonical_dois(library, aliases, judged)
 

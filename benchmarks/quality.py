@@ -140,15 +140,9 @@ def run_setting(
 
 def context_types(library: Library, evaluation: PaperEval) -> list[list[str]]:
     """The query types of each evaluated context (its sentence, and the cited papers the library holds)."""
-    from citerec.index.text import surname
-
     keys = {key for context in evaluation.contexts for key in context.truth}
     papers = library.get_many(keys)
-    cited = {
-        key: Cited(bool(paper.abstract), tuple(surname(a) for a in paper.authors))
-        for key, paper in ((k, papers.get(normalise_key(k))) for k in keys)
-        if paper is not None
-    }
+    cited = {key: Cited.of(paper) for key, paper in ((k, papers.get(normalise_key(k))) for k in keys) if paper}
     return [
         query_types(
             context.sentence or context.query, [cited[k] for k in context.truth if k in cited], len(context.truth)

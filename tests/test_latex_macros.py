@@ -48,6 +48,8 @@ def test_unsafe_bodies_are_left_alone() -> None:
 def test_a_later_unreadable_redefinition_hides_the_earlier_one() -> None:
     definitions = collect_definitions([r"\def\x{text}", r"\def\x{\begin{center}y\end{center}}"])
     assert "x" not in definitions
+    renewed = collect_definitions([r"\newcommand\y{text}", r"\renewcommand\y{\begin{center}y\end{center}}"])
+    assert "y" not in renewed
 
 
 def test_definitions_in_an_included_preamble_file_count(tmp_path: Path) -> None:

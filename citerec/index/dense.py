@@ -113,6 +113,12 @@ def probes(nlist: int) -> int:
     return min(nlist, max(16, nlist // 4))
 
 
+def search_probes(spec: DenseSpec) -> int:
+    """Lists a query of an index saved with `spec` scans: `probes`, or the spec's own count when larger
+    (an index saved under an older, smaller default gets the new one)."""
+    return max(spec.nprobe, probes(spec.nlist))
+
+
 def _gpu_resources() -> Any | None:
     """faiss GPU resources when faiss-gpu is installed and a GPU is visible, else None."""
     import faiss
@@ -171,8 +177,11 @@ class DenseIndex:
         if spec.kind == "flat":
             index = faiss.IndexFlatIP(dimension)
         elif spec.kind in ("ivf", "ivfpq"):
-            same_lists = previous is not None and dataclasses.replace(previous.spec, nprobe=spec.nprobe) == spec
-            if previous is not None and same_lists and previous.dimension == dimension:
+            if (
+                previous is not None
+                and dataclasses.replace(previous.spec, nprobe=spec.nprobe) == spec  # the probe count is no training
+                and previous.dimension == dimension
+            ):
                 index = faiss.clone_index(previous.cpu_index())
                 index.reset()
                 log.info("re-using the trained %s index (%d lists)", spec.kind.upper(), spec.nlist)
@@ -246,6 +255,6 @@ class DenseIndex:
         import faiss
 
         index = faiss.read_index(str(folder / FAISS_FILE))
-        index.nprobe = max(spec.nprobe, probes(spec.nlist))  # an index saved under an older, smaller default
+        index.nprobe = search_probes(spec)
         index, gpu = _on_gpu(index, use_gpu)
         return cls(index, spec, int(index.d), gpu, vectors)

@@ -28,7 +28,7 @@ from citerec.embed import Embedder, embedder_name, load_embedder
 from citerec.errors import LibraryError, ModelError
 from citerec.index.bm25 import Bm25Index, load_array, top_positive
 from citerec.index.cache import CACHE_FILE, RecallCache, cache_key
-from citerec.index.dense import DenseIndex, probes
+from citerec.index.dense import DenseIndex, search_probes
 from citerec.index.fusion import FUSIONS, WEIGHTINGS, normalise, reciprocal_rank_fusion, score_fusion
 from citerec.index.manifest import FORMAT_VERSION, VECTORS_FILE, Manifest, read_manifest
 from citerec.index.text import TOKENIZER_VERSION
@@ -104,12 +104,10 @@ class FusionSettings:
             raise ValueError(f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}")
         if self.weighting not in WEIGHTINGS:
             raise ValueError(f"unknown weighting {self.weighting!r}; choose one of {', '.join(WEIGHTINGS)}")
-        views = {"sentence_weight": self.sentence_weight, "window_weight": self.window_weight}
-        views["wide_weight"] = self.wide_weight
-        for name, value in (views | {"topic_weight": self.topic_weight}).items():
-            if not value >= 0.0:
+        for name in ("sentence_weight", "window_weight", "wide_weight", "topic_weight"):
+            if not getattr(self, name) >= 0.0:
                 raise ValueError(f"{name} must not be negative")
-        if sum(views.values()) <= 0:
+        if self.sentence_weight + self.window_weight + self.wide_weight <= 0:
             raise ValueError("sentence_weight, window_weight and wide_weight must not all be 0")
 
 
@@ -304,7 +302,7 @@ class Index:
         if self.cache is None:
             return self._recall(queries, k, method, prf)
         settings = dataclasses.asdict(self.fusion)
-        search = {"version": SEARCH_VERSION, "nprobe": probes(self.manifest.dense.nlist)}
+        search = {"version": SEARCH_VERSION, "nprobe": search_probes(self.manifest.dense)}
         keys = [cache_key(self.manifest.generation, method, k, settings, search, prf, q) for q in queries]
         found = self.cache.candidates(keys)
         missing = list(dict.fromkeys(i for i, key in enumerate(keys) if key not in found))

@@ -50,7 +50,7 @@ def collect_definitions(texts: Iterable[str]) -> dict[str, MacroDefinition]:
         for m in _NEWCOMMAND.finditer(text):
             definition = _newcommand(text, m)
             if definition is not None:
-                found[definition.name] = definition
+                _keep(found, definition)
         for m in _DEF.finditer(text):
             end = matching(text, m.end(), len(text))
             if end > 0:
@@ -59,6 +59,7 @@ def collect_definitions(texts: Iterable[str]) -> dict[str, MacroDefinition]:
 
 
 def _newcommand(text: str, m: re.Match[str]) -> MacroDefinition | None:
+    """The definition `m` starts (usable or not), or None when its parameters or body cannot be read."""
     name = m.group(1) or m.group(2)
     i = _skip_space(text, m.end())
     params, default = 0, None
@@ -78,15 +79,15 @@ def _newcommand(text: str, m: re.Match[str]) -> MacroDefinition | None:
     end = matching(text, i, len(text))
     if end < 0:
         return None
-    definition = MacroDefinition(name, params, default, text[i + 1 : end - 1])
-    return definition if _usable(definition) else None
+    return MacroDefinition(name, params, default, text[i + 1 : end - 1])
 
 
 def _keep(found: dict[str, MacroDefinition], definition: MacroDefinition) -> None:
+    """Record a (re)definition; one that is not a usable shorthand hides the earlier one."""
     if _usable(definition):
         found[definition.name] = definition
     else:
-        found.pop(definition.name, None)  # a redefinition we cannot read hides the earlier one
+        found.pop(definition.name, None)
 
 
 def _usable(definition: MacroDefinition) -> bool:
@@ -114,8 +115,8 @@ class MacroExpander:
         limit = MAX_GROWTH * len(latex) + MAX_EXTRA
         for _ in range(MAX_DEPTH):
             expanded = self._expand_once(latex)
-            if expanded == latex or len(expanded) > limit:
-                return latex if len(expanded) > limit else expanded
+            if expanded == latex or len(expanded) > limit:  # done, or exploding: keep the last bounded text
+                break
             latex = expanded
         return latex
 

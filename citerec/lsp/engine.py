@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from citerec.errors import CiterecError
+from citerec.library import LIBRARY_ENV
 from citerec.papers import Paper, normalise_key
 
 if TYPE_CHECKING:
@@ -113,6 +114,9 @@ class Engine:
         self.suggester: Suggester | None = None
         self.bibs: list[Path] = []
         self._bib_keys: dict[Path, set[str]] = {}  # watched .bib → the library keys it held when last read
+        # Only the workspace's own library mirrors deletions from the watched files: one named with --library-dir
+        # or $CITEREC_LIBRARY_DIR may hold the same papers from other sources (a Zotero export, arXiv).
+        self._prunes = settings.library_dir is None and not os.environ.get(LIBRARY_ENV)
         self.load_problems: list[str] = []
         self._ranked: OrderedDict[tuple, tuple[Ranked, ...]] = OrderedDict()
         self._keys: dict[str, str] = {}  # normalised → as written, for the library version below
@@ -142,8 +146,8 @@ class Engine:
             bibs += [p.resolve() for p in find_bibs(roots) if p.resolve() not in bibs]
         self.bibs = bibs
         if bibs:
-            # every file read (not skipped when unchanged): which keys each holds, to notice deletions later
-            results = import_bibtex_files(library, bibs, reuse=False, jobs=1)
+            # when pruning, every file is read (not skipped when unchanged): what each holds, to notice deletions
+            results = import_bibtex_files(library, bibs, reuse=not self._prunes, jobs=1)
             for bib_import, _ in results:
                 self.load_problems.extend(str(problem) for problem in bib_import.problems)
             self._bib_keys.update(_keys_by_file(results))
@@ -198,46 +202,37 @@ class Engine:
 
         assert self.library is not None
         present = [p for p in paths if p.is_file()]
-        for path in present:
-            if path.resolve() not in self.bibs:
-                self.bibs.append(path.resolve())
+        for path in paths:
+            resolved = path.resolve()
+            if path in present and resolved not in self.bibs:
+                self.bibs.append(resolved)
+            elif path not in present and resolved in self.bibs:
+                self.bibs.remove(resolved)  # deleted from disk: no longer watched
         added = updated = 0
         problems: list[str] = []
-        results = import_bibtex_files(self.library, present, reuse=False, jobs=1)
+        results = import_bibtex_files(self.library, present, reuse=not self._prunes, jobs=1)
         for bib_import, report in results:
             added += len(report.added)
             updated += len(report.updated)
             problems.extend(str(problem) for problem in bib_import.problems)
-        removed = self._drop_deleted(paths, _keys_by_file(results))
+        removed = self._drop_deleted(paths, _keys_by_file(results)) if self._prunes else 0
         refreshed = self._refresh()
         return ImportSummary(tuple(present), added, updated, tuple(problems), refreshed, removed)
 
     def _drop_deleted(self, paths: list[Path], now: dict[Path, set[str]]) -> int:
-        """Remove the entries that left the re-read files (or whose file is gone) and no other watched file holds.
-
-        Only the workspace's own library is pruned: one named with --library-dir or $CITEREC_LIBRARY_DIR
-        may hold the same papers from other sources (a Zotero export, arXiv), and is never pruned.
-        """
-        from citerec.library import LIBRARY_ENV
-
+        """Remove the entries that left the re-read files (or whose file is gone) and no other watched file holds."""
         assert self.library is not None
-        own_library = self.settings.library_dir is None and not os.environ.get(LIBRARY_ENV)
         before: set[str] = set()
         for path in paths:
             resolved = path.resolve()
             before |= self._bib_keys.pop(resolved, set())
             if resolved in now:
                 self._bib_keys[resolved] = now[resolved]
-            elif resolved in self.bibs:
-                self.bibs.remove(resolved)  # deleted from disk: no longer watched
-        held = set().union(*self._bib_keys.values())
-        gone = sorted(before - held)
-        if gone and not own_library:
-            log.info("%d entries deleted from watched .bib files stay in the shared library", len(gone))
+        gone = sorted(before - set().union(*self._bib_keys.values()))
+        if not gone:
             return 0
-        if gone:
-            log.info("%d entries deleted from watched .bib files; removing them from the library", len(gone))
-        return len(self.library.remove(gone)) if gone else 0
+        log.info("%d entries deleted from watched .bib files; removing them from the library", len(gone))
+        return len(self.library.remove(gone))
 
     # -- questions --------------------------------------------------------
     def _current_keys(self) -> dict[str, str]:
