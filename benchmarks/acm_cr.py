@@ -212,11 +212,14 @@ def evaluate(
     neighbours: int = 0,
     paragraphs: dict[str, list[str]] | None = None,
     as_drafts: bool = False,
+    keys_by_doi: dict[str, list[str]] | None = None,
 ) -> tuple[dict[str, float], list[dict], float]:
     """Macro-averaged metrics, per-topic rows, and seconds per query.
 
     `as_drafts` ranks the topics of one citing paper in one call, as the passages
-    of one draft (they then share the draft's topic); otherwise topic by topic.
+    of one draft (they then share the draft's topic, and its judged citations
+    choose its reading plan, leave-one-out as in `citerec eval`); otherwise topic
+    by topic. `keys_by_doi` turns judged DOIs into library keys for that choice.
     """
     groups: dict[str, list[Topic]] = {}
     for topic in topics:
@@ -226,8 +229,15 @@ def evaluate(
     seconds = 0.0
     for name, members in groups.items():
         per_topic = [contexts_for(t, mode, neighbours, paragraphs, name if as_drafts else None) for t in members]
+        known = None
+        if as_drafts and keys_by_doi is not None:
+            known = [
+                tuple(key for doi in topic.relevant for key in keys_by_doi.get(canonical.get(doi, doi), ()))
+                for topic, contexts in zip(members, per_topic, strict=True)
+                for _ in contexts
+            ]
         started = time.perf_counter()
-        ranked = suggester.rank([c for contexts in per_topic for c in contexts], options)
+        ranked = suggester.rank([c for contexts in per_topic for c in contexts], options, known=known)
         seconds += time.perf_counter() - started
         start = 0
         for topic, contexts in zip(members, per_topic, strict=True):
@@ -273,6 +283,14 @@ def canonical_dois(library: Library, aliases: dict[str, str], judged: dict[str, 
         if key.lower() in canonical:
             canonical[merged] = canonical[key.lower()]
     return canonical
+
+
+def keys_by_canonical_doi(library: Library, canonical: dict[str, str]) -> dict[str, list[str]]:
+    """The library keys standing for each canonical DOI (the inverse of `canonical_dois` on keys)."""
+    keys: dict[str, list[str]] = {}
+    for paper in library.iter_papers():
+        keys.setdefault(canonical[paper.key.lower()], []).append(paper.key)
+    return keys
 
 
 class TitleOnly:
@@ -354,6 +372,7 @@ def main() -> None:
     timings["faiss"] = spec.to_dict() | ({"nprobe": search_probes(spec)} if spec.kind != "flat" else {})
     judged: dict[str, Cited] = {}
     canonical = canonical_dois(library, aliases, judged)
+    keys_by_doi = keys_by_canonical_doi(library, canonical) if args.as_drafts else None
 
     suggester = Suggester(library, options=SuggestOptions(rerank="off"), index=index)
     fusion = index.fusion
@@ -376,7 +395,7 @@ def main() -> None:
         for label, options, run_fusion in runs:
             suggester.index.fusion = run_fusion
             metrics, per_topic, per_query = evaluate(
-                suggester, topics, options, canonical, mode, args.neighbours, paragraphs, args.as_drafts
+                suggester, topics, options, canonical, mode, args.neighbours, paragraphs, args.as_drafts, keys_by_doi
             )
             for row in per_topic:
                 for kind in types[row["topic"]]:

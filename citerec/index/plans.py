@@ -1,0 +1,133 @@
+"""Reading plans, and choosing one per draft from the citations the draft already has.
+
+Most drafts are served best by the default plan, `passage`: each passage read at
+three scales (its own sentence weighted most) and the BM25 and dense lists fused
+by normalised score. A few are not. In the eval papers, a review of periodograms
+whose sentences often say "see" or name a method by its authors (`\\citet`)
+recalls its citations better from the sentence with its neighbours alone, fused
+by rank: the `window` plan (the defaults before three readings).
+
+A draft that already cites enough papers of the library tells which kind it is.
+Every cited passage is recalled with both plans; the draft moves to `window` only
+when that plan finds the draft's own citations clearly more often (a one-sided
+paired t-test over at least `MIN_EVIDENCE` passages). A passage's own citations
+never choose its plan (leave-one-out), so leave-citations-out evaluation stays
+honest and a passage's suggestions do not depend on what it cites.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from citerec.papers import normalise_key
+
+if TYPE_CHECKING:
+    from citerec.index.recall import Candidate, FusionSettings
+
+PASSAGE = "passage"
+WINDOW = "window"
+MIN_EVIDENCE = 30  # cited passages (besides the one ranked) before a draft may leave the default plan
+SWITCH_T = 1.645  # one-sided 95 %: the window plan must recall the draft's citations better, clearly
+EVIDENCE_CUTOFF = 10  # plans are compared by Recall@10 of each cited passage's known keys
+WINDOW_RRF_K = 30.0  # the window plan: the sentence with its neighbours, RRF k=30 with dense x2,
+WINDOW_DENSE_WEIGHT = 2.0  # the defaults before three readings (README, Evaluation)
+
+
+@dataclass(frozen=True)
+class PlanChoice:
+    """The plan a passage is read with, and the evidence its draft gave for it."""
+
+    plan: str  # PASSAGE or WINDOW
+    evidence: int  # the draft's other cited passages the plans were compared on
+    passage_recall: float  # their mean Recall@10 of known citations with each plan
+    window_recall: float
+    t: float  # paired t statistic of window minus passage (0 without evidence)
+
+    def to_json(self) -> dict[str, object]:
+        data = dataclasses.asdict(self)
+        data["t"] = self.t if math.isfinite(self.t) else None
+        return data
+
+
+def window_plan(fusion: FusionSettings) -> FusionSettings:
+    """`fusion` changed into the window plan: one reading (the window), fused by rank."""
+    return dataclasses.replace(
+        fusion,
+        fusion="rrf",
+        rrf_k=WINDOW_RRF_K,
+        bm25_weight=1.0,
+        dense_weight=WINDOW_DENSE_WEIGHT,
+        sentence_weight=0.0,
+        window_weight=1.0,
+        wide_weight=0.0,
+        topic_weight=0.0,
+    )
+
+
+def drafts_with_evidence(drafts: Sequence[str], known: Sequence[Collection[str]]) -> set[str]:
+    """The drafts with enough cited passages for their plan to be chosen at all."""
+    counts: dict[str, int] = {}
+    for draft, keys in zip(drafts, known, strict=True):
+        if keys:
+            counts[draft] = counts.get(draft, 0) + 1
+    return {draft for draft, count in counts.items() if count >= MIN_EVIDENCE}
+
+
+def choose_plans(
+    drafts: Sequence[str],
+    known: Sequence[Collection[str]],
+    passage: Sequence[Sequence[Candidate]],
+    window: Sequence[Sequence[Candidate]],
+) -> list[PlanChoice]:
+    """Each passage's plan, chosen from its draft's other cited passages.
+
+    `known` are the library keys each passage already cites (empty for a
+    placeholder); `passage` and `window` are every passage's recall with each plan.
+    """
+    gains = [
+        (_recall_at(p, keys), _recall_at(w, keys)) if keys else None
+        for p, w, keys in zip(passage, window, known, strict=True)
+    ]
+    totals: dict[str, list[float]] = {}  # per draft: count, sum of passage recall, of window recall, of d, of d^2
+    for draft, gain in zip(drafts, gains, strict=True):
+        if gain is not None:
+            d = gain[1] - gain[0]
+            total = totals.setdefault(draft, [0.0] * 5)
+            for i, value in enumerate((1.0, gain[0], gain[1], d, d * d)):
+                total[i] += value
+    choices = []
+    for draft, gain in zip(drafts, gains, strict=True):
+        total = list(totals.get(draft, [0.0] * 5))
+        if gain is not None:  # leave this passage's own citations out
+            d = gain[1] - gain[0]
+            for i, value in enumerate((1.0, gain[0], gain[1], d, d * d)):
+                total[i] -= value
+        choices.append(_choice(*total))
+    return choices
+
+
+def _choice(n: float, passage_sum: float, window_sum: float, d_sum: float, d_squares: float) -> PlanChoice:
+    count = round(n)
+    if count < MIN_EVIDENCE:
+        return PlanChoice(PASSAGE, count, *_means(count, passage_sum, window_sum), t=0.0)
+    mean = d_sum / count
+    variance = max(d_squares - count * mean * mean, 0.0) / (count - 1)
+    if variance <= 1e-12:
+        t = math.inf if mean > 1e-12 else 0.0
+    else:
+        t = mean / math.sqrt(variance / count)
+    plan = WINDOW if t > SWITCH_T else PASSAGE
+    return PlanChoice(plan, count, *_means(count, passage_sum, window_sum), t=t)
+
+
+def _means(count: int, passage_sum: float, window_sum: float) -> tuple[float, float]:
+    return (passage_sum / count, window_sum / count) if count else (0.0, 0.0)
+
+
+def _recall_at(candidates: Sequence[Candidate], keys: Collection[str]) -> float:
+    top = {normalise_key(c.key) for c in candidates[:EVIDENCE_CUTOFF]}
+    return sum(normalise_key(k) in top for k in keys) / len(keys)
