@@ -9,13 +9,13 @@ process each time):
    candidates come from the recall cache);
 3. again after editing one paragraph (only its passages are embedded and recalled).
 
-`--compare-adapt` runs the three steps again with `--no-adapt`, to price the
+`--compare-plans` runs the three steps again with `--plan passage`, to price the
 reading-plan choice (a draft citing 30+ library papers is recalled twice).
 
 The ratio column compares each run with the cold one. The draft is copied to a
 temporary folder first, so the edit never touches the original.
 
-    python benchmarks/rerun.py ../shared/eval/papers [--compare-adapt]
+    python benchmarks/rerun.py ../shared/eval/papers [--compare-plans]
     python benchmarks/rerun.py PAPERS --draft amos-thesis-diffopt/thesis.tex --bib amos-thesis-diffopt/refs.bib
 """
 
@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--draft", default=DEFAULT_DRAFT, help="draft, relative to PAPERS")
     parser.add_argument("--bib", action="append", default=None, help="library .bib files, relative to PAPERS")
     parser.add_argument(
-        "--compare-adapt", action="store_true", help="also run with --no-adapt and give the plan choice's cost"
+        "--compare-plans", action="store_true", help="also run with --plan passage and give the plan choice's cost"
     )
     args = parser.parse_args()
     bibs = [args.papers / b for b in (args.bib or DEFAULT_BIBS)]
@@ -103,14 +103,14 @@ def main() -> None:
     )
     print(f"\n## citerec suggest {args.draft}: {len(bibs)} .bib files, ~{entries} entries, recall only\n")
     print(table(["run", "passages", "seconds", "CPU s", "peak MB (tree)", "speed-up vs cold"], rows))
-    if args.compare_adapt:
-        plain = run_sequence(args.papers, args.draft, bibs, ["--no-adapt"])
+    if args.compare_plans:
+        plain = run_sequence(args.papers, args.draft, bibs, ["--plan", "passage"])
         compared = [
             [with_plan[0], f"{with_plan[2]:.1f}", f"{without[2]:.1f}", f"{with_plan[2] / without[2]:.2f}x"]
             for with_plan, without in zip(runs, plain, strict=True)
         ]
-        print("\n## The reading-plan choice: default (--adapt) against --no-adapt, same steps\n")
-        print(table(["run", "seconds (--adapt)", "seconds (--no-adapt)", "time ratio"], compared))
+        print("\n## The reading-plan choice: default (--plan auto) against --plan passage, same steps\n")
+        print(table(["run", "seconds (auto)", "seconds (passage)", "time ratio"], compared))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ RERANK_MODES = ("auto", "on", "off")
 RECALL_METHODS = ("hybrid", "bm25", "dense")
 RERANK_CACHE_FILE = "rerank-cache.sqlite"
 DEFAULT_RERANK_THRESHOLD = 0.05
+PLAN_AUTO, PLAN_PASSAGE, PLAN_WINDOW = "auto", "passage", "window"  # the last two are citerec.index.plans' names
+PLANS = (PLAN_AUTO, PLAN_PASSAGE, PLAN_WINDOW)
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,9 @@ class SuggestOptions:
     expand: str = "none"  # none, prf (RM3 + Rocchio) or llm (rewrite by a chat endpoint)
     expand_url: str | None = None
     expand_model: str | None = None
-    # Let a draft that already cites enough of the library choose its reading plan (citerec.index.plans).
-    adapt: bool = True
+    # How passages are read (citerec.index.plans): auto lets a draft that cites 30+ library papers choose
+    # between the passage plan (three scales, the default) and the window plan; passage or window forces one.
+    plan: str = "auto"
 
     def __post_init__(self) -> None:
         if self.rerank not in RERANK_MODES:
@@ -77,6 +80,8 @@ class SuggestOptions:
             raise CiterecError("--top and --recall-k must be at least 1")
         if self.expand not in ("none", "prf", "llm"):
             raise CiterecError(f"--expand must be none, prf or llm, not {self.expand!r}")
+        if self.plan not in PLANS:
+            raise CiterecError(f"--plan must be one of {', '.join(PLANS)}, not {self.plan!r}")
         if self.expand == "llm" and not (self.expand_url and self.expand_model):
             raise CiterecError("--expand llm needs --expand-url URL and --expand-model NAME")
 
@@ -270,39 +275,16 @@ class Suggester:
         """Recall then (optionally) rerank candidates for every context.
 
         `known` are the library keys each context already cites (default: its
-        cited keys found in the library); with `options.adapt` they choose each
-        draft's reading plan, never a context's own.
+        cited keys found in the library); with `options.plan` "auto" they choose
+        each draft's reading plan, never a context's own.
         """
         options = options or self.options
         if not contexts:
             return []
-        queries = [c.text for c in contexts]
-        sentences = [c.sentence for c in contexts]
-        wides = [c.wide for c in contexts]
-        expanded = [""] * len(contexts)
-        if options.expand == "llm":
-            from citerec.expand.llm import ChatRewriter
-
-            rewriter = ChatRewriter(options.expand_url or "", options.expand_model or "")
-            expanded = rewriter.rewrite_many(queries)
-            queries = [f"{q} {e}" for q, e in zip(queries, expanded, strict=True)]
-            sentences = [f"{s} {e}" for s, e in zip(sentences, expanded, strict=True)]
-            wides = [f"{w} {e}" if w else "" for w, e in zip(wides, expanded, strict=True)]
-        recalled = self.index.recall_many(
-            queries,
-            k=options.recall_k,
-            method=options.method,
-            sentences=sentences,
-            wides=wides,
-            topics=self._topics(contexts, options),
-            prf=options.expand == "prf",
-        )
+        recalled, queries, expanded = self._recall(contexts, options)
         plans: list[PlanChoice | None] = [None] * len(contexts)
-        if options.adapt and options.method == "hybrid":
+        if options.plan == PLAN_AUTO and options.method == "hybrid":
             recalled, plans = self._fit_plans(contexts, recalled, queries, known, options)
-        if options.expand == "prf":
-            shown = sentences if self.index.fusion.sentence_weight > 0 else queries  # the query that dominates
-            expanded = ["+ " + " ".join(terms) for terms in self.index.feedback(shown, options.method)]
         reranker = self._reranker_for(options)
         # One query for every candidate's entry, not one per candidate (50 a passage).
         papers = self.library.get_many(c.key for candidates in recalled for c in candidates)
@@ -322,6 +304,51 @@ class Suggester:
             for cut, e, plan in zip(cuts, expanded, plans, strict=True)
         ]
 
+    def _recall(
+        self, contexts: Sequence[Context], options: SuggestOptions
+    ) -> tuple[list[list[Candidate]], list[str], list[str]]:
+        """Every context's candidates with the plan `options` names ("auto" recalls the default first),
+        the queries used (after any rewrite), and what expansion added to each."""
+        queries = [c.text for c in contexts]
+        sentences = [c.sentence for c in contexts]
+        wides = [c.wide for c in contexts]
+        expanded = [""] * len(contexts)
+        if options.expand == "llm":
+            from citerec.expand.llm import ChatRewriter
+
+            rewriter = ChatRewriter(options.expand_url or "", options.expand_model or "")
+            expanded = rewriter.rewrite_many(queries)
+            queries = [f"{q} {e}" for q, e in zip(queries, expanded, strict=True)]
+            sentences = [f"{s} {e}" for s, e in zip(sentences, expanded, strict=True)]
+            wides = [f"{w} {e}" if w else "" for w, e in zip(wides, expanded, strict=True)]
+        if options.plan == PLAN_WINDOW and options.method == "hybrid":
+            recalled = self._window_recall(queries, options)
+        else:
+            recalled = self.index.recall_many(
+                queries,
+                k=options.recall_k,
+                method=options.method,
+                sentences=sentences,
+                wides=wides,
+                topics=self._topics(contexts, options),
+                prf=options.expand == "prf",
+            )
+        if options.expand == "prf":
+            shown = sentences if self.index.fusion.sentence_weight > 0 else queries  # the query that dominates
+            expanded = ["+ " + " ".join(terms) for terms in self.index.feedback(shown, options.method)]
+        return recalled, queries, expanded
+
+    def _window_recall(self, queries: Sequence[str], options: SuggestOptions) -> list[list[Candidate]]:
+        from citerec.index.plans import window_plan
+
+        return self.index.recall_many(
+            list(queries),
+            k=options.recall_k,
+            method=options.method,
+            prf=options.expand == "prf",
+            fusion=window_plan(self.index.fusion),
+        )
+
     def _fit_plans(
         self,
         contexts: Sequence[Context],
@@ -331,7 +358,7 @@ class Suggester:
         options: SuggestOptions,
     ) -> tuple[list[list[Candidate]], list[PlanChoice | None]]:
         """Recall with the window plan too where a draft cites enough, and keep it where the draft favours it."""
-        from citerec.index.plans import WINDOW, choose_plans, drafts_with_evidence, window_plan
+        from citerec.index.plans import WINDOW, choose_plans, drafts_with_evidence
 
         known = known if known is not None else self._known_citations(contexts)
         drafts = [context.draft for context in contexts]
@@ -340,13 +367,7 @@ class Suggester:
         if not fitted:
             return recalled, plans
         rows = [i for i, draft in enumerate(drafts) if draft in fitted]
-        window = self.index.recall_many(
-            [queries[i] for i in rows],
-            k=options.recall_k,
-            method=options.method,
-            prf=options.expand == "prf",
-            fusion=window_plan(self.index.fusion),
-        )
+        window = self._window_recall([queries[i] for i in rows], options)
         choices = choose_plans([drafts[i] for i in rows], [known[i] for i in rows], [recalled[i] for i in rows], window)
         recalled = list(recalled)
         for i, choice, candidates in zip(rows, choices, window, strict=True):
@@ -354,6 +375,21 @@ class Suggester:
             if choice.plan == WINDOW:
                 recalled[i] = candidates
         return recalled, plans
+
+    def draft_plan(self, contexts: Sequence[Context], options: SuggestOptions | None = None) -> PlanChoice | None:
+        """The plan a new passage of this draft would be read with (what all its cited passages say); None when
+        it cites too few library papers to choose. The language server asks once per saved buffer."""
+        from citerec.index.plans import choose_plans, drafts_with_evidence
+
+        options = dataclasses.replace(options or self.options, plan=PLAN_PASSAGE, expand="none")
+        known = self._known_citations(contexts)
+        cited = [(context, keys) for context, keys in zip(contexts, known, strict=True) if keys]
+        if not drafts_with_evidence([""] * len(cited), [keys for _, keys in cited]) or options.method != "hybrid":
+            return None
+        recalled, queries, _ = self._recall([context for context, _ in cited], options)
+        window = self._window_recall(queries, options)
+        keys = [keys for _, keys in cited]
+        return choose_plans([""] * (len(cited) + 1), [*keys, ()], [*recalled, []], [*window, []])[-1]
 
     def _known_citations(self, contexts: Sequence[Context]) -> list[tuple[str, ...]]:
         """Each context's cited keys that the library holds, as library keys."""
@@ -536,7 +572,7 @@ def _plan_notes(ranked: Sequence[ContextSuggestions]) -> tuple[str, ...]:
             notes[item.context.draft] = (
                 "passages are read by their window (the sentence with its neighbours), which finds this draft's "
                 f"own citations more often: Recall@10 {plan.window_recall:.2f} against {plan.passage_recall:.2f} "
-                f"over {plan.evidence} cited passages (--no-adapt reads them at three scales)"
+                f"over {plan.evidence} cited passages (--plan passage reads them at three scales)"
             )
     return tuple(notes.values())
 

@@ -151,9 +151,9 @@ def _json(library_dir: Path, draft: Path, *args: str) -> dict:
 
 def test_suggest_reports_each_passage_plan_with_its_evidence(example_library_dir: Path, cited_draft) -> None:
     draft, keys = cited_draft
-    plain = _json(example_library_dir, draft, "--no-adapt", "--top", "10")
+    plain = _json(example_library_dir, draft, "--plan", "passage", "--top", "10")
     assert {c["plan"] for c in plain["contexts"]} == {None}
-    assert plain["options"]["adapt"] is False
+    assert plain["options"]["plan"] == "passage"
     adapted = _json(example_library_dir, draft, "--top", "10")
     cited = [c for c in plain["contexts"] if c["cited_keys"]]
     assert len(cited) == len(keys)
@@ -197,11 +197,51 @@ def test_eval_chooses_plans_from_the_other_passages_truth(
     library, keymaps = build_eval_library([examples_dir / "refs.bib"], tmp_path / "eval-lib")
     suggester = Suggester(library, options=SuggestOptions(rerank="off"))
     adapted = evaluate_on_library(draft, suggester, keymaps[0], options=SuggestOptions(rerank="off"))
-    plain = evaluate_on_library(draft, suggester, keymaps[0], options=SuggestOptions(rerank="off", adapt=False))
+    plain = evaluate_on_library(draft, suggester, keymaps[0], options=SuggestOptions(rerank="off", plan="passage"))
     assert adapted.n_contexts == plain.n_contexts > MIN_EVIDENCE
     monkeypatch.setattr(plans_module, "SWITCH_T", -math.inf)
     switched = evaluate_on_library(draft, suggester, keymaps[0], options=SuggestOptions(rerank="off"))
-    suggester.index.fusion = window_plan(suggester.index.fusion)
-    window_only = evaluate_on_library(draft, suggester, keymaps[0], options=SuggestOptions(rerank="off", adapt=False))
+    window_only = evaluate_on_library(draft, suggester, keymaps[0], options=SuggestOptions(rerank="off", plan="window"))
     assert [c.ranked for c in switched.contexts] == [c.ranked for c in window_only.contexts]
     assert switched.metrics == window_only.metrics
+
+
+def test_plan_names_agree_between_options_and_plans() -> None:
+    from citerec.suggest import PLAN_PASSAGE, PLAN_WINDOW
+
+    assert (PLAN_PASSAGE, PLAN_WINDOW) == (PASSAGE, WINDOW)
+
+
+def test_a_forced_window_plan_reads_every_passage_by_its_window(example_library_dir: Path, examples_dir: Path) -> None:
+    data = _json(example_library_dir, examples_dir / "draft.tex", "--plan", "window", "--top", "5")
+    assert data["options"]["plan"] == "window"
+    assert {c["plan"] for c in data["contexts"]} == {None}  # forced, not chosen
+    from citerec.library import Library
+
+    index = Index.open(Library(example_library_dir))
+    expected = index.recall_many([c["query"] for c in data["contexts"]], k=50, fusion=window_plan(index.fusion))
+    for context, candidates in zip(data["contexts"], expected, strict=True):
+        assert [s["key"] for s in context["suggestions"]] == [c.key for c in candidates][:5]
+
+
+def test_an_unknown_plan_is_a_one_line_error(example_library_dir: Path, examples_dir: Path) -> None:
+    command = ["suggest", str(examples_dir / "draft.tex"), "-L", str(example_library_dir), "--rerank", "off"]
+    result = runner.invoke(app, [*command, "--plan", "sideways"])
+    assert result.exit_code != 0
+    assert "--plan must be one of auto, passage, window, not 'sideways'" in result.output
+
+
+def test_draft_plan_is_what_a_new_passage_of_the_draft_gets(example_library_dir: Path, cited_draft) -> None:
+    from citerec.latex import extract_contexts, read_draft
+    from citerec.library import Library
+
+    draft, keys = cited_draft
+    contexts = extract_contexts(read_draft(draft))
+    suggester = Suggester(Library(example_library_dir), options=SuggestOptions(rerank="off"))
+    choice = suggester.draft_plan(contexts)
+    assert choice is not None and choice.evidence == len(keys)
+    placeholder = suggester.rank(contexts)[-1]
+    assert placeholder.context.placeholder
+    assert placeholder.plan == choice
+    few = [c for c in contexts if c.cited_keys][: MIN_EVIDENCE - 1]
+    assert suggester.draft_plan(few) is None

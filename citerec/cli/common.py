@@ -29,12 +29,12 @@ AllowOutsideIncludesOption = Annotated[
         help="Follow \\input/\\include to files outside the draft's folder (absolute paths, .., symlinks).",
     ),
 ]
-AdaptOption = Annotated[
-    bool,
+PlanOption = Annotated[
+    str,
     typer.Option(
-        "--adapt/--no-adapt",
-        help="Let a draft citing 30+ library papers switch to reading passages by their window when that finds "
-        "its own citations clearly more often.",
+        "--plan",
+        help="How passages are read: auto (a draft citing 30+ library papers reads them by their window when that "
+        "finds its own citations clearly more often), passage (own sentence, window and wider window) or window.",
     ),
 ]
 LibraryDirOption = Annotated[

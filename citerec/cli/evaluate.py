@@ -14,9 +14,9 @@ import typer
 from rich.table import Table
 
 from citerec.cli.common import (
-    AdaptOption,
     AllowOutsideIncludesOption,
     LibraryDirOption,
+    PlanOption,
     announce_embedder,
     console,
     fail,
@@ -63,7 +63,7 @@ def evaluate(
         bool, typer.Option("--contexts", help="Include every context's truth and ranking in the JSON.")
     ] = False,
     allow_outside_includes: AllowOutsideIncludesOption = False,
-    adapt: AdaptOption = True,
+    plan: PlanOption = "auto",
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
     workers: WorkersOption = None,
@@ -89,7 +89,7 @@ def evaluate(
             embedder=embedder,
             engine=engine_config(engine, ray_address, workers, gpus_per_worker),
             allow_outside_includes=allow_outside_includes,
-            adapt=adapt,
+            plan=plan,
         )
         announce_embedder(embedder)
         with rich_progress() as progress:

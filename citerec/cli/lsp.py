@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from citerec.cli.common import LibraryDirOption, fail, user_errors
+from citerec.cli.common import LibraryDirOption, PlanOption, fail, user_errors
 from citerec.rerank import DEFAULT_RERANKER
 
 
@@ -30,6 +30,7 @@ def lsp(
     reranker: Annotated[str, typer.Option(help="Reranker model name or local folder.")] = DEFAULT_RERANKER,
     backend: Annotated[str, typer.Option(help="Reranker backend: hf, vllm, or the URL of a vLLM server.")] = "hf",
     items: Annotated[int, typer.Option("--items", help="Ranked keys offered per completion.", min=1)] = 50,
+    plan: PlanOption = "auto",
     poll: Annotated[
         float,
         typer.Option(
@@ -59,7 +60,7 @@ def lsp(
         for path in bib:
             if not path.is_file():
                 fail(f"{path}: no such file")
-        options = SuggestOptions(rerank=rerank, reranker=reranker, backend=backend, top_n=items)
+        options = SuggestOptions(rerank=rerank, reranker=reranker, backend=backend, top_n=items, plan=plan)
         engine = EngineSettings(
             library_dir=library_dir,
             bib=tuple(bib),

@@ -15,9 +15,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from citerec.cli.common import (
-    AdaptOption,
     AllowOutsideIncludesOption,
     LibraryDirOption,
+    PlanOption,
     announce_embedder,
     console,
     emit,
@@ -93,7 +93,7 @@ def suggest(
         bool, typer.Option("--in-place", help="tex: rewrite the draft files themselves (atomically).")
     ] = False,
     allow_outside_includes: AllowOutsideIncludesOption = False,
-    adapt: AdaptOption = True,
+    plan: PlanOption = "auto",
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
     workers: WorkersOption = None,
@@ -121,7 +121,7 @@ def suggest(
             expand=expand,
             expand_url=expand_url,
             expand_model=expand_model,
-            adapt=adapt,
+            plan=plan,
         )
         if "-" in drafts and len(drafts) > 1:
             fail("- (stdin) must be the only draft")

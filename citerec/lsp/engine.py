@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from citerec.errors import CiterecError
+from citerec.errors import CiterecError, InputError
 from citerec.library import LIBRARY_ENV
 from citerec.papers import Paper, normalise_key
 
 if TYPE_CHECKING:
+    from citerec.index import PlanChoice
     from citerec.ingest.bibtex import BibImport
     from citerec.library import AddReport, Library
     from citerec.suggest import Suggester, SuggestOptions
@@ -122,6 +123,7 @@ class Engine:
         self._keys: dict[str, str] = {}  # normalised → as written, for the library version below
         self._keys_version: str | None = None
         self._papers: dict[str, Paper | None] = {}
+        self._plans: dict[str, PlanChoice | None] = {}  # buffer uri → the plan its citations chose
         self._lock = threading.Lock()
         # Loading, imports and index updates run one at a time on their own thread, never on the query pool.
         self._maintenance = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citerec-lsp-library")
@@ -273,8 +275,19 @@ class Engine:
         with self._lock:
             return {k: p for k in wanted if (p := self._papers.get(normalise_key(k))) is not None}
 
-    def rank(self, query: str, *, sentence: str = "", wide: str = "", limit: int | None = None) -> tuple[Ranked, ...]:
-        """Library entries ranked for a passage (recall, then the reranker when one is loaded), best first."""
+    def rank(
+        self,
+        query: str,
+        *,
+        sentence: str = "",
+        wide: str = "",
+        limit: int | None = None,
+        plan: str = "passage",
+    ) -> tuple[Ranked, ...]:
+        """Library entries ranked for a passage (recall, then the reranker when one is loaded), best first.
+
+        `plan` is how the passage is read: its buffer's (`plan_for`), since one passage cannot choose.
+        """
         from citerec.latex import Context
 
         assert self.suggester is not None
@@ -282,9 +295,9 @@ class Engine:
         limit = limit or self.settings.completion_items
         suggester = self.suggester
         options = dataclasses.replace(
-            self.options, top_n=limit, recall_k=max(limit, self.options.recall_k), include_cited=True
+            self.options, top_n=limit, recall_k=max(limit, self.options.recall_k), include_cited=True, plan=plan
         )
-        cache_key = (suggester.index.manifest.generation, limit, query, sentence, wide)
+        cache_key = (suggester.index.manifest.generation, limit, query, sentence, wide, plan)
         with self._lock:
             if cache_key in self._ranked:
                 self._ranked.move_to_end(cache_key)
@@ -298,6 +311,45 @@ class Engine:
             while len(self._ranked) > RANK_CACHE_SIZE:
                 self._ranked.popitem(last=False)
         return result
+
+    # -- reading plans ------------------------------------------------------
+    def fit_plan(self, uri: str, text: str) -> Future:
+        """Let a buffer's citations choose its reading plan, in the background; the future holds the choice.
+
+        Runs on the maintenance thread, like imports: a buffer of 200 passages is
+        recalled twice the first time (seconds), then mostly from the recall cache.
+        """
+        return self._maintenance.submit(self._fit_plan, uri, text)
+
+    def _fit_plan(self, uri: str, text: str) -> PlanChoice | None:
+        from citerec.latex import extract_contexts
+
+        assert self.suggester is not None
+        try:
+            contexts = extract_contexts(
+                Path("<buffer>.tex"), text=text, is_tex=True, neighbours=self.options.neighbours
+            )
+        except InputError:  # does not parse while being edited: keep the last choice
+            with self._lock:
+                return self._plans.get(uri)
+        choice = self.suggester.draft_plan(contexts, self.options)
+        with self._lock:
+            self._plans[uri] = choice
+        return choice
+
+    def plan_for(self, uri: str) -> str:
+        """The plan a passage of this buffer is read with: forced by the options, else the buffer's choice."""
+        from citerec.index.plans import PASSAGE
+
+        if self.options.plan != "auto":
+            return self.options.plan
+        with self._lock:
+            choice = self._plans.get(uri)
+        return choice.plan if choice is not None else PASSAGE
+
+    def forget(self, uri: str) -> None:
+        with self._lock:
+            self._plans.pop(uri, None)
 
     def closest(self, key: str, n: int = 5) -> list[Paper]:
         """Entries a mistyped or missing key most likely meant: similar keys first, then BM25 on the key's words."""

@@ -47,12 +47,13 @@ def missing_key_diagnostics(engine: Engine, text: str, positions: Positions) -> 
 
 
 def completion_entries(
-    engine: Engine, source: str, at: int, site: cursor.CiteSite
+    engine: Engine, source: str, at: int, site: cursor.CiteSite, plan: str = "passage"
 ) -> list[tuple[str, Paper | None, bool]]:
-    """(key, paper, ranked) to offer: the keys ranked for the sentence, then other keys holding the typed prefix."""
+    """(key, paper, ranked) to offer: the keys ranked for the sentence (read with the buffer's `plan`), then
+    other keys holding the typed prefix."""
     passage = _passage(source, at, engine.options.neighbours)
     ranked: tuple[Ranked, ...] = (
-        engine.rank(passage.query, sentence=passage.sentence, wide=passage.wide) if passage else ()
+        engine.rank(passage.query, sentence=passage.sentence, wide=passage.wide, plan=plan) if passage else ()
     )
     taken = {k.lower() for k in site.keys} - {site.current.lower()}  # keys the argument already has
     entries = [(r.key, r.paper, True) for r in ranked if r.key.lower() not in taken]
@@ -135,7 +136,7 @@ def code_actions(
         return actions
     ranked = [
         r
-        for r in engine.rank(passage.query, sentence=passage.sentence, wide=passage.wide)
+        for r in engine.rank(passage.query, sentence=passage.sentence, wide=passage.wide, plan=engine.plan_for(uri))
         if r.key not in passage.cited_keys
     ]
     ranked = ranked[:ACTIONS_LISTED]

@@ -105,6 +105,7 @@ class CiterecServer(LanguageServer):
         self.watcher = BibWatcher(self._bibs_changed, poll=settings.poll, debounce=settings.debounce)
         self.pending: dict[str, list[Work]] = {}
         self.diagnosing: dict[str, asyncio.Task] = {}
+        self.plans_told: dict[str, str | None] = {}  # the reading plan last reported per buffer
         self._positions: dict[str, tuple[int, Positions]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -218,6 +219,8 @@ class CiterecServer(LanguageServer):
         self.watcher.watch(self.engine.bibs)
         self.settle_memory()
         self.diagnose_all()
+        for uri in list(self.workspace.text_documents):
+            self.fit_plan(uri)
 
     @staticmethod
     def settle_memory() -> None:
@@ -247,6 +250,33 @@ class CiterecServer(LanguageServer):
             self.log_message(f"citerec: {problem}", lsp.MessageType.Warning)
         self.settle_memory()
         self.diagnose_all()
+
+    # -- reading plans -------------------------------------------------------------
+    def fit_plan(self, uri: str) -> None:
+        """Let the buffer's citations choose how its passages are read (on open and save, in the background)."""
+        if not self.is_tex(uri) or not self.engine.ready or uri not in self.workspace.text_documents:
+            return
+        text, _, _ = self.buffer(uri)
+        future = self.engine.fit_plan(uri, text)
+        future.add_done_callback(lambda done: self.call_on_loop(self._plan_fitted, uri, done))
+
+    def _plan_fitted(self, uri: str, done) -> None:
+        if done.cancelled():
+            return
+        if done.exception() is not None:
+            self.log_message(f"citerec: choosing how to read {uri} failed: {done.exception()}", lsp.MessageType.Warning)
+            return
+        choice = done.result()
+        told = self.plans_told.get(uri)
+        plan = choice.plan if choice is not None else None
+        if plan != told:
+            self.plans_told[uri] = plan
+            if choice is not None and (told is not None or plan != "passage"):
+                self.log_message(
+                    f"citerec: {Path(to_fs_path(uri)).name}: passages are read by their {plan} plan "
+                    f"(Recall@10 of its own citations: window {choice.window_recall:.2f}, "
+                    f"passage {choice.passage_recall:.2f}, over {choice.evidence} cited passages)"
+                )
 
     # -- diagnostics ---------------------------------------------------------------
     def diagnose_all(self) -> None:
@@ -304,6 +334,7 @@ def create_server(settings: ServerSettings) -> CiterecServer:
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: CiterecServer, params: lsp.DidOpenTextDocumentParams) -> None:
         ls.schedule_diagnostics(params.text_document.uri, 0)
+        ls.fit_plan(params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: CiterecServer, params: lsp.DidChangeTextDocumentParams) -> None:
@@ -313,6 +344,7 @@ def create_server(settings: ServerSettings) -> CiterecServer:
     @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: CiterecServer, params: lsp.DidSaveTextDocumentParams) -> None:
         ls.schedule_diagnostics(params.text_document.uri, 0)
+        ls.fit_plan(params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: CiterecServer, params: lsp.DidCloseTextDocumentParams) -> None:
@@ -321,6 +353,8 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         if task is not None:
             task.cancel()
         ls._positions.pop(uri, None)
+        ls.engine.forget(uri)
+        ls.plans_told.pop(uri, None)
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
@@ -343,7 +377,7 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         if engine is None:
             return lsp.CompletionList(is_incomplete=True, items=[])
         source, _, at = cursor.passage_source(text, offset)
-        entries = await ls.run(completion_entries, engine, source, at, site)
+        entries = await ls.run(completion_entries, engine, source, at, site, engine.plan_for(work.uri))
         edit_range = positions.range(site.key_start, site.key_end)
         lazy = ls.lazy_documentation
         items = [

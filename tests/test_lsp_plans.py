@@ -1,0 +1,115 @@
+"""The language server reads a buffer's passages with the plan the buffer's own citations choose.
+
+The choice runs in the background on open and save (`Engine.fit_plan`); a
+completion then ranks with the buffer's plan. The engine is driven directly
+(so the decision threshold can be moved); the server is driven over JSON-RPC
+with the plan forced from the command line.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from citerec.index import Index
+from citerec.index import plans as plans_module
+from citerec.index.plans import MIN_EVIDENCE, PASSAGE, WINDOW, window_plan
+from citerec.ingest import read_bibtex
+from citerec.library import Library
+from citerec.lsp.engine import Engine, EngineSettings
+from citerec.suggest import SuggestOptions
+from tests.helpers.libraries import copy_library
+from tests.test_lsp import Buffer, start_server, stop_server
+
+QUERY = "Transformers replace recurrence with self-attention for sequence transduction."
+
+
+def _cited_text(examples_dir: Path) -> str:
+    papers = read_bibtex(examples_dir / "refs.bib").papers
+    assert len(papers) > MIN_EVIDENCE
+    lines = [f"Work on {re.sub(r'[^A-Za-z ]', ' ', p.title).lower()} is in \\cite{{{p.key}}}." for p in papers]
+    return "\\section{Related work}\n" + "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def engine(example_library_dir: Path):
+    engine = Engine(EngineSettings(library_dir=example_library_dir, workspace_bibs=False))
+    engine.start([example_library_dir.parent]).result(timeout=120)
+    yield engine
+    engine.close()
+
+
+def test_a_buffer_that_cites_enough_chooses_and_completions_follow(
+    engine: Engine, examples_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = "file:///draft/related.tex"
+    assert engine.plan_for(uri) == PASSAGE  # nothing chosen yet
+    choice = engine.fit_plan(uri, _cited_text(examples_dir)).result(timeout=120)
+    assert choice is not None and choice.evidence > MIN_EVIDENCE
+    assert engine.plan_for(uri) == choice.plan
+    monkeypatch.setattr(plans_module, "SWITCH_T", -math.inf)  # any evidence switches
+    choice = engine.fit_plan(uri, _cited_text(examples_dir)).result(timeout=120)
+    assert choice.plan == WINDOW and engine.plan_for(uri) == WINDOW
+    ranked = engine.rank(QUERY, sentence=QUERY, plan=engine.plan_for(uri), limit=8)
+    index = engine.suggester.index
+    (expected,) = index.recall_many([QUERY], k=50, fusion=window_plan(index.fusion))
+    assert [r.key for r in ranked] == [c.key for c in expected][:8]
+    engine.forget(uri)
+    assert engine.plan_for(uri) == PASSAGE
+
+
+def test_a_buffer_citing_little_keeps_the_default(engine: Engine, examples_dir: Path) -> None:
+    uri = "file:///draft/draft.tex"
+    text = (examples_dir / "draft.tex").read_text(encoding="utf-8")
+    assert engine.fit_plan(uri, text).result(timeout=120) is None
+    assert engine.plan_for(uri) == PASSAGE
+
+
+def test_a_buffer_that_does_not_parse_keeps_its_last_choice(engine: Engine, examples_dir: Path) -> None:
+    uri = "file:///draft/related.tex"
+    first = engine.fit_plan(uri, _cited_text(examples_dir)).result(timeout=120)
+    broken = _cited_text(examples_dir) + "\\begin{itemize} \\item {unclosed\n"
+    assert engine.fit_plan(uri, broken).result(timeout=120) == first
+
+
+@pytest.mark.asyncio
+async def test_server_completions_use_the_forced_window_plan(
+    _indexed_example_library: Path, tmp_path: Path, examples_dir: Path
+) -> None:
+    library = tmp_path / ".citerec"
+    copy_library(_indexed_example_library, library)
+    workspace = tmp_path / "draft"
+    workspace.mkdir()
+    client = await start_server(library, workspace, "--plan", "window", "--items", "6")
+    try:
+        buffer = Buffer(client, workspace, "intro.tex", f"{QUERY[:-1]} \\cite{{|}}.\n")
+        result = await buffer.complete()
+        keys = [item.label for item in result.items[:6]]
+    finally:
+        await stop_server(client)
+    from citerec.lsp import cursor
+
+    source, _, at = cursor.passage_source(buffer.text, buffer.text.index("{") + 1)
+    passage = cursor.passage_at(source, at)
+    index = Index.open(Library(library))
+    (expected,) = index.recall_many([passage.query], k=50, fusion=window_plan(index.fusion))
+    assert keys == [c.key for c in expected][:6]
+
+
+def test_the_plan_option_is_checked_before_the_server_starts(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from citerec.cli import app
+
+    result = CliRunner().invoke(app, ["lsp", "--library-dir", str(tmp_path), "--plan", "sideways"])
+    assert result.exit_code != 0
+    assert "--plan must be one of auto, passage, window" in result.output
+
+
+def test_engine_options_forcing_a_plan_win_over_the_buffer(example_library_dir: Path) -> None:
+    forced = SuggestOptions(rerank="off", plan="window")
+    engine = Engine(EngineSettings(library_dir=example_library_dir, options=forced))
+    assert engine.plan_for("file:///any.tex") == WINDOW
