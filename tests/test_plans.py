@@ -245,3 +245,35 @@ def test_draft_plan_is_what_a_new_passage_of_the_draft_gets(example_library_dir:
     assert placeholder.plan == choice
     few = [c for c in contexts if c.cited_keys][: MIN_EVIDENCE - 1]
     assert suggester.draft_plan(few) is None
+
+
+def test_http_suggest_takes_a_plan(example_library_dir: Path, cited_draft) -> None:
+    pytest.importorskip("fastapi")
+    import asyncio
+
+    import httpx
+
+    from citerec.library import Library
+    from citerec.serve import create_app
+
+    draft, keys = cited_draft
+    app = create_app(Library(example_library_dir), options=SuggestOptions(rerank="off"))
+    body = {"tex": draft.read_text(encoding="utf-8"), "rerank": "off", "include_cited": True}
+
+    async def ask() -> list:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return [
+                await client.post("/v1/suggest", json=body),
+                await client.post("/v1/suggest", json={**body, "plan": "passage"}),
+                await client.post("/v1/suggest", json={**body, "plan": "sideways"}),
+            ]
+
+    try:
+        auto, passage, bad = asyncio.run(ask())
+    finally:
+        app.state.service.close()
+    assert auto.status_code == passage.status_code == 200, auto.text
+    assert auto.json()["contexts"][-1]["plan"]["evidence"] == len(keys)  # a text chooses as a draft does
+    assert {c["plan"] for c in passage.json()["contexts"]} == {None}
+    assert bad.status_code == 422

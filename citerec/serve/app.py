@@ -242,7 +242,7 @@ def create_app(
             raise _too_large("the text", len(body.source), limits.max_text_chars, "characters")
         changes = {
             name: value
-            for name in ("top_n", "rerank", "instruction", "include_cited", "all_sentences", "expand")
+            for name in ("top_n", "rerank", "instruction", "include_cited", "all_sentences", "expand", "plan")
             if (value := getattr(body, name)) is not None
         }
         result = await service.suggest(body.source, is_tex=body.tex is not None, changes=changes)

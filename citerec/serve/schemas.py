@@ -69,6 +69,11 @@ class SuggestRequest(BaseModel):
     expand: Literal["none", "prf"] | None = Field(
         None, description="Query expansion: prf adds pseudo-relevance feedback (the added terms come back)."
     )
+    plan: Literal["auto", "passage", "window"] | None = Field(
+        None,
+        description="How passages are read: auto (a text citing 30+ library papers may switch to its windows, "
+        "chosen by its own citations), passage or window.",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> SuggestRequest:
