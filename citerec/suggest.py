@@ -376,9 +376,20 @@ class Suggester:
                 recalled[i] = candidates
         return recalled, plans
 
-    def draft_plan(self, contexts: Sequence[Context], options: SuggestOptions | None = None) -> PlanChoice | None:
+    def draft_plan(
+        self,
+        contexts: Sequence[Context],
+        options: SuggestOptions | None = None,
+        *,
+        between: Callable[[], None] | None = None,
+        chunk: int = 8,
+    ) -> PlanChoice | None:
         """The plan a new passage of this draft would be read with (what all its cited passages say); None when
-        it cites too few library papers to choose. The language server asks once per saved buffer."""
+        it cites too few library papers to choose.
+
+        The language server asks once per opened or saved buffer, in the background: the passages are recalled
+        `chunk` at a time and `between` is called before each chunk, so it can let completions go first.
+        """
         from citerec.index.plans import choose_plans, drafts_with_evidence
 
         options = dataclasses.replace(options or self.options, plan=PLAN_PASSAGE, expand="none")
@@ -386,8 +397,14 @@ class Suggester:
         cited = [(context, keys) for context, keys in zip(contexts, known, strict=True) if keys]
         if not drafts_with_evidence([""] * len(cited), [keys for _, keys in cited]) or options.method != "hybrid":
             return None
-        recalled, queries, _ = self._recall([context for context, _ in cited], options)
-        window = self._window_recall(queries, options)
+        recalled: list[list[Candidate]] = []
+        window: list[list[Candidate]] = []
+        for start in range(0, len(cited), chunk):
+            if between is not None:
+                between()
+            passage_lists, queries, _ = self._recall([context for context, _ in cited[start : start + chunk]], options)
+            recalled += passage_lists
+            window += self._window_recall(queries, options)
         keys = [keys for _, keys in cited]
         return choose_plans([""] * (len(cited) + 1), [*keys, ()], [*recalled, []], [*window, []])[-1]
 

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 RANK_CACHE_SIZE = 512  # passages whose ranking is kept in memory
 MAX_WORKSPACE_BIBS = 100
+PLAN_QUIET = 0.3  # seconds without a completion before a buffer's plan is chosen further (Engine.fit_plan)
 _SKIP_DIRS = {"node_modules", "__pycache__", "build", "dist", "_minted"}
 
 
@@ -124,6 +126,9 @@ class Engine:
         self._keys_version: str | None = None
         self._papers: dict[str, Paper | None] = {}
         self._plans: dict[str, PlanChoice | None] = {}  # buffer uri → the plan its citations chose
+        self._ranking = 0  # rankings in progress: choosing a plan waits for them (completions go first)
+        self._last_ranked = 0.0  # time.monotonic() when the last one ended
+        self._idle = threading.Condition(threading.Lock())
         self._lock = threading.Lock()
         # Loading, imports and index updates run one at a time on their own thread, never on the query pool.
         self._maintenance = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citerec-lsp-library")
@@ -303,7 +308,15 @@ class Engine:
                 self._ranked.move_to_end(cache_key)
                 return self._ranked[cache_key]
         context = Context(0, query, sentence or query, "<buffer>", 1, 1, (), True, wide=wide)
-        ranking = suggester.rank([context], options)[0].ranking[:limit]
+        with self._idle:
+            self._ranking += 1
+        try:
+            ranking = suggester.rank([context], options)[0].ranking[:limit]
+        finally:
+            with self._idle:
+                self._ranking -= 1
+                self._last_ranked = time.monotonic()
+                self._idle.notify_all()
         papers = self.papers(s.key for s in ranking)
         result = tuple(Ranked(s.key, s.rank, s.score, papers.get(s.key)) for s in ranking)
         with self._lock:
@@ -332,10 +345,20 @@ class Engine:
         except InputError:  # does not parse while being edited: keep the last choice
             with self._lock:
                 return self._plans.get(uri)
-        choice = self.suggester.draft_plan(contexts, self.options)
+        choice = self.suggester.draft_plan(contexts, self.options, between=self._after_rankings)
         with self._lock:
             self._plans[uri] = choice
         return choice
+
+    def _after_rankings(self) -> None:
+        """Wait until no completion has been ranked for PLAN_QUIET seconds: keystrokes come in bursts, and the
+        plan can come a moment later where a completion cannot."""
+        with self._idle:
+            while True:
+                quiet_for = time.monotonic() - self._last_ranked
+                if not self._ranking and quiet_for >= PLAN_QUIET:
+                    return
+                self._idle.wait(timeout=PLAN_QUIET if self._ranking else PLAN_QUIET - quiet_for)
 
     def plan_for(self, uri: str) -> str:
         """The plan a passage of this buffer is read with: forced by the options, else the buffer's choice."""
