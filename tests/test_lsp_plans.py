@@ -113,3 +113,30 @@ def test_engine_options_forcing_a_plan_win_over_the_buffer(example_library_dir: 
     forced = SuggestOptions(rerank="off", plan="window")
     engine = Engine(EngineSettings(library_dir=example_library_dir, options=forced))
     assert engine.plan_for("file:///any.tex") == WINDOW
+
+
+def test_choosing_a_plan_waits_for_completions_to_pause(example_library_dir: Path) -> None:
+    """Lower bounds only: the choice never runs while a completion is ranked or just after one."""
+    import threading
+    import time
+
+    from citerec.lsp.engine import PLAN_QUIET
+
+    engine = Engine(EngineSettings(library_dir=example_library_dir))
+    started = time.monotonic()
+    engine._after_rankings()  # nothing ranked yet: no wait
+    assert time.monotonic() - started < PLAN_QUIET
+    with engine._idle:
+        engine._ranking = 1  # a completion in flight
+
+    def finish() -> None:
+        time.sleep(0.2)
+        with engine._idle:
+            engine._ranking = 0
+            engine._last_ranked = time.monotonic()
+            engine._idle.notify_all()
+
+    threading.Thread(target=finish).start()
+    started = time.monotonic()
+    engine._after_rankings()
+    assert time.monotonic() - started >= 0.2 + PLAN_QUIET * 0.95
