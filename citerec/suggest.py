@@ -390,12 +390,12 @@ class Suggester:
         The language server asks once per opened or saved buffer, in the background: the passages are recalled
         `chunk` at a time and `between` is called before each chunk, so it can let completions go first.
         """
-        from citerec.index.plans import choose_plans, drafts_with_evidence
+        from citerec.index.plans import MIN_EVIDENCE, choose_plans
 
         options = dataclasses.replace(options or self.options, plan=PLAN_PASSAGE, expand="none")
         known = self._known_citations(contexts)
         cited = [(context, keys) for context, keys in zip(contexts, known, strict=True) if keys]
-        if not drafts_with_evidence([""] * len(cited), [keys for _, keys in cited]) or options.method != "hybrid":
+        if len(cited) < MIN_EVIDENCE or options.method != "hybrid":
             return None
         recalled: list[list[Candidate]] = []
         window: list[list[Candidate]] = []

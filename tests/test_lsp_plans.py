@@ -19,7 +19,7 @@ from citerec.index import plans as plans_module
 from citerec.index.plans import MIN_EVIDENCE, PASSAGE, WINDOW, window_plan
 from citerec.ingest import read_bibtex
 from citerec.library import Library
-from citerec.lsp.engine import Engine, EngineSettings
+from citerec.lsp.engine import Engine, EngineSettings, plan_name
 from citerec.suggest import SuggestOptions
 from tests.helpers.libraries import copy_library
 from tests.test_lsp import Buffer, start_server, stop_server
@@ -47,11 +47,12 @@ def test_a_buffer_that_cites_enough_chooses_and_completions_follow(
 ) -> None:
     uri = "file:///draft/related.tex"
     assert engine.plan_for(uri) == PASSAGE  # nothing chosen yet
-    choice = engine.fit_plan(uri, _cited_text(examples_dir)).result(timeout=120)
+    before, choice = engine.fit_plan(uri, _cited_text(examples_dir)).result(timeout=120)
+    assert before == PASSAGE  # what the buffer was read with until then
     assert choice is not None and choice.evidence > MIN_EVIDENCE
     assert engine.plan_for(uri) == choice.plan
     monkeypatch.setattr(plans_module, "SWITCH_T", -math.inf)  # any evidence switches
-    choice = engine.fit_plan(uri, _cited_text(examples_dir)).result(timeout=120)
+    before, choice = engine.fit_plan(uri, _cited_text(examples_dir)).result(timeout=120)
     assert choice.plan == WINDOW and engine.plan_for(uri) == WINDOW
     ranked = engine.rank(QUERY, sentence=QUERY, plan=engine.plan_for(uri), limit=8)
     index = engine.suggester.index
@@ -64,15 +65,16 @@ def test_a_buffer_that_cites_enough_chooses_and_completions_follow(
 def test_a_buffer_citing_little_keeps_the_default(engine: Engine, examples_dir: Path) -> None:
     uri = "file:///draft/draft.tex"
     text = (examples_dir / "draft.tex").read_text(encoding="utf-8")
-    assert engine.fit_plan(uri, text).result(timeout=120) is None
+    _, choice = engine.fit_plan(uri, text).result(timeout=120)
+    assert choice is None
     assert engine.plan_for(uri) == PASSAGE
 
 
 def test_a_buffer_that_does_not_parse_keeps_its_last_choice(engine: Engine, examples_dir: Path) -> None:
     uri = "file:///draft/related.tex"
-    first = engine.fit_plan(uri, _cited_text(examples_dir)).result(timeout=120)
+    _, first = engine.fit_plan(uri, _cited_text(examples_dir)).result(timeout=120)
     broken = _cited_text(examples_dir) + "\\begin{itemize} \\item {unclosed\n"
-    assert engine.fit_plan(uri, broken).result(timeout=120) == first
+    assert engine.fit_plan(uri, broken).result(timeout=120) == (plan_name(first), first)
 
 
 @pytest.mark.asyncio
@@ -113,6 +115,7 @@ def test_engine_options_forcing_a_plan_win_over_the_buffer(example_library_dir: 
     forced = SuggestOptions(rerank="off", plan="window")
     engine = Engine(EngineSettings(library_dir=example_library_dir, options=forced))
     assert engine.plan_for("file:///any.tex") == WINDOW
+    assert not engine.chooses_plans  # the server then never spends a fit on a buffer
 
 
 def test_choosing_a_plan_waits_for_completions_to_pause(example_library_dir: Path) -> None:

@@ -88,26 +88,30 @@ def choose_plans(
     `known` are the library keys each passage already cites (empty for a
     placeholder); `passage` and `window` are every passage's recall with each plan.
     """
-    gains = [
-        (_recall_at(p, keys), _recall_at(w, keys)) if keys else None
+    # per cited passage: (1, passage recall, window recall, d, d^2) with d = window - passage; summed per draft
+    terms = [
+        _terms(_recall_at(p, keys), _recall_at(w, keys)) if keys else None
         for p, w, keys in zip(passage, window, known, strict=True)
     ]
-    totals: dict[str, list[float]] = {}  # per draft: count, sum of passage recall, of window recall, of d, of d^2
-    for draft, gain in zip(drafts, gains, strict=True):
-        if gain is not None:
-            d = gain[1] - gain[0]
-            total = totals.setdefault(draft, [0.0] * 5)
-            for i, value in enumerate((1.0, gain[0], gain[1], d, d * d)):
-                total[i] += value
+    totals: dict[str, tuple[float, ...]] = {}
+    for draft, row in zip(drafts, terms, strict=True):
+        if row is not None:
+            totals[draft] = tuple(a + b for a, b in zip(totals.get(draft, _NO_EVIDENCE), row, strict=True))
     choices = []
-    for draft, gain in zip(drafts, gains, strict=True):
-        total = list(totals.get(draft, [0.0] * 5))
-        if gain is not None:  # leave this passage's own citations out
-            d = gain[1] - gain[0]
-            for i, value in enumerate((1.0, gain[0], gain[1], d, d * d)):
-                total[i] -= value
+    for draft, row in zip(drafts, terms, strict=True):
+        total = totals.get(draft, _NO_EVIDENCE)
+        if row is not None:  # leave this passage's own citations out
+            total = tuple(a - b for a, b in zip(total, row, strict=True))
         choices.append(_choice(*total))
     return choices
+
+
+_NO_EVIDENCE = (0.0,) * 5
+
+
+def _terms(passage_recall: float, window_recall: float) -> tuple[float, ...]:
+    d = window_recall - passage_recall
+    return (1.0, passage_recall, window_recall, d, d * d)
 
 
 def _choice(n: float, passage_sum: float, window_sum: float, d_sum: float, d_squares: float) -> PlanChoice:

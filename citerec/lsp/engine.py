@@ -86,6 +86,13 @@ def _keys_by_file(results: Sequence[tuple[BibImport, AddReport]]) -> dict[Path, 
     return keys
 
 
+def plan_name(choice: PlanChoice | None) -> str:
+    """The plan a choice reads by; a buffer that could not choose (or has not yet) reads by the default."""
+    from citerec.index.plans import PASSAGE
+
+    return choice.plan if choice is not None else PASSAGE
+
+
 def split_key(key: str) -> str:
     """`vaswani2017attention` → `vaswani 2017 attention`: a key as words, to search titles and authors by."""
     return " ".join(re.findall(r"[A-Za-z]+|\d+", key))
@@ -326,15 +333,22 @@ class Engine:
         return result
 
     # -- reading plans ------------------------------------------------------
-    def fit_plan(self, uri: str, text: str) -> Future:
-        """Let a buffer's citations choose its reading plan, in the background; the future holds the choice.
+    @property
+    def chooses_plans(self) -> bool:
+        """Whether buffers choose their plan (`--plan auto`), rather than the options forcing one."""
+        return self.options.plan == "auto"
 
-        Runs on the maintenance thread, like imports: a buffer of 200 passages is
-        recalled twice the first time (seconds), then mostly from the recall cache.
+    def fit_plan(self, uri: str, text: str) -> Future:
+        """Let a buffer's citations choose its reading plan, in the background; the future holds
+        (the plan the buffer was read with before, the new choice).
+
+        Runs on the maintenance thread, like imports, so fits of one buffer never
+        overlap: a buffer of 200 passages is recalled twice the first time
+        (seconds), then mostly from the recall cache.
         """
         return self._maintenance.submit(self._fit_plan, uri, text)
 
-    def _fit_plan(self, uri: str, text: str) -> PlanChoice | None:
+    def _fit_plan(self, uri: str, text: str) -> tuple[str, PlanChoice | None]:
         from citerec.latex import extract_contexts
 
         assert self.suggester is not None
@@ -344,11 +358,13 @@ class Engine:
             )
         except InputError:  # does not parse while being edited: keep the last choice
             with self._lock:
-                return self._plans.get(uri)
+                kept = self._plans.get(uri)
+            return plan_name(kept), kept
         choice = self.suggester.draft_plan(contexts, self.options, between=self._after_rankings)
         with self._lock:
+            before = self._plans.get(uri)
             self._plans[uri] = choice
-        return choice
+        return plan_name(before), choice
 
     def _after_rankings(self) -> None:
         """Wait until no completion has been ranked for PLAN_QUIET seconds: keystrokes come in bursts, and the
@@ -362,13 +378,11 @@ class Engine:
 
     def plan_for(self, uri: str) -> str:
         """The plan a passage of this buffer is read with: forced by the options, else the buffer's choice."""
-        from citerec.index.plans import PASSAGE
-
-        if self.options.plan != "auto":
+        if not self.chooses_plans:
             return self.options.plan
         with self._lock:
             choice = self._plans.get(uri)
-        return choice.plan if choice is not None else PASSAGE
+        return plan_name(choice)
 
     def forget(self, uri: str) -> None:
         with self._lock:

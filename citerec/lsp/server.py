@@ -26,7 +26,7 @@ from pygls.uris import to_fs_path
 
 from citerec import __version__
 from citerec.lsp import cursor
-from citerec.lsp.engine import Engine, EngineSettings, ImportSummary
+from citerec.lsp.engine import Engine, EngineSettings, ImportSummary, plan_name
 from citerec.lsp.features import (
     code_actions,
     completion_entries,
@@ -105,7 +105,6 @@ class CiterecServer(LanguageServer):
         self.watcher = BibWatcher(self._bibs_changed, poll=settings.poll, debounce=settings.debounce)
         self.pending: dict[str, list[Work]] = {}
         self.diagnosing: dict[str, asyncio.Task] = {}
-        self.plans_told: dict[str, str | None] = {}  # the reading plan last reported per buffer
         self._positions: dict[str, tuple[int, Positions]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -254,7 +253,9 @@ class CiterecServer(LanguageServer):
     # -- reading plans -------------------------------------------------------------
     def fit_plan(self, uri: str) -> None:
         """Let the buffer's citations choose how its passages are read (on open and save, in the background)."""
-        if not self.is_tex(uri) or not self.engine.ready or uri not in self.workspace.text_documents:
+        if not self.engine.chooses_plans or not self.engine.ready:
+            return
+        if not self.is_tex(uri) or uri not in self.workspace.text_documents:
             return
         text, _, _ = self.buffer(uri)
         future = self.engine.fit_plan(uri, text)
@@ -266,17 +267,19 @@ class CiterecServer(LanguageServer):
         if done.exception() is not None:
             self.log_message(f"citerec: choosing how to read {uri} failed: {done.exception()}", lsp.MessageType.Warning)
             return
-        choice = done.result()
-        told = self.plans_told.get(uri)
-        plan = choice.plan if choice is not None else None
-        if plan != told:
-            self.plans_told[uri] = plan
-            if choice is not None and (told is not None or plan != "passage"):
-                self.log_message(
-                    f"citerec: {Path(to_fs_path(uri)).name}: passages are read by their {plan} plan "
-                    f"(Recall@10 of its own citations: window {choice.window_recall:.2f}, "
-                    f"passage {choice.passage_recall:.2f}, over {choice.evidence} cited passages)"
-                )
+        before, choice = done.result()
+        after = plan_name(choice)
+        if after == before:
+            return
+        name = Path(to_fs_path(uri)).name
+        if choice is None:
+            self.log_message(f"citerec: {name}: passages are read by their {after} plan (too few cited passages)")
+        else:
+            self.log_message(
+                f"citerec: {name}: passages are read by their {after} plan "
+                f"(Recall@10 of its own citations: window {choice.window_recall:.2f}, "
+                f"passage {choice.passage_recall:.2f}, over {choice.evidence} cited passages)"
+            )
 
     # -- diagnostics ---------------------------------------------------------------
     def diagnose_all(self) -> None:
@@ -354,7 +357,6 @@ def create_server(settings: ServerSettings) -> CiterecServer:
             task.cancel()
         ls._positions.pop(uri, None)
         ls.engine.forget(uri)
-        ls.plans_told.pop(uri, None)
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
