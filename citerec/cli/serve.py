@@ -27,26 +27,58 @@ def _is_loopback(host: str) -> bool:
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="Address to bind; anything but loopback exposes the service.")] = "127.0.0.1",
+    # A click option takes one value; the further names of `--served-model-name A B` (vLLM's form) land here.
+    more_names: Annotated[list[str] | None, typer.Argument(metavar="--served-model-name NAME", hidden=True)] = None,
+    host: Annotated[
+        str, typer.Option(help="Address to bind; anything but loopback exposes the service.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.", min=0, max=65535)] = 8000,
     library_dir: LibraryDirOption = None,
-    bib: Annotated[list[Path], typer.Option("--bib", "-b", help="BibTeX file(s) to import into the library first.")] = [],  # noqa: B006
-    rerank: Annotated[str, typer.Option(help="auto: rerank when the model loads; on: require it; off: recall only.")] = "auto",
+    bib: Annotated[
+        list[Path], typer.Option("--bib", "-b", help="BibTeX file(s) to import into the library first.")
+    ] = [],  # noqa: B006
+    rerank: Annotated[
+        str, typer.Option(help="auto: rerank when the model loads; on: require it; off: recall only.")
+    ] = "auto",
     reranker: Annotated[str, typer.Option(help="Reranker model name or local folder.")] = DEFAULT_RERANKER,
     backend: Annotated[str, typer.Option(help="Reranker backend: hf, vllm, or the URL of a vLLM server.")] = "hf",
     top: Annotated[int, typer.Option("--top", "-n", help="Default suggestions per passage.", min=1)] = 5,
     api_key: Annotated[
         str | None,
-        typer.Option("--api-key", envvar=API_KEY_ENV, help="Require 'Authorization: Bearer KEY' on /v1 endpoints.",
-                     show_default=False),
+        typer.Option(
+            "--api-key",
+            envvar=API_KEY_ENV,
+            help="Require 'Authorization: Bearer KEY' on /v1 and the rerank API.",
+            show_default=False,
+        ),
     ] = None,
-    max_batch_pairs: Annotated[int, typer.Option(help="Most (query, document) pairs merged into one model call.", min=1)] = 64,
-    max_queued_pairs: Annotated[int, typer.Option(help="Pairs waiting or running before new requests get 503.", min=1)] = 4096,
-    batch_wait_ms: Annotated[float, typer.Option(help="How long the first request of a batch waits for others.", min=0)] = 5.0,
-    max_documents: Annotated[int, typer.Option(help="Documents per /v1/rerank request (413 past it).", min=1)] = 1000,
+    max_batch_pairs: Annotated[
+        int, typer.Option(help="Most (query, document) pairs merged into one model call.", min=1)
+    ] = 64,
+    max_queued_pairs: Annotated[
+        int, typer.Option(help="Pairs waiting or running before new requests get 503.", min=1)
+    ] = 4096,
+    batch_wait_ms: Annotated[
+        float, typer.Option(help="How long the first request of a batch waits for others.", min=0)
+    ] = 5.0,
+    served_model_name: Annotated[
+        list[str],
+        typer.Option(
+            "--served-model-name",
+            metavar="NAME",
+            help="Names a rerank request's 'model' may carry (--served-model-name A B, or repeated); "
+            "default: the reranker's path or hub id and its last component.",
+        ),
+    ] = [],  # noqa: B006
+    max_documents: Annotated[int, typer.Option(help="Documents per rerank request (413 past it).", min=1)] = 1000,
     max_document_chars: Annotated[int, typer.Option(help="Characters per document (413 past it).", min=1)] = 20000,
     max_text_chars: Annotated[int, typer.Option(help="Characters of text per /v1/suggest request.", min=1)] = 500_000,
-    request_timeout: Annotated[float, typer.Option("--request-timeout", help="Seconds of model work per request before it is cut off with 504.", min=0.001)] = 120.0,
+    request_timeout: Annotated[
+        float,
+        typer.Option(
+            "--request-timeout", help="Seconds of model work per request before it is cut off with 504.", min=0.001
+        ),
+    ] = 120.0,
 ) -> None:
     """Serve suggestions and a rerank API over HTTP, with a web page at /."""
     try:
@@ -57,6 +89,8 @@ def serve(
         fail(f"citerec serve needs the 'serve' extra (pip install 'citerec[serve]'): {exc}")
     from citerec.suggest import SuggestOptions, open_library
 
+    if more_names and not served_model_name:
+        fail(f"unexpected argument {more_names[0]!r}: citerec serve takes options only (see --help)")
     if not _is_loopback(host) and not api_key:
         warn(f"binding to {host} without --api-key: anyone who can reach this port can use the service")
     with user_errors():
@@ -75,11 +109,17 @@ def serve(
             for problem in bib_import.problems:
                 warn(str(problem))
         console.print("citerec: loading the index and the reranker…", highlight=False)
-        app = create_app(library, options=options, api_key=api_key, limits=limits)
+        names = [*served_model_name, *(more_names or ())]
+        app = create_app(library, options=options, api_key=api_key, limits=limits, served_model_names=names)
     service = app.state.service
     for note in service.suggester.load_notes:
         warn(note)
     model = service.model_name or "none (recall only)"
+    if service.model_name is None:
+        if names:
+            warn("--served-model-name has no effect: no reranker is loaded")
+    elif app.state.model_names != (service.model_name,):
+        model += " (rerank 'model' names: " + ", ".join(app.state.model_names) + ")"
     shown = f"[{host}]" if ":" in host else host
     console.print(
         f"citerec: {len(library)} papers from {library.root}, reranker {model}; "

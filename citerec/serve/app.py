@@ -1,8 +1,9 @@
 """The HTTP routes of `citerec serve` (FastAPI), built by `create_app`.
 
 Open without a key: `/` (the page and its static files), `/healthz`, `/docs`
-and `/openapi.json`. Everything under `/v1` needs `Authorization: Bearer KEY`
-when the server has an API key.
+and `/openapi.json`. Everything under `/v1`, and the rerank API on `/rerank`
+and `/v2/rerank` (`rerank_api`), needs `Authorization: Bearer KEY` when the
+server has an API key.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
-import uuid
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -25,16 +26,12 @@ from citerec.errors import CiterecError, InputError
 from citerec.library import Library
 from citerec.serve.batching import BatcherClosed, QueueFull
 from citerec.serve.docs import add_offline_docs
-from citerec.serve.limits import ServeLimits
+from citerec.serve.limits import ServeLimits, too_large
+from citerec.serve.rerank_api import accepted_model_names, rerank_router
 from citerec.serve.schemas import (
     ErrorBody,
     Health,
     QueueHealth,
-    RerankDocument,
-    RerankRequest,
-    RerankResponse,
-    RerankResult,
-    RerankUsage,
     SearchHit,
     SearchResponse,
     SuggestRequest,
@@ -55,10 +52,6 @@ _ERRORS = {
     503: {"model": ErrorBody, "description": "Queue full (with Retry-After), or no reranker loaded"},
     504: {"model": ErrorBody, "description": "The request ran past the server's --request-timeout"},
 }
-
-
-def _too_large(what: str, size: int, limit: int, unit: str) -> HTTPException:
-    return HTTPException(413, f"{what} has {size} {unit}; this server takes at most {limit} (see citerec serve --help)")
 
 
 class BodyLimit:
@@ -153,12 +146,15 @@ def create_app(
     api_key: str | None = None,
     limits: ServeLimits | None = None,
     index: Index | None = None,
+    served_model_names: Sequence[str] = (),
 ) -> FastAPI:
     """Load the library, index and reranker once and return the app serving them.
 
     `reranker` is used as given (tests pass a tiny one); without it the reranker
     named in `options` is loaded according to `options.rerank`. `index` lets a
-    caller share an already loaded index. The loaded state is `app.state.service`;
+    caller share an already loaded index. `served_model_names` are the names a
+    rerank request's `model` may carry (default: the model's path and its last
+    component; `app.state.model_names`). The loaded state is `app.state.service`;
     call its `close()` when the app is not run under a server (which does it at shutdown).
     """
     service = Service(library, reranker=reranker, options=options, limits=limits, index=index)
@@ -203,43 +199,16 @@ def create_app(
         status = 422 if isinstance(exc, InputError) or type(exc) is CiterecError else 500
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
-    api = APIRouter(prefix="/v1", dependencies=[Depends(_auth_dependency(api_key))], responses=_ERRORS)
-
-    @api.post("/rerank", response_model=RerankResponse, response_model_exclude_none=True, tags=["rerank"])
-    async def rerank(body: RerankRequest) -> RerankResponse:
-        """Score documents for a query with the loaded Qwen3-Reranker (vLLM/Cohere rerank API shape)."""
-        if service.model_name is not None and body.model is not None and body.model != service.model_name:
-            raise HTTPException(404, f"model {body.model!r} is not served here; this one runs {service.model_name!r}")
-        texts = body.texts()
-        if len(texts) > limits.max_documents:
-            raise _too_large("the request", len(texts), limits.max_documents, "documents")
-        if len(body.query) > limits.max_query_chars:
-            raise _too_large("the query", len(body.query), limits.max_query_chars, "characters")
-        for i, text in enumerate(texts):
-            if len(text) > limits.max_document_chars:
-                raise _too_large(f"document {i}", len(text), limits.max_document_chars, "characters")
-        scores = await service.rerank(body.query, texts, body.instruction)
-        order = sorted(range(len(texts)), key=lambda i: (-scores[i], i))[: body.top_n]
-        results = [
-            RerankResult(
-                index=i,
-                relevance_score=scores[i],
-                document=RerankDocument(text=texts[i]) if body.return_documents else None,
-            )
-            for i in order
-        ]
-        usage = RerankUsage(
-            documents=len(texts), pairs=len(texts), total_chars=sum(len(t) + len(body.query) for t in texts)
-        )
-        return RerankResponse(
-            id=f"rerank-{uuid.uuid4().hex}", model=service.model_name or "", results=results, usage=usage
-        )
+    guard = [Depends(_auth_dependency(api_key))]
+    names = app.state.model_names = accepted_model_names(service.model_name, served_model_names)
+    app.include_router(rerank_router(service, names=names, dependencies=guard, responses=_ERRORS))
+    api = APIRouter(prefix="/v1", dependencies=guard, responses=_ERRORS)
 
     @api.post("/suggest", tags=["suggest"])
     async def suggest(body: SuggestRequest) -> dict:
         """Suggest citation keys per passage: the JSON of `citerec suggest --format json`."""
         if len(body.source) > limits.max_text_chars:
-            raise _too_large("the text", len(body.source), limits.max_text_chars, "characters")
+            raise too_large("the text", len(body.source), limits.max_text_chars, "characters")
         changes = {
             name: value
             for name in ("top_n", "rerank", "instruction", "include_cited", "all_sentences", "expand", "plan")
@@ -256,9 +225,9 @@ def create_app(
     ) -> SearchResponse:
         """Recall over the library (BM25 + dense embeddings, fused), without reranking."""
         if len(q) > limits.max_query_chars:
-            raise _too_large("the query", len(q), limits.max_query_chars, "characters")
+            raise too_large("the query", len(q), limits.max_query_chars, "characters")
         if k > limits.max_search_k:
-            raise _too_large("k", k, limits.max_search_k, "results")
+            raise too_large("k", k, limits.max_search_k, "results")
         hits = []
         for candidate in await service.search(q, k, method):
             paper = service.library.get(candidate.key)

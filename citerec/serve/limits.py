@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fastapi import HTTPException
+
 
 @dataclass(frozen=True)
 class ServeLimits:
@@ -47,3 +49,8 @@ class ServeLimits:
             raise ValueError("request_timeout_s must be positive")
         if self.batch_wait_ms < 0:
             raise ValueError("batch_wait_ms must not be negative")
+
+
+def too_large(what: str, size: int, limit: int, unit: str) -> HTTPException:
+    """The 413 for a request past one of the limits, naming the limit's option."""
+    return HTTPException(413, f"{what} has {size} {unit}; this server takes at most {limit} (see citerec serve --help)")

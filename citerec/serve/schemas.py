@@ -1,9 +1,10 @@
 """Request and response bodies of the HTTP API (pydantic models; they also make /docs).
 
-`RerankRequest`/`RerankResponse` follow the rerank APIs of vLLM and Cohere, so
-their clients work against citerec unchanged. Shape errors (wrong types, empty
-query, `top_n` < 1) are 422 here; size limits depend on the server's
-configuration and are checked in `app` (413).
+`RerankRequest` is the one request of the three rerank paths (vLLM, Jina and
+Cohere clients send the same fields); `RerankResponse` is the Jina/vLLM answer
+of `/rerank` and `/v1/rerank`, `CohereRerankResponse` the Cohere v2 answer of
+`/v2/rerank`. Shape errors (wrong types, empty query, `top_n` < 1) are 422 here;
+size limits depend on the server's configuration and are checked in `app` (413).
 """
 
 from __future__ import annotations
@@ -19,20 +20,37 @@ class RerankDocument(BaseModel):
     text: str
 
 
+Documents = list[str | RerankDocument]
+
+
 class RerankRequest(BaseModel):
+    """The body of every rerank path; `passages` is taken as a synonym of `documents`."""
+
     model_config = ConfigDict(extra="ignore")
 
-    model: str | None = Field(None, description="Must name the loaded reranker when given (else 404).")
+    model: str | None = Field(None, description="When given, one of the names this server accepts (else 404).")
     query: str = Field(..., min_length=1)
-    documents: list[str | RerankDocument] = Field(..., min_length=1)
+    documents: Documents | None = Field(None, min_length=1, description="The texts to score (required, or `passages`).")
+    passages: Documents | None = Field(None, min_length=1, description="A synonym of `documents`.")
     top_n: int | None = Field(None, ge=1, description="Return only the best `top_n` results.")
     instruction: str | None = Field(
         None, min_length=1, description="Task instruction for the Qwen3-Reranker prompt (default: citation judging)."
     )
-    return_documents: bool = Field(True, description="Echo each document's text in its result.")
+    return_documents: bool | None = Field(
+        None,
+        description="Echo each document's text in its result (default: yes on /rerank and /v1/rerank, "
+        "no on /v2/rerank, as Cohere does).",
+    )
+
+    @model_validator(mode="after")
+    def _one_list(self) -> RerankRequest:
+        if (self.documents is None) == (self.passages is None):
+            raise ValueError("give the texts to score as 'documents' (or its synonym 'passages'), once")
+        return self
 
     def texts(self) -> list[str]:
-        return [d if isinstance(d, str) else d.text for d in self.documents]
+        given = self.documents if self.documents is not None else self.passages
+        return [d if isinstance(d, str) else d.text for d in given or ()]
 
 
 class RerankResult(BaseModel):
@@ -48,10 +66,28 @@ class RerankUsage(BaseModel):
 
 
 class RerankResponse(BaseModel):
+    """The answer of `/rerank` and `/v1/rerank` (Jina and vLLM)."""
+
     id: str
-    model: str
+    model: str = Field(..., description="The name the server answers to (the first of --served-model-name).")
     results: list[RerankResult]
     usage: RerankUsage
+
+
+class CohereApiVersion(BaseModel):
+    version: str = "2"
+
+
+class CohereMeta(BaseModel):
+    api_version: CohereApiVersion = CohereApiVersion()
+
+
+class CohereRerankResponse(BaseModel):
+    """The answer of `/v2/rerank` (Cohere v2): documents only when `return_documents` is true."""
+
+    id: str
+    results: list[RerankResult]
+    meta: CohereMeta = CohereMeta()
 
 
 class SuggestRequest(BaseModel):
