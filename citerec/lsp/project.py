@@ -97,22 +97,23 @@ def _candidates(path: Path, stop: Path | None) -> list[Path]:
     return found
 
 
-def find_root(path: Path, text: str, stop: Path | None = None) -> tuple[Path, str]:
-    """(the root document of the file at `path` whose text is `text`, how it was found)."""
+def find_root(path: Path, text: str, stop: Path | None = None) -> tuple[Path, str, Draft | None]:
+    """(the root document of the file at `path` whose text is `text`, how it was found, and the root as read
+    when finding it took reading it)."""
     path = path.resolve()
     magic = magic_root(path, text)
     if magic is not None:
-        return magic, "magic comment"
+        return magic, "magic comment", None
     if _DOCUMENTCLASS.search(strip_comments(text)):
-        return path, "itself"
+        return path, "itself", None
     for candidate in _candidates(path, stop):
         try:
             draft = read_draft(candidate)
         except InputError:
             continue
         if any(f.path.resolve() == path for f in draft.files):
-            return candidate.resolve(), "included by"
-    return path, "itself"
+            return candidate.resolve(), "included by", draft
+    return path, "itself", None
 
 
 def named_bibs(draft: Draft) -> tuple[list[Path], list[str]]:
@@ -138,9 +139,9 @@ def named_bibs(draft: Draft) -> tuple[list[Path], list[str]]:
 
 def read_project(path: Path, text: str, stop: Path | None = None) -> Project:
     """The project of the file at `path` (its text as given), read from disk from its root document."""
-    root, how = find_root(path, text, stop)
+    root, how, draft = find_root(path, text, stop)
     try:
-        draft = read_draft(root)
+        draft = draft or read_draft(root)
     except InputError as exc:
         log.warning("%s: the root document cannot be read: %s", root, exc)
         return Project(path.resolve(), (path.resolve(),), (), None, how, (str(exc),))

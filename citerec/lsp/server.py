@@ -235,7 +235,9 @@ class CiterecServer(LanguageServer):
         project = None
         if path is not None:
             roots = self.roots
-            project = await self.run(read_project, Path(path), text, roots[0] if roots else None)
+            # on a thread of its own, not the worker: reading a thesis takes a moment that completions must not wait
+            reading = functools.partial(read_project, Path(path), text, roots[0] if roots else None)
+            project = await asyncio.get_running_loop().run_in_executor(None, reading)
             if uri not in self.workspace.text_documents:
                 return
             self.projects.of[uri] = project
