@@ -188,21 +188,10 @@ class CiterecServer(LanguageServer):
             f"watching {len(self.engine.bibs)} .bib file(s)"
         )
         self.watcher.watch(self.engine.bibs)
-        self.settle_memory()
+        settle_memory()
         for uri in list(self.workspace.text_documents):
             self.read_project(uri)
         self.diagnose_all()
-
-    @staticmethod
-    def settle_memory() -> None:
-        """Keep what is loaded out of the garbage collector's full passes.
-
-        With torch, the models and the library loaded, a full collection walks
-        millions of objects (0.3–0.5 s measured here), and one lands now and then
-        in the middle of a completion; frozen objects are skipped.
-        """
-        gc.collect()
-        gc.freeze()
 
     def _bibs_changed(self, paths: list[Path]) -> None:
         """On the watcher's thread: re-import, update the index, then tell the editor."""
@@ -219,7 +208,7 @@ class CiterecServer(LanguageServer):
         )
         for problem in summary.problems:
             self.log_message(f"citerec: {problem}", lsp.MessageType.Warning)
-        self.settle_memory()
+        settle_memory()
         self.diagnose_all()
 
     # -- the project and its reading plan --------------------------------------------
@@ -307,6 +296,17 @@ class CiterecServer(LanguageServer):
         now = self.workspace.text_documents.get(uri)
         if (now.version if now is not None else None) == version:
             self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, found, version))
+
+
+def settle_memory() -> None:
+    """Keep what is loaded out of the garbage collector's full passes.
+
+    With torch, the models and the library loaded, a full collection walks
+    millions of objects (0.3–0.5 s measured here), and one lands now and then
+    in the middle of a completion; frozen objects are skipped.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _not_a_cancellation(record: logging.LogRecord) -> bool:
