@@ -8,7 +8,7 @@ import pytest
 
 from citerec.index.plans import MIN_EVIDENCE
 from citerec.lsp.engine import Engine, EngineSettings
-from citerec.lsp.project import OpenProjects, library_dir, read_project
+from citerec.lsp.project import OpenProjects, citing_files, library_dir, read_project
 from tests.test_lsp_plans import _cited_text
 
 MAIN = "\\documentclass{book}\n\\addbibresource[label=x]{refs/all.bib}\n\\begin{document}\n{body}\\end{document}\n"
@@ -86,6 +86,19 @@ def test_open_chapters_share_their_projects_plan_key(tmp_path: Path) -> None:
     assert main.resolve().as_uri() in projects.files()
     assert projects.drop(one) is None  # chapter two still reads by the project's plan
     assert projects.drop(two) == main.resolve().as_uri()
+
+
+def test_a_project_read_a_file_at_a_time_finds_the_same_citations(tmp_path: Path) -> None:
+    from citerec.latex import extract_contexts
+
+    main = thesis(tmp_path, body="Intro \\cite{a}.\n\\include{chapters/one}\n\\input{chapters/two}\nEnd \\cite{b}.\n")
+    project = read_project(main, main.read_text())
+    whole = [(c.file, c.line_start, c.cited_keys) for c in extract_contexts(project.draft)]
+    parts = [
+        (c.file, c.line_start, c.cited_keys) for part in citing_files(project.draft) for c in extract_contexts(part)
+    ]
+    assert sorted(parts) == sorted(whole) and len(whole) == 3
+    assert [part.main.name for part in citing_files(project.draft)] == ["thesis.tex", "one.tex"]  # two cites nothing
 
 
 def test_the_plan_is_chosen_from_every_chapter(example_library_dir: Path, examples_dir: Path, tmp_path: Path) -> None:

@@ -351,8 +351,13 @@ class Engine:
                 contexts = extract_contexts(
                     Path("<buffer>.tex"), text=text, is_tex=True, neighbours=self.options.neighbours
                 )
-            else:
-                contexts = extract_contexts(text, neighbours=self.options.neighbours)
+            else:  # a thesis takes a second or more to read: a file at a time, when completions pause
+                from citerec.lsp.project import citing_files
+
+                contexts = []
+                for part in citing_files(text):
+                    self._after_rankings()
+                    contexts += extract_contexts(part, neighbours=self.options.neighbours)
         except InputError:  # does not parse while being edited: keep the last choice
             with self._lock:
                 kept = self._plans.get(uri)

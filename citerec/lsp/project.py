@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from citerec.errors import InputError
 from citerec.latex.cites import strip_comments
-from citerec.latex.reader import Draft, read_draft
+from citerec.latex.reader import Draft, Segment, read_draft
 from citerec.library import DEFAULT_DIRNAME, LIBRARY_ENV, default_library_dir
 
 if TYPE_CHECKING:
@@ -135,6 +135,18 @@ def named_bibs(draft: Draft) -> tuple[list[Path], list[str]]:
             else:
                 missing.append(f"{source.name}: bibliography {ref.strip()!r} not found beside {draft.main.name}")
     return found, missing
+
+
+def citing_files(draft: Draft) -> list[Draft]:
+    """The draft as one small draft per file that holds a cite command, in reading order, so that reading a
+    thesis can pause between files (sentences never span files in practice)."""
+    parts = []
+    for number, source in enumerate(draft.files):
+        if "cite" not in source.masked:  # \\cite, \\citep, \\parencite, \\autocite, [cite] …
+            continue
+        segments = tuple(Segment(0, s.start, s.end) for s in draft.segments if s.file == number)
+        parts.append(Draft(source.path, (source,), (), segments, draft.kind, draft.definitions))
+    return parts
 
 
 def read_project(path: Path, text: str, stop: Path | None = None) -> Project:
