@@ -3,7 +3,11 @@
 A real thesis chapter is opened in the language server (a child process on
 stdio, driven by pygls' client as an editor would), with a library of about
 2,000 entries (the thesis' own .bib pooled with other real .bib files), recall
-only. The cursor is put inside each of the chapter's cite commands in turn:
+only. The server reads the chapter's whole project (the root document that
+includes it and every other chapter: the passages counted below), checks its
+files and, with `--plan auto`, lets all of its citations choose the plan while
+the completions run. The cursor is put inside each of the chapter's cite
+commands in turn:
 
 - server, new sentence: the first completion for a sentence (nothing cached:
   the recall cache is emptied first, so the query is embedded and recalled);
@@ -176,6 +180,22 @@ async def over_json_rpc(
     return new, keystroke, load_seconds
 
 
+def project_summary(draft: Path, text: str) -> str:
+    """The project the server reads for this chapter, as it reads it: files, passages (sentences), citing ones."""
+    from citerec.latex import extract_contexts
+    from citerec.lsp.project import read_project
+
+    project = read_project(draft, text)
+    if project.draft is None:
+        return f"project: {draft.name} alone (its root could not be read)"
+    passages = extract_contexts(project.draft, all_sentences=True)
+    citing = sum(1 for c in passages if c.cited_keys)
+    return (
+        f"project: {project.root.name} ({project.how}), {len(project.files)} files, "
+        f"{len(passages)} passages, {citing} citing"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("papers", type=Path, help="the shared eval papers folder")
@@ -199,6 +219,7 @@ def main() -> None:
     text = draft.read_text(encoding="utf-8")
     arguments = cite_arguments(text, args.passages)
     print(f"library: {len(library)} papers in {root} (import + index {prepared:.1f} s); draft {draft.name}")
+    print(project_summary(draft, text))
     print(f"{len(arguments)} cite commands, {args.keystrokes} keystrokes each, recall only\n")
 
     base_new, base_cached = in_process(root, text, arguments)

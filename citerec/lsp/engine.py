@@ -32,15 +32,15 @@ from citerec.papers import Paper, normalise_key
 if TYPE_CHECKING:
     from citerec.index import PlanChoice
     from citerec.ingest.bibtex import BibImport
+    from citerec.latex.reader import Draft
     from citerec.library import AddReport, Library
+    from citerec.lsp.project import Project
     from citerec.suggest import Suggester, SuggestOptions
 
 log = logging.getLogger(__name__)
 
 RANK_CACHE_SIZE = 512  # passages whose ranking is kept in memory
-MAX_WORKSPACE_BIBS = 100
 PLAN_QUIET = 0.3  # seconds without a completion before a buffer's plan is chosen further (Engine.fit_plan)
-_SKIP_DIRS = {"node_modules", "__pycache__", "build", "dist", "_minted"}
 
 
 @dataclass(frozen=True)
@@ -98,20 +98,6 @@ def split_key(key: str) -> str:
     return " ".join(re.findall(r"[A-Za-z]+|\d+", key))
 
 
-def find_bibs(roots: Iterable[Path], limit: int = MAX_WORKSPACE_BIBS) -> list[Path]:
-    """The .bib files under the workspace folders (hidden and build folders skipped), at most `limit`."""
-    found: list[Path] = []
-    for root in roots:
-        for folder, dirs, files in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
-            for name in sorted(files):
-                if name.lower().endswith(".bib"):
-                    found.append(Path(folder) / name)
-                    if len(found) >= limit:
-                        return found
-    return found
-
-
 class Engine:
     """The loaded state of one language server; all methods are called off the editor's message loop."""
 
@@ -128,6 +114,8 @@ class Engine:
         # or $CITEREC_LIBRARY_DIR may hold the same papers from other sources (a Zotero export, arXiv).
         self._prunes = settings.library_dir is None and not os.environ.get(LIBRARY_ENV)
         self.load_problems: list[str] = []
+        self.found: list[str] = []  # where the library and each .bib file came from, for the editor's log
+        self.first_project: Project | None = None  # the project of the document that started the engine
         self._ranked: OrderedDict[tuple, tuple[Ranked, ...]] = OrderedDict()
         self._keys: dict[str, str] = {}  # normalised → as written, for the library version below
         self._keys_version: str | None = None
@@ -143,21 +131,27 @@ class Engine:
         self.loaded: Future | None = None
 
     # -- loading ----------------------------------------------------------
-    def start(self, roots: Sequence[Path]) -> Future:
-        """Load library, index and models in the background; the future holds this engine or the error."""
-        self.loaded = self._maintenance.submit(self._load, list(roots))
+    def start(self, roots: Sequence[Path], document: tuple[Path, str] | None = None) -> Future:
+        """Load library, index and models in the background; the future holds this engine or the error.
+
+        `document` (path and text of the file the editor opened first) is where the library is looked for
+        first: the .bib files its root document names and a `.citerec/` beside that document.
+        """
+        self.loaded = self._maintenance.submit(self._load, list(roots), document)
         return self.loaded
 
-    def _load(self, roots: list[Path]) -> Engine:
+    def _load(self, roots: list[Path], document: tuple[Path, str] | None = None) -> Engine:
         from citerec.ingest import import_bibtex_files
-        from citerec.library import Library, default_library_dir
+        from citerec.library import Library
+        from citerec.lsp.project import library_sources
         from citerec.suggest import Suggester
 
-        root = self.settings.library_dir or default_library_dir(roots[0] if roots else None)
+        sources = library_sources(self.settings, roots, document)
+        self.first_project, self.found = sources.project, list(sources.found)
+        self.load_problems.extend(sources.problems)
+        root, bibs = sources.root, list(sources.bibs)
+        log.info("library sources: %s", "; ".join(self.found))
         library = Library(root)
-        bibs = [p.resolve() for p in self.settings.bib]
-        if self.settings.workspace_bibs:
-            bibs += [p.resolve() for p in find_bibs(roots) if p.resolve() not in bibs]
         self.bibs = bibs
         if bibs:
             # when pruning, every file is read (not skipped when unchanged): what each holds, to notice deletions
@@ -338,9 +332,9 @@ class Engine:
         """Whether buffers choose their plan (`--plan auto`), rather than the options forcing one."""
         return self.options.plan == "auto"
 
-    def fit_plan(self, uri: str, text: str) -> Future:
-        """Let a buffer's citations choose its reading plan, in the background; the future holds
-        (the plan the buffer was read with before, the new choice).
+    def fit_plan(self, uri: str, text: str | Draft) -> Future:
+        """Let a buffer's citations (or a whole project's, given its `Draft`) choose its reading plan, in the
+        background; the future holds (the plan the buffer was read with before, the new choice).
 
         Runs on the maintenance thread, like imports, so fits of one buffer never
         overlap: a buffer of 200 passages is recalled twice the first time
@@ -348,14 +342,22 @@ class Engine:
         """
         return self._maintenance.submit(self._fit_plan, uri, text)
 
-    def _fit_plan(self, uri: str, text: str) -> tuple[str, PlanChoice | None]:
+    def _fit_plan(self, uri: str, text: str | Draft) -> tuple[str, PlanChoice | None]:
         from citerec.latex import extract_contexts
 
         assert self.suggester is not None
         try:
-            contexts = extract_contexts(
-                Path("<buffer>.tex"), text=text, is_tex=True, neighbours=self.options.neighbours
-            )
+            if isinstance(text, str):
+                contexts = extract_contexts(
+                    Path("<buffer>.tex"), text=text, is_tex=True, neighbours=self.options.neighbours
+                )
+            else:  # a thesis takes a second or more to read: a file at a time, when completions pause
+                from citerec.lsp.project import citing_files
+
+                contexts = []
+                for part in citing_files(text):
+                    self._after_rankings()
+                    contexts += extract_contexts(part, neighbours=self.options.neighbours)
         except InputError:  # does not parse while being edited: keep the last choice
             with self._lock:
                 kept = self._plans.get(uri)
@@ -388,8 +390,9 @@ class Engine:
         with self._lock:
             self._plans.pop(uri, None)
 
-    def closest(self, key: str, n: int = 5) -> list[Paper]:
-        """Entries a mistyped or missing key most likely meant: similar keys first, then BM25 on the key's words."""
+    def closest(self, key: str, n: int = 5) -> list[tuple[Paper, bool]]:
+        """Entries a mistyped or missing key most likely meant, each with whether its key is similar (a likely
+        typo): similar keys first, then BM25 on the key's words."""
         assert self.suggester is not None
         keys = self._current_keys()
         names = difflib.get_close_matches(normalise_key(key), list(keys), n=n, cutoff=0.6)
@@ -400,4 +403,4 @@ class Engine:
                 if candidate.key not in chosen:
                     chosen.append(candidate.key)
         papers = self.papers(chosen[:n])
-        return [papers[k] for k in chosen[:n] if k in papers]
+        return [(papers[k], number < len(names)) for number, k in enumerate(chosen[:n]) if k in papers]

@@ -13,7 +13,7 @@ from lsprotocol import types as lsp
 from citerec.lsp import cursor
 from citerec.lsp.engine import Engine, Ranked
 from citerec.lsp.positions import Positions
-from citerec.lsp.render import abstract_markdown, detail
+from citerec.lsp.render import abstract_markdown, detail, escape
 from citerec.papers import Paper
 
 SOURCE = "citerec"
@@ -86,6 +86,21 @@ def completion_item(
     )
 
 
+def no_library_item(error: str | None, found: list[str], typed: str, edit_range: lsp.Range) -> lsp.CompletionItem:
+    """The one item offered while there is no library: it changes nothing, and says why and where it looked."""
+    lines = [f"**citerec has no library**: {escape(error or 'it is still loading')}", "", "Looked at:"]
+    lines += [f"- {escape(line)}" for line in found] or ["- nothing yet (no document opened)"]
+    lines += ["", "Name a .bib with `\\bibliography{}` or `\\addbibresource{}`, or run `citerec lsp --bib refs.bib`."]
+    return lsp.CompletionItem(
+        label="citerec: no library",
+        kind=lsp.CompletionItemKind.Text,
+        documentation=lsp.MarkupContent(lsp.MarkupKind.Markdown, "\n".join(lines)),
+        filter_text=typed or "citerec",
+        sort_text="00000",
+        text_edit=lsp.TextEdit(edit_range, typed),
+    )
+
+
 def sentence_end(text: str, start: int, end: int) -> int:
     """Where a citation goes in a sentence: before its final punctuation, after its last word."""
     while end > start and text[end - 1] in " \t\r\n":
@@ -99,33 +114,111 @@ def _edit(uri: str, edit_range: lsp.Range, new_text: str) -> lsp.WorkspaceEdit:
     return lsp.WorkspaceEdit(changes={uri: [lsp.TextEdit(edit_range, new_text)]})
 
 
-def _label(ranked: Ranked) -> str:
-    title = ranked.paper.title.strip() if ranked.paper else ""
-    return f"{ranked.key} — {title}" if title else ranked.key
+def _title_of(paper: Paper | None) -> str:
+    return paper.title.strip() if paper and paper.title.strip() else ""
+
+
+def _removal(text: str, span: cursor.KeySpan) -> tuple[int, int, str]:
+    """(start, end, title) of the edit that removes a cited key: with its comma, or the whole command (and the
+    `~` or spaces before it) when it is the command's only key."""
+    before = span.start
+    while before > 0 and text[before - 1] in " \t":
+        before -= 1
+    if before > 0 and text[before - 1] == ",":
+        return before - 1, span.end, f"Remove '{span.key}' from the citation"
+    after = span.end
+    while after < len(text) and text[after] in " \t":
+        after += 1
+    if after < len(text) and text[after] == ",":
+        after += 1
+        while after < len(text) and text[after] in " \t":
+            after += 1
+        return span.start, after, f"Remove '{span.key}' from the citation"
+    cit = span.citation
+    start = cit.start
+    while start > 0 and text[start - 1] in " \t~":
+        start -= 1
+    return start, cit.end, f"Remove {text[cit.start : cit.end]}"
+
+
+def key_fixes(
+    engine: Engine, uri: str, text: str, positions: Positions, span: cursor.KeySpan, diagnostic: lsp.Diagnostic | None
+) -> list[lsp.CodeAction]:
+    """What to do with a key the library does not hold: replace it with a close library key, or remove it."""
+    fixes = []
+    key_range = positions.range(span.start, span.end)
+    for paper, similar in engine.closest(span.key):
+        title = _title_of(paper)
+        fixes.append(
+            lsp.CodeAction(
+                title=f"Replace '{span.key}' with '{paper.key}'" + (f" — {title}" if title else ""),
+                kind=lsp.CodeActionKind.QuickFix,
+                diagnostics=[diagnostic] if diagnostic else None,
+                is_preferred=similar or None,  # a likely typo; a key found by its words is only a guess
+                edit=_edit(uri, key_range, paper.key),
+            )
+        )
+    start, end, title = _removal(text, span)
+    fixes.append(
+        lsp.CodeAction(
+            title=title,
+            kind=lsp.CodeActionKind.QuickFix,
+            diagnostics=[diagnostic] if diagnostic else None,
+            edit=_edit(uri, positions.range(start, end), ""),
+        )
+    )
+    return fixes
+
+
+def _one_meaning(actions: list[lsp.CodeAction]) -> list[lsp.CodeAction]:
+    """No two actions with the same edit, and only the first preferred one stays preferred."""
+    kept: list[lsp.CodeAction] = []
+    seen: set[str] = set()
+    preferred = False
+    for action in actions:
+        edits = action.edit.changes if action.edit and action.edit.changes else {}
+        signature = repr(sorted((uri, repr(e)) for uri, es in edits.items() for e in es))
+        if signature in seen:
+            continue
+        seen.add(signature)
+        if action.is_preferred and preferred:
+            action.is_preferred = None
+        preferred = preferred or bool(action.is_preferred)
+        kept.append(action)
+    return kept
 
 
 def code_actions(
-    engine: Engine, uri: str, text: str, positions: Positions, params: lsp.CodeActionParams
+    engine: Engine, uri: str, text: str, positions: Positions, params: lsp.CodeActionParams, plan: str = "passage"
 ) -> list[lsp.CodeAction]:
-    """Quick fixes for missing keys, and citations for the placeholder or the sentence at the cursor."""
+    """Fixes for keys missing from the library; else citations for the placeholder or the sentence at the cursor.
+
+    On a missing key (the editor's diagnostics, or the cursor on it) only that key is fixed, replaced or
+    removed: a citation appended after the sentence would leave the bad key in place.
+    """
+    offset = positions.offset(params.range.start)
     actions: list[lsp.CodeAction] = []
+    fixed: set[int] = set()
     for diagnostic in params.context.diagnostics:
         if diagnostic.source != SOURCE or diagnostic.code != MISSING_KEY:
             continue
-        data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
-        start, end = positions.offset(diagnostic.range.start), positions.offset(diagnostic.range.end)
-        key = data.get("key") or text[start:end]
-        for number, paper in enumerate(engine.closest(key)):
-            actions.append(
-                lsp.CodeAction(
-                    title=f"Replace '{key}' with {paper.key} — {paper.title.strip()}",
-                    kind=lsp.CodeActionKind.QuickFix,
-                    diagnostics=[diagnostic],
-                    is_preferred=number == 0,
-                    edit=_edit(uri, diagnostic.range, paper.key),
-                )
-            )
-    offset = positions.offset(params.range.start)
+        span = cursor.key_at(text, positions.offset(diagnostic.range.start))
+        if span is not None and span.start not in fixed and engine.missing([span.key]):
+            fixed.add(span.start)
+            actions += key_fixes(engine, uri, text, positions, span, diagnostic)
+    here = cursor.key_at(text, offset)
+    if here is not None and here.start not in fixed and engine.missing([here.key]):
+        fixed.add(here.start)
+        actions += key_fixes(engine, uri, text, positions, here, None)
+    if fixed:
+        return _one_meaning(actions)
+    return _one_meaning(citation_actions(engine, uri, text, positions, offset, plan))
+
+
+def citation_actions(
+    engine: Engine, uri: str, text: str, positions: Positions, offset: int, plan: str
+) -> list[lsp.CodeAction]:
+    """The top suggestions for the placeholder at the cursor (the first preferred), or to cite its sentence."""
     citation = cursor.citation_at(text, offset)
     # From inside a cite argument, read the sentence from the command's start: the buffer as it is, so
     # offsets in the passage are offsets in the buffer.
@@ -133,42 +226,34 @@ def code_actions(
     source, base, at = cursor.passage_source(text, site.start if site else offset)
     passage = _passage(source, at, engine.options.neighbours)
     if passage is None:
-        return actions
+        return []
     ranked = [
         r
-        for r in engine.rank(passage.query, sentence=passage.sentence, wide=passage.wide, plan=engine.plan_for(uri))
+        for r in engine.rank(passage.query, sentence=passage.sentence, wide=passage.wide, plan=plan)
         if r.key not in passage.cited_keys
-    ]
-    ranked = ranked[:ACTIONS_LISTED]
-    if citation is not None and citation.placeholder:
-        if citation.command:  # \cite{?} or \cite{known,?}: fill the argument, keeping the keys already there
-            edit_range = positions.range(citation.arg_start, citation.arg_end)
-            new_text = lambda key: ",".join((*citation.keys, key))  # noqa: E731
-        else:  # [cite], \cn, \todo{cite}: the placeholder becomes a \cite
-            edit_range = positions.range(citation.start, citation.end)
-            new_text = lambda key: f"\\cite{{{key}}}"  # noqa: E731
-        kind, verb = lsp.CodeActionKind.QuickFix, "Fill placeholder with"
-    else:
-        at_end = sentence_end(text, base + passage.start, base + passage.end)
-        edit_range = positions.range(at_end, at_end)
-        new_text = lambda key: f"~\\cite{{{key}}}"  # noqa: E731
-        kind, verb = lsp.CodeActionKind.RefactorRewrite, "Cite"
-    if ranked:
-        top = ranked[0]
-        actions.append(
-            lsp.CodeAction(
-                title=f"citerec: insert top suggestion {_label(top)}",
-                kind=kind,
-                is_preferred=True,
-                edit=_edit(uri, edit_range, new_text(top.key)),
-            )
-        )
+    ][:ACTIONS_LISTED]
+    actions = []
     for number, item in enumerate(ranked, 1):
+        if citation is not None and citation.placeholder and citation.command:
+            # \cite{?} or \cite{known,?}: fill the argument, keeping the keys already there
+            a, b = citation.arg_start, citation.arg_end
+            new_text = ",".join((*citation.keys, item.key))
+            result = text[citation.start : a] + new_text + text[b : citation.end]
+            verb, kind = f"Replace {text[citation.start : citation.end]} with {result}", lsp.CodeActionKind.QuickFix
+        elif citation is not None and citation.placeholder:  # [cite], \cn, \todo{cite}: becomes a \cite
+            a, b, new_text = citation.start, citation.end, f"\\cite{{{item.key}}}"
+            verb, kind = f"Replace {text[a:b]} with {new_text}", lsp.CodeActionKind.QuickFix
+        else:
+            a = b = sentence_end(text, base + passage.start, base + passage.end)
+            new_text = f"~\\cite{{{item.key}}}"
+            verb, kind = f"Add {new_text} at the end of the sentence", lsp.CodeActionKind.RefactorRewrite
+        title = _title_of(item.paper)
         actions.append(
             lsp.CodeAction(
-                title=f"citerec: {verb} #{number} {_label(item)}",
+                title=f"{verb} (#{number}" + (f": {title})" if title else ")"),
                 kind=kind,
-                edit=_edit(uri, edit_range, new_text(item.key)),
+                is_preferred=(number == 1 and kind == lsp.CodeActionKind.QuickFix) or None,
+                edit=_edit(uri, positions.range(a, b), new_text),
             )
         )
     return actions

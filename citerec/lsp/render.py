@@ -26,7 +26,7 @@ def detail(paper: Paper) -> str:
     return " — ".join(x for x in (paper.title.strip(), byline(paper)) if x)
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     return "".join("\\" + c if c in "\\`*_{}[]<>#|" else c for c in text)
 
 
@@ -34,19 +34,19 @@ def abstract_markdown(paper: Paper) -> str:
     abstract = " ".join(paper.abstract.split())
     if len(abstract) > MAX_ABSTRACT:
         abstract = abstract[:MAX_ABSTRACT].rsplit(" ", 1)[0] + " …"
-    return _escape(abstract)
+    return escape(abstract)
 
 
 def entry_markdown(paper: Paper) -> str:
     """Hover text for a cited key: title, byline, identifiers, abstract."""
-    lines = [f"**{_escape(paper.title.strip() or paper.key)}**"]
+    lines = [f"**{escape(paper.title.strip() or paper.key)}**"]
     if byline(paper):
-        lines.append(_escape(byline(paper)))
+        lines.append(escape(byline(paper)))
     ids = []
     if paper.doi:
-        ids.append(f"DOI [{_escape(paper.doi)}](https://doi.org/{paper.doi})")
+        ids.append(f"DOI [{escape(paper.doi)}](https://doi.org/{paper.doi})")
     if paper.arxiv_id:
-        ids.append(f"arXiv [{_escape(paper.arxiv_id)}](https://arxiv.org/abs/{paper.arxiv_id})")
+        ids.append(f"arXiv [{escape(paper.arxiv_id)}](https://arxiv.org/abs/{paper.arxiv_id})")
     if ids:
         lines.append(" · ".join(ids))
     if paper.abstract.strip():

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types as lsp
-from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcRequestCancelled
+from pygls.exceptions import JsonRpcContentModified, JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
@@ -33,9 +33,12 @@ from citerec.lsp.features import (
     completion_item,
     documentation,
     missing_key_diagnostics,
+    no_library_item,
 )
 from citerec.lsp.positions import Positions
+from citerec.lsp.project import OpenProjects, Project, read_project
 from citerec.lsp.render import entry_markdown
+from citerec.lsp.requests import Stopped, Work, request
 from citerec.lsp.watch import BibWatcher
 
 log = logging.getLogger(__name__)
@@ -52,48 +55,6 @@ class ServerSettings:
     debounce: float = 0.5  # seconds a changed .bib must stay quiet before it is re-imported
 
 
-class Work:
-    """One request about one document, as received: the buffer then, and whether it was called off since."""
-
-    def __init__(self, uri: str, kind: str, version: int, text: str, positions: Positions) -> None:
-        self.uri, self.kind, self.version, self.text, self.positions = uri, kind, version, text, positions
-        self.stopped: JsonRpcException | None = None
-        self.task: asyncio.Task | None = None
-
-    def stop(self, reason: JsonRpcException) -> None:
-        if self.stopped is None:
-            self.stopped = reason
-            if self.task is not None and not self.task.done():
-                self.task.cancel()
-
-
-@dataclass(frozen=True)
-class Stopped:
-    reason: JsonRpcException
-
-
-def request(kind: str):
-    """Turn `async def impl(ls, params, work)` into a pygls handler that snapshots the buffer on arrival.
-
-    pygls runs a generator handler's first step as the message is read, before
-    any later `didChange`; the work then runs as a task, and a cancelled one is
-    answered with the error that stopped it.
-    """
-
-    def wrap(impl):
-        @functools.wraps(impl)
-        def handler(ls: CiterecServer, params):
-            work = ls.receive(params.text_document.uri, kind)
-            outcome = yield ls.answer, (impl, params, work), None
-            if isinstance(outcome, Stopped):
-                raise outcome.reason
-            return outcome
-
-        return handler
-
-    return wrap
-
-
 class CiterecServer(LanguageServer):
     """One editor's connection: its documents, the engine, and the work in flight per document."""
 
@@ -106,6 +67,7 @@ class CiterecServer(LanguageServer):
         self.pending: dict[str, list[Work]] = {}
         self.diagnosing: dict[str, asyncio.Task] = {}
         self._positions: dict[str, tuple[int, Positions]] = {}
+        self.projects = OpenProjects()
         self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- plumbing -----------------------------------------------------------
@@ -186,13 +148,22 @@ class CiterecServer(LanguageServer):
     def log_message(self, message: str, kind: lsp.MessageType = lsp.MessageType.Info) -> None:
         self.window_log_message(lsp.LogMessageParams(kind, message))
 
-    # -- loading and library changes -------------------------------------------
-    def start_engine(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        roots = [Path(to_fs_path(uri)) for uri in self.workspace.folders] or (
+    @property
+    def roots(self) -> list[Path]:
+        """The workspace folders; none when the editor found no root (single-file mode)."""
+        return [Path(to_fs_path(uri)) for uri in self.workspace.folders] or (
             [Path(self.workspace.root_path)] if self.workspace.root_path else []
         )
-        future = self.engine.start(roots)
+
+    # -- loading and library changes -------------------------------------------
+    def start_engine(self, uri: str) -> None:
+        """Load the engine when the first TeX document opens: the library is looked for from that document."""
+        if self.engine.loaded is not None or not self.is_tex(uri):
+            return
+        self.loop = asyncio.get_running_loop()
+        path = to_fs_path(uri) if uri.startswith("file:") else None
+        document = (Path(path), self.buffer(uri)[0]) if path else None
+        future = self.engine.start(self.roots, document)
         future.add_done_callback(lambda _: self.call_on_loop(self._loaded))
 
     def call_on_loop(self, fn, *args) -> None:
@@ -204,6 +175,7 @@ class CiterecServer(LanguageServer):
                 pass
 
     def _loaded(self) -> None:
+        self.log_message(f"citerec: looked for the library: {'; '.join(self.engine.found)}")
         error = self.engine.load_error
         if error is not None:
             self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error, f"citerec: {error}"))
@@ -216,21 +188,10 @@ class CiterecServer(LanguageServer):
             f"watching {len(self.engine.bibs)} .bib file(s)"
         )
         self.watcher.watch(self.engine.bibs)
-        self.settle_memory()
-        self.diagnose_all()
+        settle_memory()
         for uri in list(self.workspace.text_documents):
-            self.fit_plan(uri)
-
-    @staticmethod
-    def settle_memory() -> None:
-        """Keep what is loaded out of the garbage collector's full passes.
-
-        With torch, the models and the library loaded, a full collection walks
-        millions of objects (0.3–0.5 s measured here), and one lands now and then
-        in the middle of a completion; frozen objects are skipped.
-        """
-        gc.collect()
-        gc.freeze()
+            self.read_project(uri)
+        self.diagnose_all()
 
     def _bibs_changed(self, paths: list[Path]) -> None:
         """On the watcher's thread: re-import, update the index, then tell the editor."""
@@ -247,19 +208,43 @@ class CiterecServer(LanguageServer):
         )
         for problem in summary.problems:
             self.log_message(f"citerec: {problem}", lsp.MessageType.Warning)
-        self.settle_memory()
+        settle_memory()
         self.diagnose_all()
 
-    # -- reading plans -------------------------------------------------------------
-    def fit_plan(self, uri: str) -> None:
-        """Let the buffer's citations choose how its passages are read (on open and save, in the background)."""
+    # -- the project and its reading plan --------------------------------------------
+    def read_project(self, uri: str) -> None:
+        """On open and save: (re)read the document's whole project in the background, then check its files,
+        import the .bib files it names that are not yet in the library, and choose its reading plan."""
+        if self.engine.ready and self.is_tex(uri) and uri in self.workspace.text_documents:
+            asyncio.ensure_future(self._read_project(uri))
+
+    async def _read_project(self, uri: str) -> None:
+        text, _, _ = self.buffer(uri)
+        path = to_fs_path(uri) if uri.startswith("file:") else None
+        project = None
+        if path is not None:
+            roots = self.roots
+            # on a thread of its own, not the worker: reading a thesis takes a moment that completions must not wait
+            reading = functools.partial(read_project, Path(path), text, roots[0] if roots else None)
+            project = await asyncio.get_running_loop().run_in_executor(None, reading)
+            if uri not in self.workspace.text_documents:
+                return
+            self.projects.of[uri] = project
+            new = [bib for bib in project.bibs if bib not in self.engine.bibs]
+            if new:
+                self.log_message(f"citerec: importing {', '.join(b.name for b in new)} (named by {project.root.name})")
+                self.watcher.touched(new)  # imported and then watched, like a .bib the editor reports
+            self.diagnose_all()
+        self.fit_plan(uri, project)
+
+    def fit_plan(self, uri: str, project: Project | None) -> None:
+        """Let the project's citations (the buffer's, outside a project) choose how its passages are read."""
         if not self.engine.chooses_plans or not self.engine.ready:
             return
-        if not self.is_tex(uri) or uri not in self.workspace.text_documents:
-            return
-        text, _, _ = self.buffer(uri)
-        future = self.engine.fit_plan(uri, text)
-        future.add_done_callback(lambda done: self.call_on_loop(self._plan_fitted, uri, done))
+        source = project.draft if project is not None and project.draft is not None else self.buffer(uri)[0]
+        key = self.projects.key(uri)
+        future = self.engine.fit_plan(key, source)
+        future.add_done_callback(lambda done: self.call_on_loop(self._plan_fitted, key, done))
 
     def _plan_fitted(self, uri: str, done) -> None:
         if done.cancelled():
@@ -271,7 +256,7 @@ class CiterecServer(LanguageServer):
         after = plan_name(choice)
         if after == before:
             return
-        name = Path(to_fs_path(uri)).name
+        name = Path(to_fs_path(uri) or uri).name
         if choice is None:
             self.log_message(f"citerec: {name}: passages are read by their {after} plan (too few cited passages)")
         else:
@@ -283,11 +268,12 @@ class CiterecServer(LanguageServer):
 
     # -- diagnostics ---------------------------------------------------------------
     def diagnose_all(self) -> None:
-        for uri in list(self.workspace.text_documents):
+        """Check every open document and every file of their projects (those not open as saved on disk)."""
+        for uri in set(self.workspace.text_documents) | self.projects.files():
             self.schedule_diagnostics(uri, 0)
 
     def schedule_diagnostics(self, uri: str, delay: float = DIAGNOSTIC_DELAY) -> None:
-        if not self.is_tex(uri):
+        if uri in self.workspace.text_documents and not self.is_tex(uri):
             return
         old = self.diagnosing.pop(uri, None)
         if old is not None:
@@ -297,12 +283,30 @@ class CiterecServer(LanguageServer):
     async def _diagnose(self, uri: str, delay: float) -> None:
         await asyncio.sleep(delay)
         engine = await self.ready_engine()
-        if engine is None or uri not in self.workspace.text_documents:
+        if engine is None:
             return
-        text, version, positions = self.buffer(uri)
+        if uri in self.workspace.text_documents:
+            text, version, positions = self.buffer(uri)
+        elif uri in self.projects.files():  # a file of an open project, as saved
+            text = await self.run(Path(to_fs_path(uri)).read_text, encoding="utf-8", errors="replace")
+            version, positions = None, Positions(text, self.encoding)
+        else:
+            return
         found = await self.run(missing_key_diagnostics, engine, text, positions)
-        if uri in self.workspace.text_documents and self.workspace.get_text_document(uri).version == version:
+        now = self.workspace.text_documents.get(uri)
+        if (now.version if now is not None else None) == version:
             self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, found, version))
+
+
+def settle_memory() -> None:
+    """Keep what is loaded out of the garbage collector's full passes.
+
+    With torch, the models and the library loaded, a full collection walks
+    millions of objects (0.3–0.5 s measured here), and one lands now and then
+    in the middle of a completion; frozen objects are skipped.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _not_a_cancellation(record: logging.LogRecord) -> bool:
@@ -320,7 +324,7 @@ def create_server(settings: ServerSettings) -> CiterecServer:
 
     @server.feature(lsp.INITIALIZED)
     def initialized(ls: CiterecServer, params: lsp.InitializedParams) -> None:
-        ls.start_engine()
+        ls.loop = asyncio.get_running_loop()
         caps = ls.client_capabilities.workspace
         watched = caps.did_change_watched_files if caps else None
         if watched is not None and watched.dynamic_registration:
@@ -336,8 +340,9 @@ def create_server(settings: ServerSettings) -> CiterecServer:
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: CiterecServer, params: lsp.DidOpenTextDocumentParams) -> None:
+        ls.start_engine(params.text_document.uri)
         ls.schedule_diagnostics(params.text_document.uri, 0)
-        ls.fit_plan(params.text_document.uri)
+        ls.read_project(params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: CiterecServer, params: lsp.DidChangeTextDocumentParams) -> None:
@@ -347,7 +352,7 @@ def create_server(settings: ServerSettings) -> CiterecServer:
     @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: CiterecServer, params: lsp.DidSaveTextDocumentParams) -> None:
         ls.schedule_diagnostics(params.text_document.uri, 0)
-        ls.fit_plan(params.text_document.uri)
+        ls.read_project(params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: CiterecServer, params: lsp.DidCloseTextDocumentParams) -> None:
@@ -356,8 +361,13 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         if task is not None:
             task.cancel()
         ls._positions.pop(uri, None)
-        ls.engine.forget(uri)
-        ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
+        unused = ls.projects.drop(uri)
+        if unused is not None:
+            ls.engine.forget(unused)
+        if uri in ls.projects.files():  # still a file of an open project: checked as saved
+            ls.schedule_diagnostics(uri, 0)
+        else:
+            ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched(ls: CiterecServer, params: lsp.DidChangeWatchedFilesParams) -> None:
@@ -376,11 +386,13 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         if site is None:
             return None
         engine = await ls.ready_engine()
-        if engine is None:
-            return lsp.CompletionList(is_incomplete=True, items=[])
-        source, _, at = cursor.passage_source(text, offset)
-        entries = await ls.run(completion_entries, engine, source, at, site, engine.plan_for(work.uri))
         edit_range = positions.range(site.key_start, site.key_end)
+        if engine is None:  # no library: say where it was looked for, in the item's documentation
+            notice = no_library_item(ls.engine.load_error, ls.engine.found, site.current, edit_range)
+            return lsp.CompletionList(is_incomplete=True, items=[notice])
+        source, _, at = cursor.passage_source(text, offset)
+        plan = engine.plan_for(ls.projects.key(work.uri))
+        entries = await ls.run(completion_entries, engine, source, at, site, plan)
         lazy = ls.lazy_documentation
         items = [
             completion_item(key, paper, n, ranked, edit_range, lazy) for n, (key, paper, ranked) in enumerate(entries)
@@ -421,7 +433,8 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         engine = await ls.ready_engine()
         if engine is None:
             return None
-        actions = await ls.run(code_actions, engine, work.uri, work.text, work.positions, params)
+        plan = engine.plan_for(ls.projects.key(work.uri))
+        actions = await ls.run(code_actions, engine, work.uri, work.text, work.positions, params, plan)
         only = params.context.only
         if only:
             wanted = [getattr(k, "value", k) for k in only]

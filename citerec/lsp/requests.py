@@ -1,0 +1,57 @@
+"""One editor request about one document, as received, and the handler wrapper that snapshots it on arrival."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pygls.exceptions import JsonRpcException
+
+from citerec.lsp.positions import Positions
+
+if TYPE_CHECKING:
+    from citerec.lsp.server import CiterecServer
+
+
+class Work:
+    """One request about one document, as received: the buffer then, and whether it was called off since."""
+
+    def __init__(self, uri: str, kind: str, version: int, text: str, positions: Positions) -> None:
+        self.uri, self.kind, self.version, self.text, self.positions = uri, kind, version, text, positions
+        self.stopped: JsonRpcException | None = None
+        self.task: asyncio.Task | None = None
+
+    def stop(self, reason: JsonRpcException) -> None:
+        if self.stopped is None:
+            self.stopped = reason
+            if self.task is not None and not self.task.done():
+                self.task.cancel()
+
+
+@dataclass(frozen=True)
+class Stopped:
+    reason: JsonRpcException
+
+
+def request(kind: str):
+    """Turn `async def impl(ls, params, work)` into a pygls handler that snapshots the buffer on arrival.
+
+    pygls runs a generator handler's first step as the message is read, before
+    any later `didChange`; the work then runs as a task, and a cancelled one is
+    answered with the error that stopped it.
+    """
+
+    def wrap(impl):
+        @functools.wraps(impl)
+        def handler(ls: CiterecServer, params):
+            work = ls.receive(params.text_document.uri, kind)
+            outcome = yield ls.answer, (impl, params, work), None
+            if isinstance(outcome, Stopped):
+                raise outcome.reason
+            return outcome
+
+        return handler
+
+    return wrap
