@@ -11,7 +11,16 @@ from typing import Annotated
 
 import typer
 
-from citerec.cli.common import LibraryDirOption, console, fail, user_errors, warn
+from citerec.cli.common import (
+    BackendOption,
+    LibraryDirOption,
+    RerankerOption,
+    RerankOption,
+    console,
+    fail,
+    user_errors,
+    warn,
+)
 from citerec.rerank import DEFAULT_RERANKER
 
 API_KEY_ENV = "CITEREC_API_KEY"
@@ -27,26 +36,45 @@ def _is_loopback(host: str) -> bool:
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="Address to bind; anything but loopback exposes the service.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to bind; anything but loopback exposes the service.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.", min=0, max=65535)] = 8000,
     library_dir: LibraryDirOption = None,
-    bib: Annotated[list[Path], typer.Option("--bib", "-b", help="BibTeX file(s) to import into the library first.")] = [],  # noqa: B006
-    rerank: Annotated[str, typer.Option(help="auto: rerank when the model loads; on: require it; off: recall only.")] = "auto",
-    reranker: Annotated[str, typer.Option(help="Reranker model name or local folder.")] = DEFAULT_RERANKER,
-    backend: Annotated[str, typer.Option(help="Reranker backend: hf, vllm, or the URL of a vLLM server.")] = "hf",
+    bib: Annotated[
+        list[Path], typer.Option("--bib", "-b", help="BibTeX file(s) to import into the library first.")
+    ] = [],  # noqa: B006
+    rerank: RerankOption = "auto",
+    reranker: RerankerOption = DEFAULT_RERANKER,
+    backend: BackendOption = "hf",
     top: Annotated[int, typer.Option("--top", "-n", help="Default suggestions per passage.", min=1)] = 5,
     api_key: Annotated[
         str | None,
-        typer.Option("--api-key", envvar=API_KEY_ENV, help="Require 'Authorization: Bearer KEY' on /v1 endpoints.",
-                     show_default=False),
+        typer.Option(
+            "--api-key",
+            envvar=API_KEY_ENV,
+            help="Require 'Authorization: Bearer KEY' on /v1 endpoints.",
+            show_default=False,
+        ),
     ] = None,
-    max_batch_pairs: Annotated[int, typer.Option(help="Most (query, document) pairs merged into one model call.", min=1)] = 64,
-    max_queued_pairs: Annotated[int, typer.Option(help="Pairs waiting or running before new requests get 503.", min=1)] = 4096,
-    batch_wait_ms: Annotated[float, typer.Option(help="How long the first request of a batch waits for others.", min=0)] = 5.0,
+    max_batch_pairs: Annotated[
+        int, typer.Option(help="Most (query, document) pairs merged into one model call.", min=1)
+    ] = 64,
+    max_queued_pairs: Annotated[
+        int, typer.Option(help="Pairs waiting or running before new requests get 503.", min=1)
+    ] = 4096,
+    batch_wait_ms: Annotated[
+        float, typer.Option(help="How long the first request of a batch waits for others.", min=0)
+    ] = 5.0,
     max_documents: Annotated[int, typer.Option(help="Documents per /v1/rerank request (413 past it).", min=1)] = 1000,
     max_document_chars: Annotated[int, typer.Option(help="Characters per document (413 past it).", min=1)] = 20000,
     max_text_chars: Annotated[int, typer.Option(help="Characters of text per /v1/suggest request.", min=1)] = 500_000,
-    request_timeout: Annotated[float, typer.Option("--request-timeout", help="Seconds of model work per request before it is cut off with 504.", min=0.001)] = 120.0,
+    request_timeout: Annotated[
+        float,
+        typer.Option(
+            "--request-timeout", help="Seconds of model work per request before it is cut off with 504.", min=0.001
+        ),
+    ] = 120.0,
 ) -> None:
     """Serve suggestions and a rerank API over HTTP, with a web page at /."""
     try:

@@ -25,7 +25,8 @@ from citerec.serve.limits import ServeLimits
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from citerec.index import Candidate, Index
+    from citerec.index import Index
+    from citerec.recall import Candidate
     from citerec.rerank import Reranker
     from citerec.suggest import SuggestOptions, SuggestResult
 
@@ -106,7 +107,9 @@ class Service:
 
     async def search(self, query: str, k: int, method: str) -> list[Candidate]:
         """Recall over the library (BM25 + dense, fused), without reranking."""
-        return await self._in_pool(self.index.recall, query, k=k, method=method)
+        from citerec.recall import recall_text
+
+        return await self._in_pool(recall_text, self.index, query, k=k, method=method)
 
     def check_library(self) -> None:
         """Per request: when another process changed the library, update the index in the background.
