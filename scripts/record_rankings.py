@@ -1,6 +1,6 @@
 """Write the rankings the recall redesign must keep (tests/fixtures/rankings/), from the code as it is now.
 
-    python scripts/record_rankings.py [--papers DIR]
+python scripts/record_rankings.py [--papers DIR]
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.helpers.rankings import record, save  # noqa: E402
+from tests.helpers.rankings import digest, record, save  # noqa: E402
 
 TARGET = REPO / "tests" / "fixtures" / "rankings" / "rankings.json.gz"
 
@@ -26,7 +26,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as work:
-        save(record(args.papers, REPO / "data" / "examples", Path(work)), args.out)
+        save(digest(record(args.papers, REPO / "data" / "examples", Path(work))), args.out)
     print(f"wrote {args.out}")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,20 @@ def record(papers_dir: Path, examples_dir: Path, work: Path) -> dict[str, Any]:
     draft = read_draft(examples_dir / "draft.tex")
     passages = extract_contexts(draft, all_sentences=True)[:EXAMPLE_PASSAGES]
     out["example/passages"] = _ranked(suggester.rank(passages))
+    return out
+
+
+def digest(record_: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The record, compact: per passage its top 10 keys, its suggestions, and a hash of the whole top-50
+    list with scores (what the comparison is made on)."""
+    out = {}
+    for source, passages in record_.items():
+        rows = []
+        for ranked in passages:
+            *ranking, (_, suggestions) = ranked
+            whole = hashlib.sha256(json.dumps(ranking).encode("utf-8")).hexdigest()[:16]
+            rows.append({"top10": [key for key, _ in ranking[:10]], "suggestions": suggestions, "sha": whole})
+        out[source] = rows
     return out
 
 
