@@ -66,6 +66,11 @@ class Suggester:
         """The reranker of the default options (None when off or unavailable)."""
         return self.rerankers.peek(self.options)
 
+    @reranker.setter
+    def reranker(self, reranker: Reranker | None) -> None:
+        """Judge the default options' requests with `reranker` (the HTTP service's batched one)."""
+        self.rerankers.put(self.options, reranker)
+
     @property
     def load_notes(self) -> tuple[str, ...]:
         """What went wrong loading a judge in auto mode (each once)."""
