@@ -375,15 +375,13 @@ def main() -> None:
     keys_by_doi = keys_by_canonical_doi(library, canonical) if args.as_drafts else None
 
     suggester = Suggester(library, options=SuggestOptions(rerank="off"), index=index)
-    fusion = index.fusion
     base = SuggestOptions(rerank="off", recall_k=max(args.recall_k, 20))
-    runs = [(m, dataclasses.replace(base, method=m), fusion) for m in args.methods.split(",") if m]
+    runs = [(m, dataclasses.replace(base, method=m)) for m in args.methods.split(",") if m]
     for spec in args.variant:
-        label, variant_fusion, changes = parse_variant(spec, fusion, base)
-        runs.append((label, dataclasses.replace(base, method="hybrid", **changes), variant_fusion))
+        runs.append(parse_variant(spec, base))
     if args.reranker:
         rerank = SuggestOptions(rerank="on", reranker=args.reranker, recall_k=args.recall_k)
-        runs.append(("hybrid + rerank", rerank, fusion))
+        runs.append(("hybrid + rerank", rerank))
     results: dict[str, dict] = {}
     paragraphs = paragraphs_by_paper(qrels_dir / "contexts.topics") if args.in_paragraph else None
     for name in args.queries.split(","):
@@ -392,8 +390,7 @@ def main() -> None:
         rows = []
         by_type: dict[str, dict[str, list[float]]] = {}
         types = {t.number: topic_types(t, canonical, judged) for t in topics}
-        for label, options, run_fusion in runs:
-            suggester.index.fusion = run_fusion
+        for label, options in runs:
             metrics, per_topic, per_query = evaluate(
                 suggester, topics, options, canonical, mode, args.neighbours, paragraphs, args.as_drafts, keys_by_doi
             )

@@ -68,7 +68,7 @@ def load(label: str):
     """The embedder of a variant (the ONNX ones with their thread count)."""
     name, threads, max_tokens = VARIANTS[label]
     if "@" in name:
-        from citerec.embed_onnx import load_onnx_embedder
+        from citerec.embed.onnx import load_onnx_embedder
 
         return load_onnx_embedder(name, threads=threads or None)
     embedder = load_embedder(name, device="cpu")
@@ -122,7 +122,6 @@ def measure_quality(labels: list[str], papers_dir: Path, cache: Path) -> dict[st
     import quality
 
     from citerec.evaluate import average
-    from citerec.index import FusionSettings
     from citerec.suggest import SuggestOptions
 
     papers = quality.read_manifest(papers_dir)
@@ -134,7 +133,7 @@ def measure_quality(labels: list[str], papers_dir: Path, cache: Path) -> dict[st
         base = SuggestOptions(rerank="off", embedder=name)
         methods = {m: dataclasses.replace(base, method=m) for m in ("dense", "hybrid")}
         slug = name.replace("@", "-").replace(",", "-")
-        results = quality.run_setting("pooled", papers, methods, cache / slug, FusionSettings())
+        results = quality.run_setting("pooled", papers, methods, cache / slug)
         out[label] = {}
         for method, evals in results.items():
             metrics = average([p.metrics for p in evals if p.n_contexts])

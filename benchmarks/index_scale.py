@@ -175,6 +175,7 @@ def real_rows(count: int, queries: int, baseline_count: int) -> list[list[str]]:
     from citerec.embed import load_embedder
     from citerec.index import update_index
     from citerec.library import Library
+    from citerec.recall import RecallSpec, recall_text, recall_texts
 
     papers = real_papers(count)
     embedder = load_embedder()
@@ -205,10 +206,10 @@ def real_rows(count: int, queries: int, baseline_count: int) -> list[list[str]]:
         )
         texts = [f"As shown in prior work on {p.title.lower()}, results improve." for p in papers[:queries]]
         for method in ("bm25", "dense", "hybrid"):
-            ms = per_query_ms(lambda i, m=method: index.recall(texts[i], k=50, method=m), queries)
+            ms = per_query_ms(lambda i, m=method: recall_text(index, texts[i], k=50, method=m), queries)
             rows.append([f"{count:,}", f"recall k=50 {method}", f"{ms:.2f} ms/query", ""])
         started = time.perf_counter()
-        index.recall_many(texts, k=50)
+        recall_texts(index, texts, RecallSpec(k=50))
         many = (time.perf_counter() - started) * 1000 / len(texts)
         rows.append([f"{count:,}", f"recall_many hybrid ({len(texts)} queries)", f"{many:.2f} ms/query", ""])
     return rows

@@ -40,9 +40,9 @@ from citerec.evaluate import (  # noqa: E402
     evaluate_on_library,
     merge_keymaps,
 )
-from citerec.index import FusionSettings  # noqa: E402
 from citerec.library import Library  # noqa: E402
 from citerec.papers import normalise_key  # noqa: E402
+from citerec.recall import FusionSettings  # noqa: E402
 from citerec.suggest import Suggester, SuggestOptions  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -96,17 +96,18 @@ def libraries(
 OPTION_FIELDS = {f.name for f in dataclasses.fields(SuggestOptions)}
 
 
-def parse_variant(spec: str, fusion: FusionSettings, base: SuggestOptions) -> tuple[str, FusionSettings, dict]:
-    """`name:field=value,...` → (name, fusion settings, SuggestOptions changes); fields of either dataclass."""
+def parse_variant(spec: str, base: SuggestOptions) -> tuple[str, SuggestOptions]:
+    """`name:field=value,...` → (name, options): fields of SuggestOptions or of its FusionSettings."""
     name, _, assignments = spec.partition(":")
     fusion_changes: dict[str, object] = {}
     option_changes: dict[str, object] = {}
     for assignment in filter(None, assignments.split(",")):
         field, _, raw = assignment.partition("=")
         target = option_changes if field in OPTION_FIELDS else fusion_changes
-        current = getattr(base, field) if field in OPTION_FIELDS else getattr(fusion, field)
+        current = getattr(base, field) if field in OPTION_FIELDS else getattr(base.fusion, field)
         target[field] = _parse_value(raw, current)
-    return name, dataclasses.replace(fusion, **fusion_changes), option_changes
+    fusion = dataclasses.replace(base.fusion, **fusion_changes)
+    return name, dataclasses.replace(base, method="hybrid", fusion=fusion, **option_changes)
 
 
 def _parse_value(raw: str, current: object) -> object:
@@ -121,11 +122,11 @@ def _parse_value(raw: str, current: object) -> object:
 def run_setting(
     setting: str,
     papers: list[EvalPaper],
-    methods: dict[str, tuple[SuggestOptions, FusionSettings]],
+    methods: dict[str, SuggestOptions],
     cache: Path,
     title_only: bool = False,
 ) -> tuple[dict[str, list[PaperEval]], dict[str, dict[str, list[float]]]]:
-    """Evaluate every paper with every method (options + fusion) in one setting (own or pooled library).
+    """Evaluate every paper with every method (options, fusion included) in one setting (own or pooled library).
 
     Also returns each method's per-context R@10 grouped by query type (`_measure.QUERY_TYPES`).
     """
@@ -134,10 +135,9 @@ def run_setting(
     for library, evaluated in libraries(setting, papers, cache):
         if title_only:
             library = without_abstracts(library)
-        suggester = Suggester(library, options=next(iter(methods.values()))[0])
+        suggester = Suggester(library, options=next(iter(methods.values())))
         for paper, keymap in evaluated:
-            for method, (options, fusion) in methods.items():
-                suggester.index.fusion = fusion
+            for method, options in methods.items():
                 evaluation = evaluate_on_library(paper.tex, suggester, keymap, options=options, name=paper.name)
                 results[method].append(evaluation)
                 for context, types in zip(evaluation.contexts, context_types(library, evaluation), strict=True):
@@ -241,15 +241,16 @@ def main() -> None:
     papers = read_manifest(args.papers)
     if args.only:
         papers = [p for p in papers if p.name in args.only]
-    base = SuggestOptions(rerank="off", mode=args.mode, neighbours=args.neighbours, embedder=args.embedder)
-    methods = {m: (dataclasses.replace(base, method=m), fusion) for m in args.methods.split(",") if m}
+    base = SuggestOptions(
+        rerank="off", mode=args.mode, neighbours=args.neighbours, embedder=args.embedder, fusion=fusion
+    )
+    methods = {m: dataclasses.replace(base, method=m) for m in args.methods.split(",") if m}
     for spec in args.variant:
-        name, variant_fusion, changes = parse_variant(spec, fusion, base)
-        methods[name] = (dataclasses.replace(base, method="hybrid", **changes), variant_fusion)
+        name, options = parse_variant(spec, base)
+        methods[name] = options
     if args.reranker:
-        methods["hybrid+rerank"] = (
-            dataclasses.replace(base, method="hybrid", rerank="on", reranker=args.reranker, backend=args.backend),
-            fusion,
+        methods["hybrid+rerank"] = dataclasses.replace(
+            base, method="hybrid", rerank="on", reranker=args.reranker, backend=args.backend
         )
     console = Console(width=260)
     config = {"mode": args.mode, "neighbours": args.neighbours, "embedder": args.embedder}

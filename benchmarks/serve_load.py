@@ -30,6 +30,7 @@ WORDS = (
 
 def make_request(i: int, docs: int) -> dict:
     """A deterministic, varied request: query and documents of realistic length."""
+
     def text(seed: int, n: int) -> str:
         return " ".join(WORDS[(seed * 7 + j * 3) % len(WORDS)] for j in range(n))
 
@@ -47,6 +48,7 @@ async def run_load(url: str, requests: int, concurrency: int, docs: int) -> dict
         queue.put_nowait(i)
 
     async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+
         async def worker() -> None:
             while not queue.empty():
                 body = make_request(queue.get_nowait(), docs)
@@ -80,10 +82,15 @@ async def run_burst(url: str, requests: int, docs: int) -> dict:
         )
         health = await client.get("/healthz")
     statuses = Counter(r.status_code if not isinstance(r, BaseException) else type(r).__name__ for r in responses)
-    retry_after = sorted({r.headers.get("Retry-After") for r in responses
-                          if not isinstance(r, BaseException) and r.status_code == 503})
-    return {"statuses": dict(statuses), "retry_after": retry_after, "healthy_after": health.status_code == 200,
-            "queue_after": health.json()["queue"]}
+    retry_after = sorted(
+        {r.headers.get("Retry-After") for r in responses if not isinstance(r, BaseException) and r.status_code == 503}
+    )
+    return {
+        "statuses": dict(statuses),
+        "retry_after": retry_after,
+        "healthy_after": health.status_code == 200,
+        "queue_after": health.json()["queue"],
+    }
 
 
 def load_library(library_dir: Path | None, scratch: Path):
@@ -127,13 +134,17 @@ def main() -> None:
             name = str(build_tiny_qwen3_reranker(scratch_path / "tiny-reranker"))
         reranker = load_reranker(name)
         library, index = load_library(args.library_dir, scratch_path)
-        print(f"reranker {reranker.model_name}; library {len(library)} papers; {args.requests} requests x "
-              f"{args.docs} documents, {args.concurrency} concurrent", file=sys.stderr)
+        print(
+            f"reranker {reranker.model_name}; library {len(library)} papers; {args.requests} requests x "
+            f"{args.docs} documents, {args.concurrency} concurrent",
+            file=sys.stderr,
+        )
 
         rows = {}
         for batching in (False, True):
-            limits = ServeLimits(max_batch_pairs=args.max_batch_pairs, batch_wait_ms=args.batch_wait_ms,
-                                 batching=batching)
+            limits = ServeLimits(
+                max_batch_pairs=args.max_batch_pairs, batch_wait_ms=args.batch_wait_ms, batching=batching
+            )
             app = create_app(library, reranker=reranker, index=index, limits=limits)
             with serve_in_thread(app) as url:
                 warmup = asyncio.run(run_load(url, 2 * args.concurrency, args.concurrency, args.docs))
@@ -141,8 +152,9 @@ def main() -> None:
                 rows[batching]["calls"] -= warmup["calls"]  # /healthz counts since start
             app.state.service.close()
 
-        limits = ServeLimits(max_batch_pairs=args.max_batch_pairs, max_queued_pairs=args.burst_queue,
-                             batch_wait_ms=args.batch_wait_ms)
+        limits = ServeLimits(
+            max_batch_pairs=args.max_batch_pairs, max_queued_pairs=args.burst_queue, batch_wait_ms=args.batch_wait_ms
+        )
         app = create_app(library, reranker=reranker, index=index, limits=limits)
         with serve_in_thread(app) as url:
             burst = asyncio.run(run_burst(url, args.burst, args.docs))
@@ -151,13 +163,19 @@ def main() -> None:
     print("| batching | p50 ms | p95 ms | requests/s | pairs/s | model calls | statuses |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for batching, row in rows.items():
-        print(f"| {'on' if batching else 'off'} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {row['rps']:.1f} "
-              f"| {row['pairs_s']:.0f} | {row['calls']} | {row['statuses']} |")
-    print(f"\nthroughput ratio on/off: {rows[True]['rps'] / rows[False]['rps']:.2f}x; "
-          f"p95 ratio on/off: {rows[True]['p95_ms'] / rows[False]['p95_ms']:.2f}x")
-    print(f"\nburst: {args.burst} requests x {args.docs} documents at once, queue bound {args.burst_queue} pairs: "
-          f"statuses {burst['statuses']}, Retry-After {burst['retry_after']}, "
-          f"healthy after: {burst['healthy_after']}, queued after: {burst['queue_after']['queued_pairs']}")
+        print(
+            f"| {'on' if batching else 'off'} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {row['rps']:.1f} "
+            f"| {row['pairs_s']:.0f} | {row['calls']} | {row['statuses']} |"
+        )
+    print(
+        f"\nthroughput ratio on/off: {rows[True]['rps'] / rows[False]['rps']:.2f}x; "
+        f"p95 ratio on/off: {rows[True]['p95_ms'] / rows[False]['p95_ms']:.2f}x"
+    )
+    print(
+        f"\nburst: {args.burst} requests x {args.docs} documents at once, queue bound {args.burst_queue} pairs: "
+        f"statuses {burst['statuses']}, Retry-After {burst['retry_after']}, "
+        f"healthy after: {burst['healthy_after']}, queued after: {burst['queue_after']['queued_pairs']}"
+    )
 
 
 if __name__ == "__main__":

@@ -35,9 +35,10 @@ from citerec.suggest import (
 )
 
 if TYPE_CHECKING:
-    from citerec.index import Candidate, Index, ensure_index
+    from citerec.index import Index, ensure_index
     from citerec.ingest import fetch_arxiv, import_bibtex, papers_to_bibtex, read_bibtex, search_arxiv
     from citerec.latex import Context, extract_contexts, read_draft
+    from citerec.recall import Candidate, FusionSettings, RecallSpec
     from citerec.rerank import Reranker, load_reranker
 
 __version__ = "0.1.0"
@@ -47,7 +48,9 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 _LAZY = {
     "ensure_index": "citerec.index",
     "Index": "citerec.index",
-    "Candidate": "citerec.index",
+    "Candidate": "citerec.recall",
+    "RecallSpec": "citerec.recall",
+    "FusionSettings": "citerec.recall",
     "read_bibtex": "citerec.ingest",
     "import_bibtex": "citerec.ingest",
     "papers_to_bibtex": "citerec.ingest",
@@ -77,6 +80,7 @@ __all__ = [
     "Context",
     "ContextSuggestions",
     "EvalReport",
+    "FusionSettings",
     "Index",
     "InputError",
     "Library",
@@ -84,6 +88,7 @@ __all__ = [
     "ModelError",
     "Paper",
     "PaperEval",
+    "RecallSpec",
     "Reranker",
     "SuggestOptions",
     "SuggestResult",

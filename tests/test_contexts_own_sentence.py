@@ -14,8 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from citerec.cli import app
-from citerec.index import FusionSettings
 from citerec.latex import extract_contexts
+from citerec.recall import FusionSettings, recall_text
+from tests.helpers.recalling import recall_many
 
 PASSAGE = (
     "Dense passage retrieval with dual encoders \\cite{?} outperforms BM25 on open-domain QA. "
@@ -87,8 +88,8 @@ def test_without_sentence_weight_the_two_passages_collapse(small_library: Path) 
     from citerec.library import Library
     from citerec.suggest import Suggester, SuggestOptions
 
-    suggester = Suggester(Library(small_library), options=SuggestOptions(rerank="off"))
-    suggester.index.fusion = FusionSettings(sentence_weight=0.0, wide_weight=0.0, topic_weight=0.0)
+    window_only = FusionSettings(sentence_weight=0.0, wide_weight=0.0, topic_weight=0.0)
+    suggester = Suggester(Library(small_library), options=SuggestOptions(rerank="off", fusion=window_only))
     first, second = suggester.suggest_text(PASSAGE).contexts
     assert [s.key for s in first.suggestions] == [s.key for s in second.suggestions]
 
@@ -113,11 +114,11 @@ def test_each_reading_counts_by_its_weight(small_library: Path) -> None:
     wide = "Image classification with very deep residual networks."
 
     def only(**weights: float) -> list[str]:
-        index.fusion = FusionSettings(**({"sentence_weight": 0.0, "window_weight": 0.0, "wide_weight": 0.0} | weights))
-        (candidates,) = index.recall_many([window], k=8, sentences=[sentence], wides=[wide])
+        fusion = FusionSettings(**({"sentence_weight": 0.0, "window_weight": 0.0, "wide_weight": 0.0} | weights))
+        (candidates,) = recall_many(index, [window], k=8, sentences=[sentence], wides=[wide], fusion=fusion)
         return [c.key for c in candidates]
 
-    alone = {text: [c.key for c in index.recall(text, k=8)] for text in (sentence, window, wide)}
+    alone = {text: [c.key for c in recall_text(index, text, k=8)] for text in (sentence, window, wide)}
     assert only(sentence_weight=1.0) == alone[sentence]
     assert only(window_weight=1.0) == alone[window]
     assert only(wide_weight=1.0) == alone[wide]
@@ -149,13 +150,13 @@ def test_the_draft_topic_steers_a_vague_passage_when_asked(small_library: Path, 
     suggester = Suggester(Library(small_library), options=SuggestOptions(rerank="off", include_cited=True))
     drafts = [tmp_path / "retrieval.tex", tmp_path / "vision.tex"]
 
-    def vague_rankings() -> list[list[str]]:
-        results = suggester.suggest_paths(drafts)
+    def vague_rankings(options: SuggestOptions | None = None) -> list[list[str]]:
+        results = suggester.suggest_paths(drafts, options=options)
         return [[s.key for s in next(c for c in r.contexts if c.context.placeholder).ranking] for r in results]
 
     retrieval, vision = vague_rankings()
     assert retrieval == vision  # the default: the sentence alone decides
-    suggester.index.fusion = FusionSettings(topic_weight=3.0)  # strong, for eight papers
-    retrieval, vision = vague_rankings()
+    topical = SuggestOptions(rerank="off", include_cited=True, fusion=FusionSettings(topic_weight=3.0))  # strong
+    retrieval, vision = vague_rankings(topical)
     assert retrieval[0] in {"karpukhin2020dense", "robertson2009bm25", "nogueira2019passage", "lewis2020rag"}
     assert vision[0] in {"he2016deep", "chen2020simple", "kingma2015adam"}

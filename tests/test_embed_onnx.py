@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from citerec import embed_onnx
 from citerec.embed import DEFAULT_EMBEDDER, MINILM, embedder_name, load_embedder
-from citerec.embed_onnx import OnnxEmbedder, Variant, parse_variant
+from citerec.embed import onnx as embed_onnx
+from citerec.embed.onnx import OnnxEmbedder, Variant, parse_variant
 from citerec.errors import LibraryError, ModelError
 from citerec.index import Index, ensure_index, read_manifest
 from citerec.ingest import import_bibtex
 from citerec.library import Library
+from citerec.recall import recall_text
 from tests.helpers.libraries import copy_library
 
 REPO = Path(__file__).resolve().parents[1]
@@ -117,7 +118,7 @@ def test_example_index_with_the_default_embedder_recalls_the_expected_paper(tmp_
     assert manifest is not None and manifest.embedder == DEFAULT_EMBEDDER
     passage = "Approximate nearest neighbour search over billions of vectors on graphics processors"
     for method in ("dense", "hybrid"):
-        assert Index.open(library).recall(passage, k=1, method=method)[0].key == "johnson2021billion"
+        assert recall_text(Index.open(library), passage, k=1, method=method)[0].key == "johnson2021billion"
     # the manifest pins the variant: another embedder's vectors are never searched with these
     with pytest.raises(LibraryError, match=rf"index was built with {DEFAULT_EMBEDDER}, not {MINILM}"):
         Index.open(library, embedder=MINILM)
@@ -141,7 +142,7 @@ def test_a_cached_export_is_reused_and_a_damaged_one_rebuilt(
 
     with model_file.open("r+b") as handle:  # a truncated file, as a killed copy or a full disk leaves it
         handle.truncate(model_file.stat().st_size // 3)
-    with caplog.at_level(logging.WARNING, logger="citerec.embed_onnx"):
+    with caplog.at_level(logging.WARNING, logger="citerec.embed.onnx"):
         repaired = load_embedder(FP32)
     assert exports == [model_file] and "damaged" in caplog.text
     np.testing.assert_allclose(repaired.embed_queries(["citation recommendation"]), reference, atol=1e-6)

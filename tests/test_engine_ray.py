@@ -25,9 +25,10 @@ from citerec.engine.shards import ShardStore, plan_shards, shard_name
 from citerec.errors import CiterecError
 from citerec.index import Index, update_index
 from citerec.index.manifest import read_manifest
-from citerec.index.recall import load_vectors
+from citerec.index.store import load_vectors
 from citerec.library import Library
 from citerec.papers import Paper
+from citerec.recall import recall_text
 
 ray = pytest.importorskip("ray")
 
@@ -111,8 +112,8 @@ def assert_same_index(local: Library, distributed: Library, queries: list[str]) 
     index_local, index_ray = Index.open(local), Index.open(distributed)  # opened unchanged, as suggest/serve do
     for method in ("hybrid", "dense"):
         for query in queries:
-            top_local = [c.key for c in index_local.recall(query, k=10, method=method)]
-            top_ray = [c.key for c in index_ray.recall(query, k=10, method=method)]
+            top_local = [c.key for c in recall_text(index_local, query, k=10, method=method)]
+            top_ray = [c.key for c in recall_text(index_ray, query, k=10, method=method)]
             assert top_ray == top_local, (method, query)
 
 

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from citerec.cli import app
 from citerec.expand.llm import ChatRewriter, ExpansionError
+from tests.helpers.recalling import recall_many
 
 REWRITE = "dense passage retrieval dual encoder open-domain question answering"
 VAGUE = "This was later improved considerably \\cite{?}.\n"
@@ -128,13 +129,15 @@ def test_prf_expands_both_sides_and_shows_its_terms(example_library_dir: Path, e
 
     index = Index.open(Library(example_library_dir))
     query = "dual encoders for retrieval"
-    plain = index.recall(query, k=10)
-    expanded = index.recall_many([query], k=10, prf=True)[0]
+    from citerec.recall import RecallSpec, feedback_words, recall_text
+
+    plain = recall_text(index, query, k=10)
+    expanded = recall_many(index, [query], k=10, prf=True)[0]
     assert [c.score for c in plain] != [c.score for c in expanded]
-    (terms,) = index.feedback([query])
+    (terms,) = feedback_words(index, [query], RecallSpec())
     assert terms and not set(terms) & {"dual", "encod", "retriev"}  # only what the query lacked
     for method in ("bm25", "dense"):
-        assert len(index.recall_many([query], k=5, method=method, prf=True)[0]) == 5
+        assert len(recall_many(index, [query], k=5, method=method, prf=True)[0]) == 5
     result = runner.invoke(
         app,
         ["suggest", str(examples_dir / "draft.tex"), "-L", str(example_library_dir), "--rerank", "off"]

@@ -179,7 +179,9 @@ def test_index_builds_killed_at_random_points_leave_a_usable_index(big_library: 
         killed += not _run_and_kill(command, point)
         library = Library(big_library)
         index = Index.open(library)  # the manifest names a complete generation ...
-        hits = index.recall("paper on topic 5 and method 3", k=5, method="bm25")
+        from citerec.recall import recall_text
+
+        hits = recall_text(index, "paper on topic 5 and method 3", k=5, method="bm25")
         assert len(hits) == 5 and index.size == len(library) == index.dense.size  # ... whose files all load
         generations.add(index.manifest.generation)
         library.close()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from citerec.index.fusion import normalise, reciprocal_rank_fusion, score_fusion, sharpness
-from citerec.index.recall import FusionSettings
+from citerec.recall import FusionSettings
+from citerec.recall.fusion import normalise, reciprocal_rank_fusion, score_fusion, sharpness
+from tests.helpers.recalling import recall_many
 
 
 def test_rrf_rewards_agreement_and_keeps_weights() -> None:
@@ -68,7 +69,7 @@ def test_bad_fusion_settings_are_refused() -> None:
         score_fusion([{"a": 1.0}], weights=[1.0, 2.0])
     with pytest.raises(ValueError, match="negative"):
         score_fusion([{"a": 1.0}], weights=[-1.0])
-    with pytest.raises(ValueError, match="unknown fusion"):
+    with pytest.raises(ValueError, match="fusion must be one of rrf, minmax, zscore"):
         FusionSettings(fusion="borda")
     with pytest.raises(ValueError, match="sentence_weight must not be negative"):
         FusionSettings(sentence_weight=-0.5)
@@ -84,8 +85,10 @@ def test_every_fusion_recalls_from_a_real_index(example_library_dir, fusion: str
     from citerec.library import Library
 
     index = Index.open(Library(example_library_dir))
-    index.fusion = FusionSettings(fusion=fusion, bm25_weight=1.0, dense_weight=1.0)
-    candidates = index.recall("dense passage retrieval for open-domain question answering", k=5)
+    settings = FusionSettings(fusion=fusion, bm25_weight=1.0, dense_weight=1.0)
+    (candidates,) = recall_many(
+        index, ["dense passage retrieval for open-domain question answering"], k=5, fusion=settings
+    )
     assert len(candidates) == 5
     assert candidates[0].key == "karpukhin2020dense"
     scores = [c.score for c in candidates]

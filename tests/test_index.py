@@ -12,7 +12,7 @@ import pytest
 
 from citerec.embed import DEFAULT_EMBEDDER, load_embedder
 from citerec.errors import LibraryError
-from citerec.index import FusionSettings, Index, ensure_index, read_manifest, reciprocal_rank_fusion, update_index
+from citerec.index import Index, ensure_index, read_manifest, update_index
 from citerec.index import bm25 as bm25_module
 from citerec.index import dense as dense_module
 from citerec.index.bm25 import Bm25Index
@@ -21,7 +21,10 @@ from citerec.index.text import clean_latex, surname, tokenize
 from citerec.library import Library
 from citerec.papers import Paper
 from citerec.progress import ProgressCallback
+from citerec.recall import FusionSettings, recall_text
+from citerec.recall.fusion import reciprocal_rank_fusion
 from tests.helpers.libraries import copy_library
+from tests.helpers.recalling import recall_many
 
 PAPERS = [
     Paper(
@@ -169,34 +172,31 @@ def index(built_library: Path, minilm) -> Index:
 @pytest.mark.parametrize("method", ["hybrid", "bm25", "dense"])
 def test_each_method_recalls_the_relevant_paper_first(index: Index, method: str) -> None:
     for key, query in QUERIES.items():
-        candidates = index.recall(query, k=5, method=method)
+        candidates = recall_text(index, query, k=5, method=method)
         assert candidates[0].key == key, (method, query, candidates)
 
 
 def test_hybrid_candidates_carry_both_ranks_and_the_fused_score(index: Index) -> None:
-    top = index.recall(QUERIES["he2016"], k=3)[0]
+    top = recall_text(index, QUERIES["he2016"], k=3)[0]
     assert top.key == "he2016" and top.bm25_rank == 1 and top.dense_rank == 1
     assert top.bm25_score > 0 and 0 < top.dense_score <= 1
-    default, index.fusion = index.fusion, FusionSettings(fusion="rrf", rrf_k=30, dense_weight=2)
-    try:
-        top = index.recall(QUERIES["he2016"], k=3)[0]
-        assert top.score == pytest.approx((1 + 2) / (30 + 1))
-    finally:
-        index.fusion = default
+    rrf = FusionSettings(fusion="rrf", rrf_k=30, dense_weight=2)
+    top = recall_many(index, [QUERIES["he2016"]], k=3, fusion=rrf)[0][0]
+    assert top.score == pytest.approx((1 + 2) / (30 + 1))
 
 
 def test_single_method_scores_are_that_methods_scores(index: Index) -> None:
-    bm25 = index.recall(QUERIES["jumper2021"], k=3, method="bm25")
+    bm25 = recall_text(index, QUERIES["jumper2021"], k=3, method="bm25")
     assert all(c.dense_rank is None and c.score == c.bm25_score for c in bm25)
     assert [c.bm25_rank for c in bm25] == list(range(1, len(bm25) + 1))
-    dense = index.recall(QUERIES["jumper2021"], k=3, method="dense")
+    dense = recall_text(index, QUERIES["jumper2021"], k=3, method="dense")
     assert all(c.bm25_rank is None and c.score == c.dense_score for c in dense)
     assert dense[0].score >= dense[1].score >= dense[2].score
 
 
 def test_bm25_lists_only_papers_sharing_a_term(index: Index) -> None:
-    assert index.recall("zzzz qqqq", k=5, method="bm25") == []
-    assert len(index.recall("zzzz qqqq", k=5, method="dense")) == 5
+    assert recall_text(index, "zzzz qqqq", k=5, method="bm25") == []
+    assert len(recall_text(index, "zzzz qqqq", k=5, method="dense")) == 5
 
 
 def test_recall_many_embeds_all_queries_in_one_call(library: Library, minilm) -> None:
@@ -204,39 +204,39 @@ def test_recall_many_embeds_all_queries_in_one_call(library: Library, minilm) ->
     index = Index.open(library, embedder=counting)
     index.cache = None
     queries = list(QUERIES.values())
-    many = index.recall_many(queries, k=4)
+    many = recall_many(index, queries, k=4)
     assert counting.query_calls == 1
     assert [c[0].key for c in many] == list(QUERIES)
-    assert _same(many[1], index.recall(queries[1], k=4))
+    assert _same(many[1], recall_text(index, queries[1], k=4))
 
 
 def test_recall_cache_answers_seen_passages_without_embedding(library: Library, minilm) -> None:
     counting = CountingEmbedder(minilm)
-    first = Index.open(library, embedder=counting).recall_many(list(QUERIES.values()), k=4)
+    first = recall_many(Index.open(library, embedder=counting), list(QUERIES.values()), k=4)
     assert counting.query_calls == 1
     again = Index.open(library, embedder=counting)  # a new run: the cache is on disk
-    assert again.recall_many(list(QUERIES.values()), k=4) == first
+    assert recall_many(again, list(QUERIES.values()), k=4) == first
     assert counting.query_calls == 1 and again._bm25 is None  # nothing embedded, the index never loaded
     edited = "Protein structure prediction from amino acid sequences"
-    assert again.recall(edited, k=4, method="dense")[0].key == "jumper2021"
+    assert recall_text(again, edited, k=4, method="dense")[0].key == "jumper2021"
     assert counting.query_calls == 2 and counting.queries_embedded[-1] == [edited]  # only the new passage
-    assert again.recall(edited, k=3, method="hybrid")  # another method: a new recall, the same cached vector
+    assert recall_text(again, edited, k=3, method="hybrid")  # another method: a new recall, the same cached vector
     assert counting.query_calls == 2
 
 
 def test_index_after_a_library_change_does_not_reuse_stale_candidates(library: Library, minilm) -> None:
     query = "A note on two problems in connexion with graphs"
-    before = ensure_index(library, embedder=minilm).recall(query, k=1)
+    before = recall_text(ensure_index(library, embedder=minilm), query, k=1)
     library.add([Paper("dijkstra1959", "A note on two problems in connexion with graphs", "Shortest paths.")])
-    after = ensure_index(library, embedder=minilm).recall(query, k=1)
+    after = recall_text(ensure_index(library, embedder=minilm), query, k=1)
     assert before[0].key != "dijkstra1959" and after[0].key == "dijkstra1959"
 
 
 def test_k_is_capped_by_the_library_size_and_methods_are_checked(index: Index) -> None:
-    assert len(index.recall("neural networks", k=500, method="dense")) == len(PAPERS)
-    assert index.recall_many([], k=5) == []
-    with pytest.raises(ValueError, match="unknown recall method"):
-        index.recall("x", method="sparse")
+    assert len(recall_text(index, "neural networks", k=500, method="dense")) == len(PAPERS)
+    assert recall_many(index, [], k=5) == []
+    with pytest.raises(ValueError, match="method must be one of hybrid, bm25, dense"):
+        recall_text(index, "x", method="sparse")
 
 
 def test_rrf_fusion_math() -> None:
@@ -285,8 +285,8 @@ def test_incremental_update_embeds_only_new_and_changed_papers(library: Library,
     assert len(counting.documents) == 2
     assert counting.documents[0].startswith(("Adam", "A note"))
     assert (report.embedded, report.reused, report.removed) == (2, len(PAPERS) - 1, 0)
-    assert index.recall("adaptive moment estimation optimizer", k=1)[0].key == "kingma2015"
-    assert index.recall("shortest paths in graphs", k=1)[0].key == "dijkstra1959"
+    assert recall_text(index, "adaptive moment estimation optimizer", k=1)[0].key == "kingma2015"
+    assert recall_text(index, "shortest paths in graphs", k=1)[0].key == "dijkstra1959"
     reopened = Index.open(library, embedder=counting)
     assert reopened.keys == index.keys and reopened.size == len(PAPERS) + 1
 
@@ -297,7 +297,7 @@ def test_reused_vectors_equal_fresh_ones(library: Library, minilm) -> None:
     fresh = ensure_index(library, embedder=minilm, rebuild=True)
     assert fresh.manifest.generation != index.manifest.generation
     query = QUERIES["vaswani2017"]
-    assert _same(fresh.recall(query, k=5), index.recall(query, k=5))
+    assert _same(recall_text(fresh, query, k=5), recall_text(index, query, k=5))
 
 
 def test_removing_a_paper_drops_it(library: Library, minilm) -> None:
@@ -307,7 +307,7 @@ def test_removing_a_paper_drops_it(library: Library, minilm) -> None:
     assert "he2016" not in index.keys
     assert "he2016" not in read_manifest(library.index_dir).hashes()
     for method in ("hybrid", "bm25", "dense"):
-        assert all(c.key != "he2016" for c in index.recall(QUERIES["he2016"], k=20, method=method))
+        assert all(c.key != "he2016" for c in recall_text(index, QUERIES["he2016"], k=20, method=method))
 
 
 def test_another_embedder_is_refused_until_rebuilt(library: Library, minilm) -> None:
@@ -320,7 +320,7 @@ def test_another_embedder_is_refused_until_rebuilt(library: Library, minilm) -> 
     index = ensure_index(library, embedder=renamed, rebuild=True)
     assert len(renamed.documents) == len(PAPERS)
     assert index.embedder_name == "minilm-copy" == read_manifest(library.index_dir).embedder
-    assert Index.open(library, embedder=renamed).recall(QUERIES["keeling2008"], k=1)[0].key == "keeling2008"
+    assert recall_text(Index.open(library, embedder=renamed), QUERIES["keeling2008"], k=1)[0].key == "keeling2008"
     with pytest.raises(LibraryError, match="index was built with minilm-copy"):
         Index.open(library, embedder="all-MiniLM-L6-v2")
 
@@ -337,7 +337,7 @@ def test_missing_index_and_empty_library(tmp_path: Path) -> None:
 def test_interrupted_save_leaves_the_previous_index_usable(
     library: Library, minilm, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = Index.open(library, embedder=minilm).recall(QUERIES["he2016"], k=3)
+    before = recall_text(Index.open(library, embedder=minilm), QUERIES["he2016"], k=3)
     library.remove(["he2016"])
     library.add([Paper("new2024", "A new paper on residual networks", "Shortcut connections revisited.")])
 
@@ -352,7 +352,7 @@ def test_interrupted_save_leaves_the_previous_index_usable(
 
     old = Index.open(library, embedder=minilm)
     assert "he2016" in old.keys and "new2024" not in old.keys
-    assert old.recall(QUERIES["he2016"], k=3) == before
+    assert recall_text(old, QUERIES["he2016"], k=3) == before
     index = ensure_index(library, embedder=minilm)
     assert "new2024" in index.keys and "he2016" not in index.keys
     assert [p.name for p in library.index_dir.iterdir() if p.is_dir()] == [index.manifest.generation]
@@ -363,11 +363,11 @@ def test_damaged_generation_is_detected_and_rebuilt(library: Library, minilm) ->
     (library.index_dir / manifest.generation / "vectors.npy").unlink()
     opened = Index.open(library, embedder=minilm)  # files load on first use
     with pytest.raises(LibraryError, match="incomplete or damaged"):
-        opened.recall("a passage never seen before", k=1)
+        recall_text(opened, "a passage never seen before", k=1)
     counting = CountingEmbedder(minilm)
     index = ensure_index(library, embedder=counting)
     assert len(counting.documents) == len(PAPERS)
-    assert index.recall(QUERIES["jumper2021"], k=1)[0].key == "jumper2021"
+    assert recall_text(index, QUERIES["jumper2021"], k=1)[0].key == "jumper2021"
 
 
 def test_corrupt_manifest_is_rebuilt(library: Library, minilm) -> None:
@@ -387,9 +387,9 @@ def test_approximate_index_above_the_threshold_agrees_with_flat(
     assert (library.index_dir / manifest.generation / "faiss.index").exists()
     reopened = Index.open(library, embedder=minilm)
     for query in QUERIES.values():
-        expected = index.recall(query, k=1, method="dense")[0].key
-        assert approx.recall(query, k=1, method="dense")[0].key == expected
-        assert reopened.recall(query, k=1, method="dense")[0].key == expected
+        expected = recall_text(index, query, k=1, method="dense")[0].key
+        assert recall_text(approx, query, k=1, method="dense")[0].key == expected
+        assert recall_text(reopened, query, k=1, method="dense")[0].key == expected
 
 
 def _clustered(n: int, dim: int, clusters: int, seed: int) -> np.ndarray:

@@ -15,13 +15,15 @@ from pathlib import Path
 import pytest
 
 from citerec.index import Index
-from citerec.index import plans as plans_module
-from citerec.index.plans import MIN_EVIDENCE, PASSAGE, WINDOW, window_plan
 from citerec.ingest import read_bibtex
 from citerec.library import Library
 from citerec.lsp.engine import Engine, EngineSettings, plan_name
+from citerec.recall import FusionSettings
+from citerec.recall import plans as plans_module
+from citerec.recall.plans import MIN_EVIDENCE, PASSAGE, WINDOW, window_plan
 from citerec.suggest import SuggestOptions
 from tests.helpers.libraries import copy_library
+from tests.helpers.recalling import recall_many
 from tests.test_lsp import Buffer, start_server, stop_server
 
 QUERY = "Transformers replace recurrence with self-attention for sequence transduction."
@@ -56,7 +58,7 @@ def test_a_buffer_that_cites_enough_chooses_and_completions_follow(
     assert choice.plan == WINDOW and engine.plan_for(uri) == WINDOW
     ranked = engine.rank(QUERY, sentence=QUERY, plan=engine.plan_for(uri), limit=8)
     index = engine.suggester.index
-    (expected,) = index.recall_many([QUERY], k=50, fusion=window_plan(index.fusion))
+    (expected,) = recall_many(index, [QUERY], k=50, fusion=window_plan(FusionSettings()))
     assert [r.key for r in ranked] == [c.key for c in expected][:8]
     engine.forget(uri)
     assert engine.plan_for(uri) == PASSAGE
@@ -97,7 +99,7 @@ async def test_server_completions_use_the_forced_window_plan(
     source, _, at = cursor.passage_source(buffer.text, buffer.text.index("{") + 1)
     passage = cursor.passage_at(source, at)
     index = Index.open(Library(library))
-    (expected,) = index.recall_many([passage.query], k=50, fusion=window_plan(index.fusion))
+    (expected,) = recall_many(index, [passage.query], k=50, fusion=window_plan(FusionSettings()))
     assert keys == [c.key for c in expected][:6]
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from citerec.index.plans import MIN_EVIDENCE
 from citerec.lsp.engine import Engine, EngineSettings
 from citerec.lsp.project import OpenProjects, citing_files, library_dir, read_project
+from citerec.recall.plans import MIN_EVIDENCE
 from tests.test_lsp_plans import _cited_text
 
 MAIN = "\\documentclass{book}\n\\addbibresource[label=x]{refs/all.bib}\n\\begin{document}\n{body}\\end{document}\n"

@@ -107,7 +107,9 @@ def test_entries_deleted_from_a_watched_bib_leave_the_library(tmp_path: Path, mo
     summary = engine.reimport([first]).result(timeout=300)
     assert summary.removed == 1 and summary.refreshed
     assert engine.missing(["kept2020", "gone2020", "shared2020", "other2020"]) == {"gone2020"}  # second holds shared
-    assert "gone2020" not in {c.key for c in engine.suggester.index.recall("graph networks", k=10)}
+    from citerec.recall import recall_text
+
+    assert "gone2020" not in {c.key for c in recall_text(engine.suggester.index, "graph networks", k=10)}
 
     second.unlink()  # a watched file deleted from disk: its entries go unless another file holds them
     summary = engine.reimport([second]).result(timeout=300)

@@ -19,11 +19,13 @@ from typer.testing import CliRunner
 
 from citerec.cli import app
 from citerec.evaluate import build_eval_library, evaluate_on_library
-from citerec.index import Candidate, FusionSettings, Index
-from citerec.index import plans as plans_module
-from citerec.index.plans import MIN_EVIDENCE, PASSAGE, WINDOW, PlanChoice, choose_plans, window_plan
+from citerec.index import Index
 from citerec.ingest import read_bibtex
+from citerec.recall import Candidate, FusionSettings
+from citerec.recall import plans as plans_module
+from citerec.recall.plans import MIN_EVIDENCE, PASSAGE, WINDOW, PlanChoice, choose_plans, window_plan
 from citerec.suggest import Suggester, SuggestOptions
+from tests.helpers.recalling import recall_many
 
 runner = CliRunner()
 
@@ -183,7 +185,7 @@ def test_a_draft_that_switches_is_ranked_by_the_window_plan_and_told(
     from citerec.library import Library
 
     index = Index.open(Library(example_library_dir))
-    expected = index.recall_many([c["query"] for c in data["contexts"]], k=50, fusion=window_plan(index.fusion))
+    expected = recall_many(index, [c["query"] for c in data["contexts"]], k=50, fusion=window_plan(FusionSettings()))
     for context, candidates in zip(data["contexts"], expected, strict=True):
         cited = set(context["cited_keys"])
         wanted = [c.key for c in candidates if c.key not in cited][:5]
@@ -206,10 +208,11 @@ def test_eval_chooses_plans_from_the_other_passages_truth(
     assert switched.metrics == window_only.metrics
 
 
-def test_plan_names_agree_between_options_and_plans() -> None:
-    from citerec.suggest import PLAN_PASSAGE, PLAN_WINDOW
+def test_plan_names_are_the_one_enum() -> None:
+    from citerec.choices import Plan
+    from citerec.suggest import PLAN_PASSAGE, PLAN_WINDOW, PLANS
 
-    assert (PLAN_PASSAGE, PLAN_WINDOW) == (PASSAGE, WINDOW)
+    assert PLANS == tuple(plan.value for plan in Plan) and (PLAN_PASSAGE, PLAN_WINDOW) == (PASSAGE, WINDOW)
 
 
 def test_a_forced_window_plan_reads_every_passage_by_its_window(example_library_dir: Path, examples_dir: Path) -> None:
@@ -219,7 +222,7 @@ def test_a_forced_window_plan_reads_every_passage_by_its_window(example_library_
     from citerec.library import Library
 
     index = Index.open(Library(example_library_dir))
-    expected = index.recall_many([c["query"] for c in data["contexts"]], k=50, fusion=window_plan(index.fusion))
+    expected = recall_many(index, [c["query"] for c in data["contexts"]], k=50, fusion=window_plan(FusionSettings()))
     for context, candidates in zip(data["contexts"], expected, strict=True):
         assert [s["key"] for s in context["suggestions"]] == [c.key for c in candidates][:5]
 

@@ -228,7 +228,9 @@ def test_library_search_returns_recall_hits(make_app, library, index):
     (response,) = call(make_app(), ("GET", f"/v1/library/search?q={query}&k=4", None))
     assert response.status_code == 200, response.text
     data = response.json()
-    expected = index.recall(query, k=4, method="hybrid")
+    from citerec.recall import recall_text
+
+    expected = recall_text(index, query, k=4, method="hybrid")
     assert [hit["key"] for hit in data["results"]] == [library.get(c.key).key for c in expected]
     assert data["results"][0]["key"] == "karpukhin2020dense"
     assert data["results"][0]["title"] == library.get("karpukhin2020dense").title

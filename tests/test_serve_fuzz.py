@@ -210,7 +210,7 @@ def test_unexpected_errors_are_json_500(_indexed_example_library, tiny, monkeypa
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(service.index, "recall", broken)
+    monkeypatch.setattr("citerec.recall.recall_text", broken)
     try:
 
         async def main():

@@ -37,6 +37,35 @@ PlanOption = Annotated[
         "finds its own citations clearly more often), passage (own sentence, window and wider window) or window.",
     ),
 ]
+RerankOption = Annotated[
+    str,
+    typer.Option("--rerank", help="auto: rerank when the reranker can be loaded; on: require it; off: recall only."),
+]
+RerankerOption = Annotated[
+    str, typer.Option("--reranker", help="Reranker model: a hub name or a local folder (Qwen3-Reranker 0.6B/4B/8B).")
+]
+BackendOption = Annotated[
+    str,
+    typer.Option("--backend", help="Where the reranker runs: hf (transformers), vllm, or the URL of a vLLM server."),
+]
+MethodOption = Annotated[
+    str, typer.Option("--method", help="Recall method: hybrid (BM25 and dense, fused), bm25 or dense.")
+]
+EmbedderOption = Annotated[
+    str | None,
+    typer.Option(
+        "--embedder",
+        "-e",
+        help="Embedding model: a sentence-transformers hub name (e.g. Qwen/Qwen3-Embedding-0.6B) or a local folder. "
+        "Default: the index's current one, else the bundled all-MiniLM-L6-v2 on ONNX Runtime "
+        "(all-MiniLM-L6-v2@onnx-int8,doc128).",
+        show_default=False,
+    ),
+]
+ModeOption = Annotated[
+    str,
+    typer.Option("--mode", help="A context is the citing sentence with its neighbours (sentence) or its paragraph."),
+]
 LibraryDirOption = Annotated[
     Path | None,
     typer.Option(
@@ -120,7 +149,7 @@ def announce_embedder(name: str | None) -> None:
     canonical = embedder_name(name)
     if "@" not in canonical:
         return
-    from citerec.embed_onnx import export_pending
+    from citerec.embed.onnx import export_pending
 
     if export_pending(canonical):
         console.print(f"preparing {canonical} for ONNX Runtime (once per machine, about 10–25 s)", highlight=False)

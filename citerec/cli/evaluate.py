@@ -15,8 +15,14 @@ from rich.table import Table
 
 from citerec.cli.common import (
     AllowOutsideIncludesOption,
+    BackendOption,
+    EmbedderOption,
     LibraryDirOption,
+    MethodOption,
+    ModeOption,
     PlanOption,
+    RerankerOption,
+    RerankOption,
     announce_embedder,
     console,
     fail,
@@ -46,16 +52,14 @@ def evaluate(
         list[Path], typer.Option("--pool", help="Other .bib files added to the candidates as distractors.")
     ] = [],
     library_dir: LibraryDirOption = None,
-    rerank: Annotated[str, typer.Option(help="auto, on or off (as for suggest).")] = "auto",
-    reranker: Annotated[str, typer.Option(help="Reranker model name or local path.")] = DEFAULT_RERANKER,
-    backend: Annotated[str, typer.Option(help="Reranker backend: hf, vllm or a server URL.")] = "hf",
-    method: Annotated[str, typer.Option(help="Recall method: hybrid, bm25 or dense.")] = "hybrid",
-    mode: Annotated[str, typer.Option(help="Context: sentence (with neighbours) or paragraph.")] = "sentence",
+    rerank: RerankOption = "auto",
+    reranker: RerankerOption = DEFAULT_RERANKER,
+    backend: BackendOption = "hf",
+    method: MethodOption = "hybrid",
+    mode: ModeOption = "sentence",
     neighbours: Annotated[int, typer.Option(help="Neighbour sentences on each side added to a sentence context.")] = 1,
     recall_k: Annotated[int, typer.Option("--recall-k", help="Candidates recalled (and reranked) per context.")] = 50,
-    embedder: Annotated[
-        str | None, typer.Option(help="Embedding model (default: the bundled all-MiniLM-L6-v2, ONNX int8).")
-    ] = None,
+    embedder: EmbedderOption = None,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the report as JSON to this file ('-' for stdout).")
     ] = None,

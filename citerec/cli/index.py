@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from citerec.cli.common import (
+    EmbedderOption,
     LibraryDirOption,
     announce_embedder,
     console,
@@ -59,14 +60,7 @@ def open_library(library_dir: Path | None) -> Library:
 @app.command()
 def build(
     library_dir: LibraryDirOption = None,
-    embedder: Annotated[
-        str | None,
-        typer.Option(
-            "--embedder",
-            "-e",
-            help="Embedding model: a sentence-transformers hub name (e.g. Qwen/Qwen3-Embedding-0.6B) or a local folder. Default: the index's current one, else the bundled all-MiniLM-L6-v2 on ONNX Runtime (all-MiniLM-L6-v2@onnx-int8,doc128).",
-        ),
-    ] = None,
+    embedder: EmbedderOption = None,
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Re-embed every paper (needed to switch embedders).")
     ] = False,
@@ -149,6 +143,7 @@ def query(
 ) -> None:
     """Recall candidate papers for a passage (no reranking)."""
     from citerec.index import Index, diff_library
+    from citerec.recall import recall_text
 
     if text == "-":
         text = sys.stdin.read()
@@ -157,7 +152,7 @@ def query(
         index = Index.open(library)
         if diff_library(index.manifest, library).stale:
             warn("the library changed since the index was built; run `citerec index build`")
-        candidates = index.recall(text, k=k, method=method.value)
+        candidates = recall_text(index, text, k=k, method=method.value)
     if output is Format.json:
         records = []
         for c in candidates:

@@ -13,7 +13,15 @@ from typing import Annotated
 
 import typer
 
-from citerec.cli.common import LibraryDirOption, PlanOption, fail, user_errors
+from citerec.cli.common import (
+    BackendOption,
+    LibraryDirOption,
+    PlanOption,
+    RerankerOption,
+    RerankOption,
+    fail,
+    user_errors,
+)
 from citerec.rerank import DEFAULT_RERANKER
 
 
@@ -23,12 +31,9 @@ def lsp(
     workspace_bibs: Annotated[
         bool, typer.Option(help="Also import and watch the .bib files in the editor's workspace.")
     ] = True,
-    rerank: Annotated[
-        str,
-        typer.Option(help="off: recall only (fast, the default); auto: rerank when the model loads; on: require it."),
-    ] = "off",
-    reranker: Annotated[str, typer.Option(help="Reranker model name or local folder.")] = DEFAULT_RERANKER,
-    backend: Annotated[str, typer.Option(help="Reranker backend: hf, vllm, or the URL of a vLLM server.")] = "hf",
+    rerank: RerankOption = "off",
+    reranker: RerankerOption = DEFAULT_RERANKER,
+    backend: BackendOption = "hf",
     items: Annotated[int, typer.Option("--items", help="Ranked keys offered per completion.", min=1)] = 50,
     plan: PlanOption = "auto",
     poll: Annotated[

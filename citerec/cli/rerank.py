@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from citerec.cli.common import console, emit, fail, rich_progress, stdout_console, user_errors
+from citerec.cli.common import (
+    BackendOption,
+    RerankerOption,
+    console,
+    emit,
+    fail,
+    rich_progress,
+    stdout_console,
+    user_errors,
+)
 from citerec.errors import InputError
 from citerec.papers import Paper
 from citerec.rerank import DEFAULT_INSTRUCTION, DEFAULT_MAX_LENGTH, DEFAULT_RERANKER, format_document, load_reranker
@@ -46,11 +55,13 @@ def rerank(
         Path | None,
         typer.Option("--docs-file", help="Candidates: one per line, or a .jsonl of paper records; - for stdin."),
     ] = None,
-    reranker: Annotated[str, typer.Option("--reranker", help="Model name or folder.")] = DEFAULT_RERANKER,
-    backend: Annotated[str, typer.Option("--backend", help="hf, vllm, or the URL of a vLLM server.")] = "hf",
+    reranker: RerankerOption = DEFAULT_RERANKER,
+    backend: BackendOption = "hf",
     instruction: Annotated[str, typer.Option("--instruction", help="The task instruction.")] = DEFAULT_INSTRUCTION,
     device: Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 (default: cuda if any).")] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Pairs per forward pass (default: chosen by device).")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", min=1, help="Pairs per forward pass (default: chosen by device).")
+    ] = None,
     max_length: Annotated[int, typer.Option("--max-length", min=64, help="Tokens per prompt.")] = DEFAULT_MAX_LENGTH,
     cache: Annotated[Path | None, typer.Option("--cache", help="SQLite score cache file.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",

@@ -11,7 +11,16 @@ from typing import Annotated
 
 import typer
 
-from citerec.cli.common import LibraryDirOption, console, fail, user_errors, warn
+from citerec.cli.common import (
+    BackendOption,
+    LibraryDirOption,
+    RerankerOption,
+    RerankOption,
+    console,
+    fail,
+    user_errors,
+    warn,
+)
 from citerec.rerank import DEFAULT_RERANKER
 
 API_KEY_ENV = "CITEREC_API_KEY"
@@ -37,11 +46,9 @@ def serve(
     bib: Annotated[
         list[Path], typer.Option("--bib", "-b", help="BibTeX file(s) to import into the library first.")
     ] = [],  # noqa: B006
-    rerank: Annotated[
-        str, typer.Option(help="auto: rerank when the model loads; on: require it; off: recall only.")
-    ] = "auto",
-    reranker: Annotated[str, typer.Option(help="Reranker model name or local folder.")] = DEFAULT_RERANKER,
-    backend: Annotated[str, typer.Option(help="Reranker backend: hf, vllm, or the URL of a vLLM server.")] = "hf",
+    rerank: RerankOption = "auto",
+    reranker: RerankerOption = DEFAULT_RERANKER,
+    backend: BackendOption = "hf",
     top: Annotated[int, typer.Option("--top", "-n", help="Default suggestions per passage.", min=1)] = 5,
     api_key: Annotated[
         str | None,

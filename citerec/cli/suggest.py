@@ -16,8 +16,14 @@ from rich.table import Table
 
 from citerec.cli.common import (
     AllowOutsideIncludesOption,
+    BackendOption,
+    EmbedderOption,
     LibraryDirOption,
+    MethodOption,
+    ModeOption,
     PlanOption,
+    RerankerOption,
+    RerankOption,
     announce_embedder,
     console,
     emit,
@@ -54,16 +60,10 @@ def suggest(
     library_dir: LibraryDirOption = None,
     top: Annotated[int, typer.Option("--top", "-n", help="Suggestions per passage.")] = 5,
     recall_k: Annotated[int, typer.Option("--recall-k", help="Candidates recalled per passage before reranking.")] = 50,
-    method: Annotated[str, typer.Option(help="Recall method: hybrid, bm25 or dense.")] = "hybrid",
-    rerank: Annotated[
-        str, typer.Option(help="auto: rerank when the reranker can be loaded; on: require it; off: recall only.")
-    ] = "auto",
-    reranker: Annotated[
-        str, typer.Option(help="Reranker model name or local path (Qwen3-Reranker 0.6B/4B/8B).")
-    ] = DEFAULT_RERANKER,
-    backend: Annotated[
-        str, typer.Option(help="Reranker backend: hf, vllm, or the URL of a running vLLM server.")
-    ] = "hf",
+    method: MethodOption = "hybrid",
+    rerank: RerankOption = "auto",
+    reranker: RerankerOption = DEFAULT_RERANKER,
+    backend: BackendOption = "hf",
     instruction: Annotated[
         str | None, typer.Option(help="Override the reranker's citation-domain instruction.")
     ] = None,
@@ -74,11 +74,21 @@ def suggest(
     include_cited: Annotated[
         bool, typer.Option("--include-cited", help="Also suggest keys already cited in that passage.")
     ] = False,
-    mode: Annotated[str, typer.Option(help="sentence (with neighbour sentences) or paragraph.")] = "sentence",
-    all_sentences: Annotated[bool, typer.Option("--all-sentences", help="Look at every sentence, not only those with citations or placeholders.")] = False,
-    embedder: Annotated[str | None, typer.Option(help="Embedding model for the index (default: the bundled all-MiniLM-L6-v2, ONNX int8).")] = None,
-    expand: Annotated[str, typer.Option(help="Query expansion: none, prf (RM3 terms for BM25, Rocchio for dense) or llm (rewrite by a chat endpoint).")] = "none",
-    expand_url: Annotated[str | None, typer.Option(help="--expand llm: an OpenAI-compatible server (e.g. http://localhost:8001/v1).")] = None,
+    mode: ModeOption = "sentence",
+    all_sentences: Annotated[
+        bool,
+        typer.Option("--all-sentences", help="Look at every sentence, not only those with citations or placeholders."),
+    ] = False,
+    embedder: EmbedderOption = None,
+    expand: Annotated[
+        str,
+        typer.Option(
+            help="Query expansion: none, prf (RM3 terms for BM25, Rocchio for dense) or llm (rewrite by a chat endpoint)."
+        ),
+    ] = "none",
+    expand_url: Annotated[
+        str | None, typer.Option(help="--expand llm: an OpenAI-compatible server (e.g. http://localhost:8001/v1).")
+    ] = None,
     expand_model: Annotated[str | None, typer.Option(help="--expand llm: the model name the server knows.")] = None,
     output_format: Annotated[str, typer.Option("--format", "-f", help="table, json, tex or bib.")] = "table",
     output: Annotated[

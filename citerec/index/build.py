@@ -26,7 +26,7 @@ from citerec.index.bm25 import Bm25Index
 from citerec.index.cache import CACHE_FILE, RecallCache
 from citerec.index.dense import FAISS_FILE, DenseIndex, choose_spec
 from citerec.index.manifest import VECTORS_FILE, Manifest, read_manifest, write_manifest
-from citerec.index.recall import Index, check_embedder, check_format, load_generation, load_vectors
+from citerec.index.store import Index, check_embedder, check_format, load_generation, load_vectors
 from citerec.index.text import bm25_document
 from citerec.library import Library
 from citerec.papers import normalise_key

@@ -30,11 +30,11 @@ from citerec.library import LIBRARY_ENV
 from citerec.papers import Paper, normalise_key
 
 if TYPE_CHECKING:
-    from citerec.index import PlanChoice
     from citerec.ingest.bibtex import BibImport
     from citerec.latex.reader import Draft
     from citerec.library import AddReport, Library
     from citerec.lsp.project import Project
+    from citerec.recall import PlanChoice
     from citerec.suggest import Suggester, SuggestOptions
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def _keys_by_file(results: Sequence[tuple[BibImport, AddReport]]) -> dict[Path, 
 
 def plan_name(choice: PlanChoice | None) -> str:
     """The plan a choice reads by; a buffer that could not choose (or has not yet) reads by the default."""
-    from citerec.index.plans import PASSAGE
+    from citerec.recall.plans import PASSAGE
 
     return choice.plan if choice is not None else PASSAGE
 
@@ -399,7 +399,9 @@ class Engine:
         chosen = [keys[name] for name in names]
         words = split_key(key)
         if len(chosen) < n and words:
-            for candidate in self.suggester.index.recall(words, k=n, method="bm25"):
+            from citerec.recall import recall_text
+
+            for candidate in recall_text(self.suggester.index, words, k=n, method="bm25"):
                 if candidate.key not in chosen:
                     chosen.append(candidate.key)
         papers = self.papers(chosen[:n])

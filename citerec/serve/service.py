@@ -21,11 +21,13 @@ from citerec.errors import CiterecError
 from citerec.library import Library
 from citerec.serve.batching import BatchedReranker, BatcherClosed, QueueFull, RerankBatcher
 from citerec.serve.limits import ServeLimits
+from citerec.session import LibrarySession
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from citerec.index import Candidate, Index
+    from citerec.index import Index
+    from citerec.recall import Candidate
     from citerec.rerank import Reranker
     from citerec.suggest import SuggestOptions, SuggestResult
 
@@ -76,7 +78,7 @@ class Service:
         self._pool = ThreadPoolExecutor(max_workers=self.limits.pipeline_threads, thread_name_prefix="citerec-serve")
         self._pipeline_jobs = 0
         self._pipeline_lock = threading.Lock()
-        self._refresher: threading.Thread | None = None
+        self.session = LibrarySession(self.suggester)
 
     @property
     def index(self) -> Index:
@@ -106,29 +108,17 @@ class Service:
 
     async def search(self, query: str, k: int, method: str) -> list[Candidate]:
         """Recall over the library (BM25 + dense, fused), without reranking."""
-        return await self._in_pool(self.index.recall, query, k=k, method=method)
+        from citerec.recall import recall_text
+
+        return await self._in_pool(recall_text, self.index, query, k=k, method=method)
 
     def check_library(self) -> None:
-        """Per request: when another process changed the library, update the index in the background.
-
-        One SQLite look-up per request. Requests keep being answered from the
-        current index while the update runs; the next ones see the new papers.
-        """
-        if self._refresher is not None and self._refresher.is_alive():
-            return
-        if self.suggester.stale:
-            self._refresher = threading.Thread(target=self._refresh, name="citerec-index-refresh", daemon=True)
-            self._refresher.start()
-
-    def _refresh(self) -> None:
-        try:
-            self.suggester.refresh()
-        except Exception:  # noqa: BLE001 - a failed update is retried on a later request; the old index serves
-            log.exception("updating the index of %s failed", self.library.root)
+        """Per request: when another process changed the library, update the index in the background."""
+        self.session.check()
 
     @property
     def refreshing(self) -> bool:
-        return self._refresher is not None and self._refresher.is_alive()
+        return self.session.refreshing
 
     async def _in_pool(self, fn, *args, **kwargs):
         """Run pipeline work on the thread pool; past `max_pipeline_jobs` waiting, refuse with `QueueFull`.

@@ -1,4 +1,4 @@
-"""Reading plans, and choosing one per draft from the citations the draft already has.
+"""Reading plans, and recalling each draft's passages with the plan its own citations favour.
 
 Most drafts are served best by the default plan, `passage`: each passage read at
 three scales (its own sentence weighted most) and the BM25 and dense lists fused
@@ -19,17 +19,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from citerec.choices import Plan
 from citerec.papers import normalise_key
+from citerec.recall.readings import draft_topics
+from citerec.recall.search import recall_passages
+from citerec.recall.spec import Candidate, FusionSettings, Passage, RecallSpec
 
 if TYPE_CHECKING:
-    from citerec.index.recall import Candidate, FusionSettings
+    from citerec.index import Index
 
-PASSAGE = "passage"
-WINDOW = "window"
+PASSAGE = Plan.PASSAGE.value
+WINDOW = Plan.WINDOW.value
 MIN_EVIDENCE = 30  # cited passages (besides the one ranked) before a draft may leave the default plan
 SWITCH_T = 1.645  # one-sided 95 %: the window plan must recall the draft's citations better, clearly
 EVIDENCE_CUTOFF = 10  # plans are compared by Recall@10 of each cited passage's known keys
@@ -135,3 +139,83 @@ def _means(count: int, passage_sum: float, window_sum: float) -> tuple[float, fl
 def _recall_at(candidates: Sequence[Candidate], keys: Collection[str]) -> float:
     top = {normalise_key(c.key) for c in candidates[:EVIDENCE_CUTOFF]}
     return sum(normalise_key(k) in top for k in keys) / len(keys)
+
+
+def window_spec(spec: RecallSpec) -> RecallSpec:
+    """The request read with the window plan."""
+    return spec.with_fusion(window_plan(spec.fusion))
+
+
+def recall_window(index: Index, passages: Sequence[Passage], spec: RecallSpec) -> list[list[Candidate]]:
+    """Each passage recalled by its window alone, fused by rank (the window plan)."""
+    return recall_passages(index, [Passage(p.window) for p in passages], window_spec(spec))
+
+
+def recall_with_plan(
+    index: Index,
+    passages: Sequence[Passage],
+    spec: RecallSpec,
+    topic_of: Sequence[Passage] | None = None,
+) -> list[list[Candidate]]:
+    """Every passage recalled with the plan the spec names ("auto" recalls with the default plan first).
+
+    `topic_of` are the passages whose windows make each draft's topic (default: `passages`)."""
+    if spec.plan == WINDOW and spec.hybrid:
+        return recall_window(index, passages, spec)
+    topics = None
+    if spec.hybrid and spec.fusion.topic_weight > 0:
+        topics = draft_topics(index, topic_of if topic_of is not None else passages)
+    return recall_passages(index, passages, spec, topics)
+
+
+def fit_plans(
+    index: Index,
+    passages: Sequence[Passage],
+    recalled: list[list[Candidate]],
+    known: Sequence[Collection[str]],
+    spec: RecallSpec,
+) -> tuple[list[list[Candidate]], list[PlanChoice | None]]:
+    """Recall with the window plan too where a draft cites enough, and keep it where the draft favours it."""
+    drafts = [passage.draft for passage in passages]
+    fitted = drafts_with_evidence(drafts, known)
+    plans: list[PlanChoice | None] = [None] * len(passages)
+    if not fitted:
+        return recalled, plans
+    rows = [i for i, draft in enumerate(drafts) if draft in fitted]
+    window = recall_window(index, [passages[i] for i in rows], spec)
+    choices = choose_plans([drafts[i] for i in rows], [known[i] for i in rows], [recalled[i] for i in rows], window)
+    recalled = list(recalled)
+    for i, choice, candidates in zip(rows, choices, window, strict=True):
+        plans[i] = choice
+        if choice.plan == WINDOW:
+            recalled[i] = candidates
+    return recalled, plans
+
+
+def draft_plan(
+    index: Index,
+    cited: Sequence[tuple[Passage, Collection[str]]],
+    spec: RecallSpec,
+    *,
+    between: Callable[[], None] | None = None,
+    chunk: int = 8,
+) -> PlanChoice | None:
+    """The plan a new passage of a draft would be read with, from the draft's cited passages (each with the
+    library keys it cites); None when there are too few to choose, or the method is not hybrid.
+
+    The passages are recalled `chunk` at a time and `between` is called before each chunk, so that a
+    caller in the background (the language server) can let completions go first.
+    """
+    spec = dataclasses.replace(spec, plan=PASSAGE, feedback=False)
+    if len(cited) < MIN_EVIDENCE or not spec.hybrid:
+        return None
+    recalled: list[list[Candidate]] = []
+    window: list[list[Candidate]] = []
+    for start in range(0, len(cited), chunk):
+        if between is not None:
+            between()
+        passages = [passage for passage, _ in cited[start : start + chunk]]
+        recalled += recall_with_plan(index, passages, spec)
+        window += recall_window(index, passages, spec)
+    keys = [keys for _, keys in cited]
+    return choose_plans([""] * (len(cited) + 1), [*keys, ()], [*recalled, []], [*window, []])[-1]

@@ -10,15 +10,19 @@ with convex weights, fixed or set per query from how sharp each list is.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Hashable, Mapping, Sequence
 from typing import TypeVar
 
+import numpy as np
+
+from citerec.choices import Weighting, check_choice
+from citerec.recall.spec import Candidate, FusionSettings
+
 T = TypeVar("T", bound=Hashable)
 
 RRF_K = 60
-FUSIONS = ("rrf", "minmax", "zscore")
-WEIGHTINGS = ("fixed", "sharpness")
 
 
 def reciprocal_rank_fusion(
@@ -91,8 +95,7 @@ def score_fusion(
     counts more than a guessing one. Ties go to the better best rank.
     """
     weights = _check_weights(weights, len(lists))
-    if weighting not in WEIGHTINGS:
-        raise ValueError(f"unknown weighting {weighting!r}; choose one of {', '.join(WEIGHTINGS)}")
+    check_choice(Weighting, weighting, "weighting")
     if weighting == "sharpness":
         sharp = [sharpness(list(scores.values())) for scores in lists]
         if sum(sharp) > 0:
@@ -127,3 +130,73 @@ def _check_weights(weights: Sequence[float] | None, n: int) -> list[float]:
 def _sorted(fused: dict[T, float], best: dict[T, int]) -> list[tuple[T, float]]:
     order = {item: i for i, item in enumerate(fused)}
     return sorted(fused.items(), key=lambda pair: (-pair[1], best[pair[0]], order[pair[0]]))
+
+
+def combine(
+    keys: Sequence[str],
+    bm25: tuple[np.ndarray, np.ndarray | None],
+    dense: tuple[np.ndarray, np.ndarray | None],
+    k: int,
+    method: str,
+    fusion: FusionSettings,
+) -> list[Candidate]:
+    """One query's BM25 and dense hits, each (rows, scores) best first, as its `k` best candidates.
+
+    `method` "bm25" or "dense" keeps that list alone; "hybrid" fuses them as `fusion` says.
+    `keys` name the rows."""
+    bm25_rows, bm25_scores = bm25
+    dense_rows, dense_scores = dense
+    bm25_at = {int(row): (rank, float(bm25_scores[rank - 1])) for rank, row in enumerate(bm25_rows, 1)}
+    dense_at = {int(row): (rank, float(dense_scores[rank - 1])) for rank, row in enumerate(dense_rows, 1)}
+    if method == "bm25":
+        ranked = [(row, score) for row, (_, score) in bm25_at.items()]
+    elif method == "dense":
+        ranked = [(row, score) for row, (_, score) in dense_at.items()]
+    elif fusion.fusion == "rrf":
+        ranked = reciprocal_rank_fusion(
+            [list(bm25_at), list(dense_at)],
+            k=fusion.rrf_k,
+            weights=[fusion.bm25_weight, fusion.dense_weight],
+        )
+    else:
+        ranked = score_fusion(
+            [{row: score for row, (_, score) in at.items()} for at in (bm25_at, dense_at)],
+            how=fusion.fusion,
+            weights=[fusion.bm25_weight, fusion.dense_weight],
+            weighting=fusion.weighting,
+        )
+    out = []
+    for row, score in ranked[:k]:
+        lexical, semantic = bm25_at.get(row), dense_at.get(row)
+        out.append(
+            Candidate(
+                key=keys[row],
+                score=float(score),
+                bm25_rank=lexical[0] if lexical else None,
+                dense_rank=semantic[0] if semantic else None,
+                bm25_score=lexical[1] if lexical else None,
+                dense_score=semantic[1] if semantic else None,
+            )
+        )
+    return out
+
+
+def mix(lists: Sequence[list[Candidate]], weights: Sequence[float]) -> list[Candidate]:
+    """Candidates of several readings of one passage, scores mixed by `weights`.
+
+    Each list's scores are first divided by its top score, so RRF fractions and
+    normalised scores mix alike; a paper missing from one list gets 0 there.
+    """
+    by_key: dict[str, Candidate] = {}
+    mixed: dict[str, float] = {}
+    for candidates, weight in zip(lists, weights, strict=True):
+        top = max((c.score for c in candidates), default=0.0) or 1.0
+        for c in candidates:
+            by_key.setdefault(c.key, c)
+            mixed[c.key] = mixed.get(c.key, 0.0) + weight * c.score / top
+    order = sorted(mixed, key=lambda key: -mixed[key])
+    return [dataclasses.replace(by_key[key], score=mixed[key]) for key in order]
+
+
+def zscores(values: Sequence[float] | np.ndarray) -> np.ndarray:
+    return np.asarray(normalise([float(v) for v in values], "zscore")[0], dtype=np.float64)

@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from citerec.embed import Profile, normalise_rows, profile_for, resolve_model
+from citerec.embed.base import Profile, normalise_rows, profile_for
+from citerec.embed.names import Variant, cache_root, parse_variant, resolve_model
 from citerec.errors import ModelError
 from citerec.papers import Paper
 from citerec.progress import ProgressCallback, no_progress
@@ -41,60 +42,11 @@ from citerec.storage import file_lock
 
 log = logging.getLogger(__name__)
 
-BACKEND = "onnx"
-PRECISIONS = ("fp32", "int8")
 EXPORT_RECIPE = 1  # bump when the export, fusion or quantisation changes: old cached models are then ignored
 OPSET = 17
 QUERY_TOKENS = 256  # all-MiniLM-L6-v2 was trained at 256 tokens; sentence-transformers' limit for it
 _CHUNK = 256  # texts tokenised at once and reported to the progress bar together
-_VARIANT = re.compile(r"^onnx(?:-(?P<precision>[a-z0-9]+))?(?P<options>(?:,[a-z0-9]+)*)$")
-_DOC_OPTION = re.compile(r"^doc(?P<tokens>\d+)$")
 _export_lock = threading.Lock()
-
-
-@dataclass(frozen=True)
-class Variant:
-    """A model and how it runs: ONNX precision and the document token budget (None: the model's limit)."""
-
-    model: str
-    precision: str = "fp32"
-    doc_tokens: int | None = None
-
-    @property
-    def suffix(self) -> str:
-        doc = f",doc{self.doc_tokens}" if self.doc_tokens else ""
-        return f"{BACKEND}-{self.precision}{doc}"
-
-    @property
-    def name(self) -> str:
-        """The canonical name, as an index manifest records it."""
-        return f"{self.model}@{self.suffix}"
-
-
-def parse_variant(model: str, suffix: str) -> Variant:
-    """The variant `model@suffix`; ModelError for a suffix this module does not know."""
-    match = _VARIANT.match(suffix.strip().lower())
-    if match is None:
-        raise ModelError(f"embedder {model}@{suffix}: unknown variant; use e.g. {model}@onnx-int8,doc128")
-    precision = match.group("precision") or "fp32"
-    if precision not in PRECISIONS:
-        raise ModelError(f"embedder {model}@{suffix}: precision must be one of {', '.join(PRECISIONS)}")
-    doc_tokens = None
-    for option in filter(None, match.group("options").split(",")):
-        doc = _DOC_OPTION.match(option)
-        if doc is None or not 8 <= int(doc.group("tokens")) <= 512:
-            raise ModelError(f"embedder {model}@{suffix}: unknown option {option!r} (docN, 8 <= N <= 512)")
-        doc_tokens = int(doc.group("tokens"))
-    return Variant(model, precision, doc_tokens)
-
-
-def cache_root() -> Path:
-    """`$CITEREC_CACHE_DIR`, else `$XDG_CACHE_HOME/citerec`, else `~/.cache/citerec`."""
-    explicit = os.environ.get("CITEREC_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "citerec"
 
 
 # -- the model folder -------------------------------------------------------------------------

@@ -16,39 +16,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from citerec.index.bm25 import top_positive
 from citerec.index.text import tokenize
+from citerec.recall.spec import Candidate, FusionSettings
 
 if TYPE_CHECKING:
+    from citerec.index import Index
     from citerec.index.bm25 import Bm25Index
-
-
-class DocumentTerms:
-    """Document-major view of a BM25 index (term weights per paper), built once on first feedback."""
-
-    def __init__(self, bm25: Bm25Index) -> None:
-        from scipy.sparse import csc_matrix
-
-        self.bm25 = bm25
-        shape = (bm25.size, len(bm25.vocab))
-        self.rows = csc_matrix((bm25.data, bm25.indices, bm25.indptr), shape=shape).tocsr()
-        self.words = [""] * len(bm25.vocab)
-        for word, column in bm25.vocab.items():
-            self.words[column] = word
-
-    def relevance_model(self, rows: Sequence[int], doc_weights: Sequence[float], n_terms: int) -> dict[int, float]:
-        """The `n_terms` heaviest columns of P(t|R) = Σ_d P(t|d)·P(d|q), weights summing to 1."""
-        if not len(rows) or n_terms <= 0:
-            return {}
-        block = self.rows[list(rows)]
-        sums = np.asarray(block.sum(axis=1)).ravel()
-        sums[sums == 0] = 1.0
-        prior = np.asarray(doc_weights, dtype=np.float64)
-        prior = prior / prior.sum() if prior.sum() > 0 else np.full(len(rows), 1.0 / len(rows))
-        model = np.asarray(block.multiply((prior / sums)[:, None]).sum(axis=0)).ravel()
-        top = np.argsort(-model, kind="stable")[:n_terms]
-        top = top[model[top] > 0]
-        total = float(model[top].sum())
-        return {int(c): float(model[c] / total) for c in top} if total > 0 else {}
+    from citerec.index.terms import DocumentTerms
 
 
 def rm3_query(
@@ -88,3 +63,46 @@ def rocchio(query: np.ndarray, feedback: np.ndarray, weight: float) -> np.ndarra
     moved = (1 - weight) * query + weight * centre
     norm = float(np.linalg.norm(moved))
     return (moved / norm).astype(np.float32) if norm > 0 else query
+
+
+def _rm3(
+    index: Index, query: str, candidates: Sequence[Candidate], fusion: FusionSettings
+) -> tuple[dict[int, float], tuple[str, ...]]:
+    """RM3 over the first pass's `candidates`, weighted by their (shifted non-negative) scores."""
+    rows = [index.row(c.key) for c in candidates]
+    low = min((c.score for c in candidates), default=0.0)
+    weights = [c.score - min(low, 0.0) for c in candidates]  # z-score fusion can give negative scores
+    return rm3_query(query, index.document_terms(), rows, weights, fusion.prf_terms, fusion.rm3_weight)
+
+
+def feedback_terms(
+    index: Index, queries: Sequence[str], first: Sequence[Sequence[Candidate]], fusion: FusionSettings
+) -> list[tuple[str, ...]]:
+    """The BM25 stems RM3 adds to each query (heaviest first), given its first-pass candidates."""
+    return [_rm3(index, q, candidates, fusion)[1] for q, candidates in zip(queries, first, strict=True)]
+
+
+def feedback_lists(
+    index: Index,
+    queries: Sequence[str],
+    first: Sequence[Sequence[Candidate]],
+    depth: int,
+    method: str,
+    fusion: FusionSettings,
+) -> tuple[list | None, list | None]:
+    """The second pass: each query's BM25 list for its RM3-expanded terms and dense list for its
+    Rocchio-moved vector (None for a method not in use)."""
+    lexical = semantic = None
+    if method != "dense":
+        lexical = []
+        for query, candidates in zip(queries, first, strict=True):
+            expanded, _ = _rm3(index, query, candidates, fusion)
+            lexical.append(top_positive(weighted_scores(index.bm25, expanded), depth))
+    if method != "bm25":
+        vectors = index.query_vectors(queries)
+        moved = [
+            rocchio(vector, index.paper_vectors([c.key for c in candidates]), fusion.rocchio_weight)
+            for vector, candidates in zip(vectors, first, strict=True)
+        ]
+        semantic = index.dense_lists(np.stack(moved), depth)
+    return lexical, semantic

@@ -1,0 +1,50 @@
+"""The first stage: a draft or a passage of text read into the contexts to suggest for."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from citerec.suggest.options import SuggestOptions
+
+if TYPE_CHECKING:
+    from citerec.latex import Context, Draft
+
+
+def text_contexts(text: str, is_tex: bool, options: SuggestOptions) -> tuple[list[Context], list[str]]:
+    """The contexts of a passage given as a string, and notes on what was not read (its `\\input`s)."""
+    from citerec.latex import read_draft
+
+    return _contexts(read_draft("<text>", text=text, is_tex=is_tex), options)
+
+
+def draft_contexts(path: Path | str | Draft, options: SuggestOptions) -> tuple[Draft, list[Context], list[str]]:
+    """A draft on disk (or one already read) with its contexts and notes."""
+    from citerec.latex import Draft, read_draft
+
+    draft = path if isinstance(path, Draft) else read_draft(path, allow_outside_includes=options.allow_outside_includes)
+    contexts, notes = _contexts(draft, options)
+    return draft, contexts, notes
+
+
+def _contexts(draft: Draft, options: SuggestOptions) -> tuple[list[Context], list[str]]:
+    from citerec.latex import extract_contexts
+
+    contexts, notes = contexts_or_every_sentence(
+        lambda all_sentences: extract_contexts(
+            draft, mode=options.mode, all_sentences=all_sentences, neighbours=options.neighbours
+        ),
+        options,
+    )
+    return contexts, [str(problem) for problem in draft.problems] + notes
+
+
+def contexts_or_every_sentence(
+    extract: Callable[[bool], list[Context]], options: SuggestOptions
+) -> tuple[list[Context], list[str]]:
+    """Contexts as asked; a text with no citations or placeholders falls back to every sentence."""
+    contexts = extract(options.all_sentences)
+    if contexts or options.all_sentences:
+        return contexts, []
+    return extract(True), ["no citations or placeholders found: suggesting for every sentence"]
