@@ -1,6 +1,6 @@
 """The language server reads a buffer's passages with the plan the buffer's own citations choose.
 
-The choice runs in the background on open and save (`Engine.fit_plan`); a
+The choice runs in the background on open and save (`EditorSession.fit_plan`); a
 completion then ranks with the buffer's plan. The engine is driven directly
 (so the decision threshold can be moved); the server is driven over JSON-RPC
 with the plan forced from the command line.
@@ -17,7 +17,8 @@ import pytest
 from citerec.index import Index
 from citerec.ingest import read_bibtex
 from citerec.library import Library
-from citerec.lsp.engine import Engine, EngineSettings, plan_name
+from citerec.lsp.editor import EditorSession, EditorSettings
+from citerec.lsp.plans import plan_name
 from citerec.recall import FusionSettings
 from citerec.recall import plans as plans_module
 from citerec.recall.plans import MIN_EVIDENCE, PASSAGE, WINDOW, window_plan
@@ -38,45 +39,45 @@ def _cited_text(examples_dir: Path) -> str:
 
 @pytest.fixture
 def engine(example_library_dir: Path):
-    engine = Engine(EngineSettings(library_dir=example_library_dir, workspace_bibs=False))
+    engine = EditorSession(EditorSettings(library_dir=example_library_dir, workspace_bibs=False))
     engine.start([example_library_dir.parent]).result(timeout=120)
     yield engine
     engine.close()
 
 
 def test_a_buffer_that_cites_enough_chooses_and_completions_follow(
-    engine: Engine, examples_dir: Path, monkeypatch: pytest.MonkeyPatch
+    engine: EditorSession, examples_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     uri = "file:///draft/related.tex"
-    assert engine.plan_for(uri) == PASSAGE  # nothing chosen yet
-    before, choice = engine.fit_plan(uri, _cited_text(examples_dir)).result(timeout=120)
+    assert engine.plans.plan_for(uri) == PASSAGE  # nothing chosen yet
+    before, choice = engine.plans.fit(engine.suggester, uri, _cited_text(examples_dir)).result(timeout=120)
     assert before == PASSAGE  # what the buffer was read with until then
     assert choice is not None and choice.evidence > MIN_EVIDENCE
-    assert engine.plan_for(uri) == choice.plan
+    assert engine.plans.plan_for(uri) == choice.plan
     monkeypatch.setattr(plans_module, "SWITCH_T", -math.inf)  # any evidence switches
-    before, choice = engine.fit_plan(uri, _cited_text(examples_dir)).result(timeout=120)
-    assert choice.plan == WINDOW and engine.plan_for(uri) == WINDOW
-    ranked = engine.rank(QUERY, sentence=QUERY, plan=engine.plan_for(uri), limit=8)
+    before, choice = engine.plans.fit(engine.suggester, uri, _cited_text(examples_dir)).result(timeout=120)
+    assert choice.plan == WINDOW and engine.plans.plan_for(uri) == WINDOW
+    ranked = engine.rank(QUERY, sentence=QUERY, plan=engine.plans.plan_for(uri), limit=8)
     index = engine.suggester.index
     (expected,) = recall_many(index, [QUERY], k=50, fusion=window_plan(FusionSettings()))
     assert [r.key for r in ranked] == [c.key for c in expected][:8]
-    engine.forget(uri)
-    assert engine.plan_for(uri) == PASSAGE
+    engine.plans.forget(uri)
+    assert engine.plans.plan_for(uri) == PASSAGE
 
 
-def test_a_buffer_citing_little_keeps_the_default(engine: Engine, examples_dir: Path) -> None:
+def test_a_buffer_citing_little_keeps_the_default(engine: EditorSession, examples_dir: Path) -> None:
     uri = "file:///draft/draft.tex"
     text = (examples_dir / "draft.tex").read_text(encoding="utf-8")
-    _, choice = engine.fit_plan(uri, text).result(timeout=120)
+    _, choice = engine.plans.fit(engine.suggester, uri, text).result(timeout=120)
     assert choice is None
-    assert engine.plan_for(uri) == PASSAGE
+    assert engine.plans.plan_for(uri) == PASSAGE
 
 
-def test_a_buffer_that_does_not_parse_keeps_its_last_choice(engine: Engine, examples_dir: Path) -> None:
+def test_a_buffer_that_does_not_parse_keeps_its_last_choice(engine: EditorSession, examples_dir: Path) -> None:
     uri = "file:///draft/related.tex"
-    _, first = engine.fit_plan(uri, _cited_text(examples_dir)).result(timeout=120)
+    _, first = engine.plans.fit(engine.suggester, uri, _cited_text(examples_dir)).result(timeout=120)
     broken = _cited_text(examples_dir) + "\\begin{itemize} \\item {unclosed\n"
-    assert engine.fit_plan(uri, broken).result(timeout=120) == (plan_name(first), first)
+    assert engine.plans.fit(engine.suggester, uri, broken).result(timeout=120) == (plan_name(first), first)
 
 
 @pytest.mark.asyncio
@@ -115,9 +116,9 @@ def test_the_plan_option_is_checked_before_the_server_starts(tmp_path: Path) -> 
 
 def test_engine_options_forcing_a_plan_win_over_the_buffer(example_library_dir: Path) -> None:
     forced = SuggestOptions(rerank="off", plan="window")
-    engine = Engine(EngineSettings(library_dir=example_library_dir, options=forced))
-    assert engine.plan_for("file:///any.tex") == WINDOW
-    assert not engine.chooses_plans  # the server then never spends a fit on a buffer
+    engine = EditorSession(EditorSettings(library_dir=example_library_dir, options=forced))
+    assert engine.plans.plan_for("file:///any.tex") == WINDOW
+    assert not engine.plans.chooses  # the server then never spends a fit on a buffer
 
 
 def test_choosing_a_plan_waits_for_completions_to_pause(example_library_dir: Path) -> None:
@@ -125,23 +126,23 @@ def test_choosing_a_plan_waits_for_completions_to_pause(example_library_dir: Pat
     import threading
     import time
 
-    from citerec.lsp.engine import PLAN_QUIET
+    from citerec.lsp.plans import PLAN_QUIET
 
-    engine = Engine(EngineSettings(library_dir=example_library_dir))
+    engine = EditorSession(EditorSettings(library_dir=example_library_dir))
     started = time.monotonic()
-    engine._after_rankings()  # nothing ranked yet: no wait
+    engine.plans.after_rankings()  # nothing ranked yet: no wait
     assert time.monotonic() - started < PLAN_QUIET
-    with engine._idle:
-        engine._ranking = 1  # a completion in flight
+    with engine.plans._idle:
+        engine.plans._ranking = 1  # a completion in flight
 
     def finish() -> None:
         time.sleep(0.2)
-        with engine._idle:
-            engine._ranking = 0
-            engine._last_ranked = time.monotonic()
-            engine._idle.notify_all()
+        with engine.plans._idle:
+            engine.plans._ranking = 0
+            engine.plans._last_ranked = time.monotonic()
+            engine.plans._idle.notify_all()
 
     threading.Thread(target=finish).start()
     started = time.monotonic()
-    engine._after_rankings()
+    engine.plans.after_rankings()
     assert time.monotonic() - started >= 0.2 + PLAN_QUIET * 0.95

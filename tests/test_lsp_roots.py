@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from citerec.lsp.engine import Engine, EngineSettings
+from citerec.lsp.editor import EditorSession, EditorSettings
 from citerec.lsp.project import OpenProjects, citing_files, library_dir, read_project
 from citerec.recall.plans import MIN_EVIDENCE
 from tests.test_lsp_plans import _cited_text
@@ -108,12 +108,12 @@ def test_the_plan_is_chosen_from_every_chapter(example_library_dir: Path, exampl
     write(tmp_path / "main.tex", "\\documentclass{article}\n\\begin{document}\n\\input{intro}\n\\input{related}\n")
     intro = tmp_path / "intro.tex"
     project = read_project(intro, intro.read_text())
-    engine = Engine(EngineSettings(library_dir=example_library_dir, workspace_bibs=False))
+    engine = EditorSession(EditorSettings(library_dir=example_library_dir, workspace_bibs=False))
     try:
         engine.start([]).result(timeout=120)
-        _, alone = engine.fit_plan("intro", intro.read_text()).result(timeout=120)
+        _, alone = engine.plans.fit(engine.suggester, "intro", intro.read_text()).result(timeout=120)
         assert alone is None  # too few citations in the chapter itself
-        _, whole = engine.fit_plan("thesis", project.draft).result(timeout=120)
+        _, whole = engine.plans.fit(engine.suggester, "thesis", project.draft).result(timeout=120)
         assert whole is not None and whole.evidence > MIN_EVIDENCE
     finally:
         engine.close()

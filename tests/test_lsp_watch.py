@@ -93,12 +93,12 @@ def _two_bibs(folder: Path) -> tuple[Path, Path]:
 def test_entries_deleted_from_a_watched_bib_leave_the_library(tmp_path: Path, monkeypatch) -> None:
     """The workspace's own library mirrors the watched files: an entry deleted from one (and held by no other)
     goes too."""
-    from citerec.lsp.engine import Engine, EngineSettings
+    from citerec.lsp.editor import EditorSession, EditorSettings
 
     monkeypatch.delenv("CITEREC_LIBRARY_DIR", raising=False)
     monkeypatch.chdir(tmp_path)  # the default library: .citerec/ in the workspace folder
     first, second = _two_bibs(tmp_path)
-    engine = Engine(EngineSettings(bib=(first, second), workspace_bibs=False))
+    engine = EditorSession(EditorSettings(bib=(first, second), workspace_bibs=False))
     engine.start([tmp_path]).result(timeout=300)
     assert engine.library is not None and engine.library.root == tmp_path / ".citerec"
     assert engine.missing(["kept2020", "gone2020", "shared2020", "other2020"]) == set()
@@ -120,10 +120,10 @@ def test_entries_deleted_from_a_watched_bib_leave_the_library(tmp_path: Path, mo
 
 def test_a_library_named_explicitly_is_never_pruned(tmp_path: Path) -> None:
     """--library-dir may name a library shared with other sources: deletions in a .bib leave it as it is."""
-    from citerec.lsp.engine import Engine, EngineSettings
+    from citerec.lsp.editor import EditorSession, EditorSettings
 
     first, second = _two_bibs(tmp_path)
-    engine = Engine(EngineSettings(library_dir=tmp_path / "shared", bib=(first, second), workspace_bibs=False))
+    engine = EditorSession(EditorSettings(library_dir=tmp_path / "shared", bib=(first, second), workspace_bibs=False))
     engine.start([]).result(timeout=300)
     first.write_text(_entry("kept2020", "Sparse retrieval with BM25"))
     summary = engine.reimport([first]).result(timeout=300)

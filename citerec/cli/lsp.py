@@ -53,7 +53,7 @@ def lsp(
         from citerec.lsp.server import ServerSettings, create_server
     except ImportError as exc:
         fail(f"citerec lsp needs the 'lsp' extra (pip install 'citerec[lsp]'): {exc}")
-    from citerec.lsp.engine import EngineSettings
+    from citerec.lsp.editor import EditorSettings
     from citerec.suggest import SuggestOptions
 
     if log_file is not None:
@@ -66,12 +66,12 @@ def lsp(
             if not path.is_file():
                 fail(f"{path}: no such file")
         options = SuggestOptions(rerank=rerank, reranker=reranker, backend=backend, top_n=items, plan=plan)
-        engine = EngineSettings(
+        editor = EditorSettings(
             library_dir=library_dir,
             bib=tuple(bib),
             workspace_bibs=workspace_bibs,
             options=options,
             completion_items=items,
         )
-        server = create_server(ServerSettings(engine=engine, poll=poll, debounce=debounce))
+        server = create_server(ServerSettings(editor=editor, poll=poll, debounce=debounce))
     server.start_io()

@@ -1,6 +1,6 @@
 """What the server answers, as LSP values: completion items, missing-key diagnostics, code actions.
 
-Plain functions of the engine and one version of a buffer; they run on the
+Plain functions of the editor session and one version of a buffer; they run on the
 server's worker thread, never on the message loop.
 """
 
@@ -11,7 +11,7 @@ import functools
 from lsprotocol import types as lsp
 
 from citerec.lsp import cursor
-from citerec.lsp.engine import Engine, Ranked
+from citerec.lsp.editor import EditorSession, Ranked
 from citerec.lsp.positions import Positions
 from citerec.lsp.render import abstract_markdown, detail, escape
 from citerec.papers import Paper
@@ -28,10 +28,10 @@ def _passage(source: str, at: int, neighbours: int) -> cursor.Passage | None:
     return cursor.passage_at(source, at, neighbours=neighbours)
 
 
-def missing_key_diagnostics(engine: Engine, text: str, positions: Positions) -> list[lsp.Diagnostic]:
+def missing_key_diagnostics(editor: EditorSession, text: str, positions: Positions) -> list[lsp.Diagnostic]:
     """A warning on every cited key the library does not hold."""
     spans = cursor.document_key_spans(text)
-    missing = engine.missing({span.key for span in spans})
+    missing = editor.missing({span.key for span in spans})
     return [
         lsp.Diagnostic(
             range=positions.range(span.start, span.end),
@@ -47,20 +47,20 @@ def missing_key_diagnostics(engine: Engine, text: str, positions: Positions) -> 
 
 
 def completion_entries(
-    engine: Engine, source: str, at: int, site: cursor.CiteSite, plan: str = "passage"
+    editor: EditorSession, source: str, at: int, site: cursor.CiteSite, plan: str = "passage"
 ) -> list[tuple[str, Paper | None, bool]]:
     """(key, paper, ranked) to offer: the keys ranked for the sentence (read with the buffer's `plan`), then
     other keys holding the typed prefix."""
-    passage = _passage(source, at, engine.options.neighbours)
+    passage = _passage(source, at, editor.options.neighbours)
     ranked: tuple[Ranked, ...] = (
-        engine.rank(passage.query, sentence=passage.sentence, wide=passage.wide, plan=plan) if passage else ()
+        editor.rank(passage.query, sentence=passage.sentence, wide=passage.wide, plan=plan) if passage else ()
     )
     taken = {k.lower() for k in site.keys} - {site.current.lower()}  # keys the argument already has
     entries = [(r.key, r.paper, True) for r in ranked if r.key.lower() not in taken]
     if site.prefix:
         shown = {key.lower() for key, _, _ in entries}
-        extra = [k for k in engine.keys_containing(site.prefix, MAX_PREFIX_MATCHES) if k.lower() not in shown]
-        papers = engine.papers(extra)
+        extra = [k for k in editor.keys_containing(site.prefix, MAX_PREFIX_MATCHES) if k.lower() not in shown]
+        papers = editor.papers(extra)
         entries += [(k, papers.get(k), False) for k in extra]
     return entries
 
@@ -142,12 +142,17 @@ def _removal(text: str, span: cursor.KeySpan) -> tuple[int, int, str]:
 
 
 def key_fixes(
-    engine: Engine, uri: str, text: str, positions: Positions, span: cursor.KeySpan, diagnostic: lsp.Diagnostic | None
+    editor: EditorSession,
+    uri: str,
+    text: str,
+    positions: Positions,
+    span: cursor.KeySpan,
+    diagnostic: lsp.Diagnostic | None,
 ) -> list[lsp.CodeAction]:
     """What to do with a key the library does not hold: replace it with a close library key, or remove it."""
     fixes = []
     key_range = positions.range(span.start, span.end)
-    for paper, similar in engine.closest(span.key):
+    for paper, similar in editor.closest(span.key):
         title = _title_of(paper)
         fixes.append(
             lsp.CodeAction(
@@ -189,7 +194,12 @@ def _one_meaning(actions: list[lsp.CodeAction]) -> list[lsp.CodeAction]:
 
 
 def code_actions(
-    engine: Engine, uri: str, text: str, positions: Positions, params: lsp.CodeActionParams, plan: str = "passage"
+    editor: EditorSession,
+    uri: str,
+    text: str,
+    positions: Positions,
+    params: lsp.CodeActionParams,
+    plan: str = "passage",
 ) -> list[lsp.CodeAction]:
     """Fixes for keys missing from the library; else citations for the placeholder or the sentence at the cursor.
 
@@ -203,20 +213,20 @@ def code_actions(
         if diagnostic.source != SOURCE or diagnostic.code != MISSING_KEY:
             continue
         span = cursor.key_at(text, positions.offset(diagnostic.range.start))
-        if span is not None and span.start not in fixed and engine.missing([span.key]):
+        if span is not None and span.start not in fixed and editor.missing([span.key]):
             fixed.add(span.start)
-            actions += key_fixes(engine, uri, text, positions, span, diagnostic)
+            actions += key_fixes(editor, uri, text, positions, span, diagnostic)
     here = cursor.key_at(text, offset)
-    if here is not None and here.start not in fixed and engine.missing([here.key]):
+    if here is not None and here.start not in fixed and editor.missing([here.key]):
         fixed.add(here.start)
-        actions += key_fixes(engine, uri, text, positions, here, None)
+        actions += key_fixes(editor, uri, text, positions, here, None)
     if fixed:
         return _one_meaning(actions)
-    return _one_meaning(citation_actions(engine, uri, text, positions, offset, plan))
+    return _one_meaning(citation_actions(editor, uri, text, positions, offset, plan))
 
 
 def citation_actions(
-    engine: Engine, uri: str, text: str, positions: Positions, offset: int, plan: str
+    editor: EditorSession, uri: str, text: str, positions: Positions, offset: int, plan: str
 ) -> list[lsp.CodeAction]:
     """The top suggestions for the placeholder at the cursor (the first preferred), or to cite its sentence."""
     citation = cursor.citation_at(text, offset)
@@ -224,12 +234,12 @@ def citation_actions(
     # offsets in the passage are offsets in the buffer.
     site = cursor.cite_at(text, offset)
     source, base, at = cursor.passage_source(text, site.start if site else offset)
-    passage = _passage(source, at, engine.options.neighbours)
+    passage = _passage(source, at, editor.options.neighbours)
     if passage is None:
         return []
     ranked = [
         r
-        for r in engine.rank(passage.query, sentence=passage.sentence, wide=passage.wide, plan=plan)
+        for r in editor.rank(passage.query, sentence=passage.sentence, wide=passage.wide, plan=plan)
         if r.key not in passage.cited_keys
     ][:ACTIONS_LISTED]
     actions = []

@@ -25,7 +25,7 @@ from citerec.latex.reader import Draft, Segment, read_draft
 from citerec.library import DEFAULT_DIRNAME, LIBRARY_ENV, default_library_dir
 
 if TYPE_CHECKING:
-    from citerec.lsp.engine import EngineSettings
+    from citerec.lsp.editor import EditorSettings
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ class LibrarySources:
 
 
 def library_sources(
-    settings: EngineSettings, roots: Sequence[Path], document: tuple[Path, str] | None
+    settings: EditorSettings, roots: Sequence[Path], document: tuple[Path, str] | None
 ) -> LibrarySources:
     """The library for a server: `--library-dir` or one found from the first opened document (`library_dir`);
     .bib files from `--bib`, then those its root document names, then the workspace's (unless turned off)."""

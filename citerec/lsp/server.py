@@ -1,8 +1,8 @@
-"""The language server: LSP messages in (pygls, stdio), engine questions off the message loop, answers out.
+"""The language server: LSP messages in (pygls, stdio), the editor session's questions off the message loop, answers out.
 
 The message loop only reads the buffer and finds where the cursor is; library
 look-ups, recall and parsing run on one worker thread, loading and re-imports
-on the engine's own thread. Work for a document version the editor has moved
+on the editor session's own thread. Work for a document version the editor has moved
 past is dropped: a new completion cancels the older ones for that document
 (answered `RequestCancelled`), and `didChange` cancels every request still
 pending for older versions (answered `ContentModified`; editors ask again).
@@ -26,7 +26,8 @@ from pygls.uris import to_fs_path
 
 from citerec import __version__
 from citerec.lsp import cursor
-from citerec.lsp.engine import Engine, EngineSettings, ImportSummary, plan_name
+from citerec.lsp.bibs import ImportSummary
+from citerec.lsp.editor import EditorSession, EditorSettings
 from citerec.lsp.features import (
     code_actions,
     completion_entries,
@@ -35,6 +36,7 @@ from citerec.lsp.features import (
     missing_key_diagnostics,
     no_library_item,
 )
+from citerec.lsp.plans import plan_name
 from citerec.lsp.positions import Positions
 from citerec.lsp.project import OpenProjects, Project, read_project
 from citerec.lsp.render import entry_markdown
@@ -50,18 +52,18 @@ TEX_LANGUAGES = {"latex", "tex", "plaintex", "context"}
 
 @dataclass(frozen=True)
 class ServerSettings:
-    engine: EngineSettings
+    editor: EditorSettings
     poll: float = 2.0  # seconds between checks of the watched .bib files (0: only when the editor reports)
     debounce: float = 0.5  # seconds a changed .bib must stay quiet before it is re-imported
 
 
 class CiterecServer(LanguageServer):
-    """One editor's connection: its documents, the engine, and the work in flight per document."""
+    """One editor's connection: its documents, its `EditorSession`, and the work in flight per document."""
 
     def __init__(self, settings: ServerSettings) -> None:
         super().__init__("citerec", __version__)
         self.settings = settings
-        self.engine = Engine(settings.engine)
+        self.editor = EditorSession(settings.editor)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citerec-lsp")
         self.watcher = BibWatcher(self._bibs_changed, poll=settings.poll, debounce=settings.debounce)
         self.pending: dict[str, list[Work]] = {}
@@ -85,17 +87,17 @@ class CiterecServer(LanguageServer):
             cached = self._positions[uri] = (version, Positions(doc.source, self.encoding))
         return doc.source, version, cached[1]
 
-    async def ready_engine(self) -> Engine | None:
-        """The engine once loaded (waiting for it if needed); None when loading failed."""
-        if self.engine.loaded is None:
+    async def ready_editor(self) -> EditorSession | None:
+        """The editor once loaded (waiting for it if needed); None when loading failed."""
+        if self.editor.loaded is None:
             return None
         try:
-            await asyncio.shield(asyncio.wrap_future(self.engine.loaded))
+            await asyncio.shield(asyncio.wrap_future(self.editor.loaded))
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - reported once, when loading failed
             return None
-        return self.engine
+        return self.editor
 
     async def run(self, fn, *args, **kwargs):
         """`fn` on the worker thread; cancelling the caller drops it if it has not started."""
@@ -156,14 +158,14 @@ class CiterecServer(LanguageServer):
         )
 
     # -- loading and library changes -------------------------------------------
-    def start_engine(self, uri: str) -> None:
-        """Load the engine when the first TeX document opens: the library is looked for from that document."""
-        if self.engine.loaded is not None or not self.is_tex(uri):
+    def start_editor(self, uri: str) -> None:
+        """Load the editor when the first TeX document opens: the library is looked for from that document."""
+        if self.editor.loaded is not None or not self.is_tex(uri):
             return
         self.loop = asyncio.get_running_loop()
         path = to_fs_path(uri) if uri.startswith("file:") else None
         document = (Path(path), self.buffer(uri)[0]) if path else None
-        future = self.engine.start(self.roots, document)
+        future = self.editor.start(self.roots, document)
         future.add_done_callback(lambda _: self.call_on_loop(self._loaded))
 
     def call_on_loop(self, fn, *args) -> None:
@@ -175,19 +177,19 @@ class CiterecServer(LanguageServer):
                 pass
 
     def _loaded(self) -> None:
-        self.log_message(f"citerec: looked for the library: {'; '.join(self.engine.found)}")
-        error = self.engine.load_error
+        self.log_message(f"citerec: looked for the library: {'; '.join(self.editor.found)}")
+        error = self.editor.load_error
         if error is not None:
             self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error, f"citerec: {error}"))
             return
-        for problem in self.engine.load_problems:
+        for problem in self.editor.load_problems:
             self.log_message(f"citerec: {problem}", lsp.MessageType.Warning)
-        assert self.engine.library is not None and self.engine.suggester is not None
+        assert self.editor.library is not None and self.editor.suggester is not None
         self.log_message(
-            f"citerec: {self.engine.suggester.index.size} papers from {self.engine.library.root}; "
-            f"watching {len(self.engine.bibs)} .bib file(s)"
+            f"citerec: {self.editor.suggester.index.size} papers from {self.editor.library.root}; "
+            f"watching {len(self.editor.bibs)} .bib file(s)"
         )
-        self.watcher.watch(self.engine.bibs)
+        self.watcher.watch(self.editor.bibs)
         settle_memory()
         for uri in list(self.workspace.text_documents):
             self.read_project(uri)
@@ -195,9 +197,9 @@ class CiterecServer(LanguageServer):
 
     def _bibs_changed(self, paths: list[Path]) -> None:
         """On the watcher's thread: re-import, update the index, then tell the editor."""
-        if not self.engine.ready:
+        if not self.editor.ready:
             return
-        summary = self.engine.reimport(paths).result()
+        summary = self.editor.reimport(paths).result()
         self.call_on_loop(self._reimported, summary)
 
     def _reimported(self, summary: ImportSummary) -> None:
@@ -215,7 +217,7 @@ class CiterecServer(LanguageServer):
     def read_project(self, uri: str) -> None:
         """On open and save: (re)read the document's whole project in the background, then check its files,
         import the .bib files it names that are not yet in the library, and choose its reading plan."""
-        if self.engine.ready and self.is_tex(uri) and uri in self.workspace.text_documents:
+        if self.editor.ready and self.is_tex(uri) and uri in self.workspace.text_documents:
             asyncio.ensure_future(self._read_project(uri))
 
     async def _read_project(self, uri: str) -> None:
@@ -230,7 +232,7 @@ class CiterecServer(LanguageServer):
             if uri not in self.workspace.text_documents:
                 return
             self.projects.of[uri] = project
-            new = [bib for bib in project.bibs if bib not in self.engine.bibs]
+            new = [bib for bib in project.bibs if bib not in self.editor.bibs]
             if new:
                 self.log_message(f"citerec: importing {', '.join(b.name for b in new)} (named by {project.root.name})")
                 self.watcher.touched(new)  # imported and then watched, like a .bib the editor reports
@@ -239,11 +241,11 @@ class CiterecServer(LanguageServer):
 
     def fit_plan(self, uri: str, project: Project | None) -> None:
         """Let the project's citations (the buffer's, outside a project) choose how its passages are read."""
-        if not self.engine.chooses_plans or not self.engine.ready:
+        if not self.editor.plans.chooses or not self.editor.ready:
             return
         source = project.draft if project is not None and project.draft is not None else self.buffer(uri)[0]
         key = self.projects.key(uri)
-        future = self.engine.fit_plan(key, source)
+        future = self.editor.plans.fit(self.editor.suggester, key, source)
         future.add_done_callback(lambda done: self.call_on_loop(self._plan_fitted, key, done))
 
     def _plan_fitted(self, uri: str, done) -> None:
@@ -282,8 +284,8 @@ class CiterecServer(LanguageServer):
 
     async def _diagnose(self, uri: str, delay: float) -> None:
         await asyncio.sleep(delay)
-        engine = await self.ready_engine()
-        if engine is None:
+        editor = await self.ready_editor()
+        if editor is None:
             return
         if uri in self.workspace.text_documents:
             text, version, positions = self.buffer(uri)
@@ -292,7 +294,7 @@ class CiterecServer(LanguageServer):
             version, positions = None, Positions(text, self.encoding)
         else:
             return
-        found = await self.run(missing_key_diagnostics, engine, text, positions)
+        found = await self.run(missing_key_diagnostics, editor, text, positions)
         now = self.workspace.text_documents.get(uri)
         if (now.version if now is not None else None) == version:
             self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, found, version))
@@ -335,12 +337,12 @@ def create_server(settings: ServerSettings) -> CiterecServer:
     @server.feature(lsp.SHUTDOWN)
     def shutdown(ls: CiterecServer, params: Any) -> None:
         ls.watcher.stop()
-        ls.engine.close()
+        ls.editor.close()
         ls.pool.shutdown(wait=False, cancel_futures=True)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: CiterecServer, params: lsp.DidOpenTextDocumentParams) -> None:
-        ls.start_engine(params.text_document.uri)
+        ls.start_editor(params.text_document.uri)
         ls.schedule_diagnostics(params.text_document.uri, 0)
         ls.read_project(params.text_document.uri)
 
@@ -363,7 +365,7 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         ls._positions.pop(uri, None)
         unused = ls.projects.drop(uri)
         if unused is not None:
-            ls.engine.forget(unused)
+            ls.editor.plans.forget(unused)
         if uri in ls.projects.files():  # still a file of an open project: checked as saved
             ls.schedule_diagnostics(uri, 0)
         else:
@@ -385,14 +387,14 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         site = cursor.cite_at(text, offset)
         if site is None:
             return None
-        engine = await ls.ready_engine()
+        editor = await ls.ready_editor()
         edit_range = positions.range(site.key_start, site.key_end)
-        if engine is None:  # no library: say where it was looked for, in the item's documentation
-            notice = no_library_item(ls.engine.load_error, ls.engine.found, site.current, edit_range)
+        if editor is None:  # no library: say where it was looked for, in the item's documentation
+            notice = no_library_item(ls.editor.load_error, ls.editor.found, site.current, edit_range)
             return lsp.CompletionList(is_incomplete=True, items=[notice])
         source, _, at = cursor.passage_source(text, offset)
-        plan = engine.plan_for(ls.projects.key(work.uri))
-        entries = await ls.run(completion_entries, engine, source, at, site, plan)
+        plan = editor.plans.plan_for(ls.projects.key(work.uri))
+        entries = await ls.run(completion_entries, editor, source, at, site, plan)
         lazy = ls.lazy_documentation
         items = [
             completion_item(key, paper, n, ranked, edit_range, lazy) for n, (key, paper, ranked) in enumerate(entries)
@@ -403,9 +405,9 @@ def create_server(settings: ServerSettings) -> CiterecServer:
     @server.feature(lsp.COMPLETION_ITEM_RESOLVE)
     async def resolve(ls: CiterecServer, item: lsp.CompletionItem) -> lsp.CompletionItem:
         key = item.data.get("key") if isinstance(item.data, dict) else None
-        engine = await ls.ready_engine()
-        if key and engine is not None and item.documentation is None:
-            papers = await ls.run(engine.papers, [key])
+        editor = await ls.ready_editor()
+        if key and editor is not None and item.documentation is None:
+            papers = await ls.run(editor.papers, [key])
             item.documentation = documentation(papers.get(key))
         return item
 
@@ -416,10 +418,10 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         span = cursor.key_at(work.text, positions.offset(params.position))
         if span is None:
             return None
-        engine = await ls.ready_engine()
-        if engine is None:
+        editor = await ls.ready_editor()
+        if editor is None:
             return None
-        papers = await ls.run(engine.papers, [span.key])
+        papers = await ls.run(editor.papers, [span.key])
         paper = papers.get(span.key)
         value = entry_markdown(paper) if paper else f"`{span.key}` is not in the citerec library"
         return lsp.Hover(lsp.MarkupContent(lsp.MarkupKind.Markdown, value), positions.range(span.start, span.end))
@@ -430,11 +432,11 @@ def create_server(settings: ServerSettings) -> CiterecServer:
     )
     @request("codeAction")
     async def code_action(ls: CiterecServer, params: lsp.CodeActionParams, work: Work) -> list[lsp.CodeAction] | None:
-        engine = await ls.ready_engine()
-        if engine is None:
+        editor = await ls.ready_editor()
+        if editor is None:
             return None
-        plan = engine.plan_for(ls.projects.key(work.uri))
-        actions = await ls.run(code_actions, engine, work.uri, work.text, work.positions, params, plan)
+        plan = editor.plans.plan_for(ls.projects.key(work.uri))
+        actions = await ls.run(code_actions, editor, work.uri, work.text, work.positions, params, plan)
         only = params.context.only
         if only:
             wanted = [getattr(k, "value", k) for k in only]

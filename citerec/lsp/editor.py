@@ -1,12 +1,14 @@
-"""What the language server loads once and asks per keystroke: library, index, Suggester, and caches.
+"""One editor's session: what the language server loads once and asks per keystroke.
 
-The editor must never wait on a model load or an import, so `Engine.load` runs
+The library (found from the draft), its index and suggester kept in step with the
+library (`citerec.session.LibrarySession`, as in the HTTP service), the watched
+.bib files (`bibs`), each buffer's reading plan (`plans`), and caches. The
+editor must never wait on a model load or an import, so `EditorSession.start` runs
 on a background thread after `initialize`, and every question here is cheap
 enough for a keystroke once loaded: a passage already ranked comes from memory,
 a new one costs one recall (its query vector and candidates are also kept in
 the index's recall cache on disk). Library changes, by this server's .bib
-watcher or by any other process, are picked up through `Suggester.stale` and
-`Suggester.refresh`, the same path the HTTP service uses.
+watcher or by any other process, are picked up by the library session.
 """
 
 from __future__ import annotations
@@ -17,34 +19,32 @@ import logging
 import os
 import re
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from citerec.errors import CiterecError, InputError
+from citerec.errors import CiterecError
 from citerec.library import LIBRARY_ENV
+from citerec.lsp.bibs import ImportSummary, WatchedBibs
+from citerec.lsp.plans import BufferPlans
 from citerec.papers import Paper, normalise_key
+from citerec.session import LibrarySession
 
 if TYPE_CHECKING:
-    from citerec.ingest.bibtex import BibImport
-    from citerec.latex.reader import Draft
-    from citerec.library import AddReport, Library
+    from citerec.library import Library
     from citerec.lsp.project import Project
-    from citerec.recall import PlanChoice
     from citerec.suggest import Suggester, SuggestOptions
 
 log = logging.getLogger(__name__)
 
 RANK_CACHE_SIZE = 512  # passages whose ranking is kept in memory
-PLAN_QUIET = 0.3  # seconds without a completion before a buffer's plan is chosen further (Engine.fit_plan)
 
 
 @dataclass(frozen=True)
-class EngineSettings:
+class EditorSettings:
     """How the server finds its library and what it ranks with (from the command line)."""
 
     library_dir: Path | None = None
@@ -64,55 +64,23 @@ class Ranked:
     paper: Paper | None
 
 
-@dataclass(frozen=True)
-class ImportSummary:
-    """What a (re-)import of .bib files changed, for the editor's log."""
-
-    files: tuple[Path, ...]
-    added: int
-    updated: int
-    problems: tuple[str, ...] = field(default=())
-    refreshed: bool = False
-    removed: int = 0  # entries deleted from a watched .bib (and held by no other) taken out of the library
-
-
-def _keys_by_file(results: Sequence[tuple[BibImport, AddReport]]) -> dict[Path, set[str]]:
-    """The library keys (normalised) each imported .bib file stands for: its entries, or the papers they duplicate."""
-    keys: dict[Path, set[str]] = {}
-    for bib_import, report in results:
-        merged = {normalise_key(incoming): normalise_key(existing) for incoming, existing in report.duplicates}
-        own = {normalise_key(paper.key) for paper in bib_import.papers}
-        keys[Path(bib_import.file).resolve()] = {merged.get(key, key) for key in own}
-    return keys
-
-
-def plan_name(choice: PlanChoice | None) -> str:
-    """The plan a choice reads by; a buffer that could not choose (or has not yet) reads by the default."""
-    from citerec.recall.plans import PASSAGE
-
-    return choice.plan if choice is not None else PASSAGE
-
-
 def split_key(key: str) -> str:
     """`vaswani2017attention` → `vaswani 2017 attention`: a key as words, to search titles and authors by."""
     return " ".join(re.findall(r"[A-Za-z]+|\d+", key))
 
 
-class Engine:
+class EditorSession:
     """The loaded state of one language server; all methods are called off the editor's message loop."""
 
-    def __init__(self, settings: EngineSettings) -> None:
+    def __init__(self, settings: EditorSettings) -> None:
         from citerec.suggest import SuggestOptions
 
         self.settings = settings
         self.options: SuggestOptions = settings.options or SuggestOptions(rerank="off")
         self.library: Library | None = None
-        self.suggester: Suggester | None = None
-        self.bibs: list[Path] = []
-        self._bib_keys: dict[Path, set[str]] = {}  # watched .bib → the library keys it held when last read
-        # Only the workspace's own library mirrors deletions from the watched files: one named with --library-dir
-        # or $CITEREC_LIBRARY_DIR may hold the same papers from other sources (a Zotero export, arXiv).
-        self._prunes = settings.library_dir is None and not os.environ.get(LIBRARY_ENV)
+        self.session: LibrarySession | None = None
+        # Only the workspace's own library mirrors deletions from the watched files (see `bibs`).
+        self.watched = WatchedBibs(prunes=settings.library_dir is None and not os.environ.get(LIBRARY_ENV))
         self.load_problems: list[str] = []
         self.found: list[str] = []  # where the library and each .bib file came from, for the editor's log
         self.first_project: Project | None = None  # the project of the document that started the engine
@@ -120,15 +88,21 @@ class Engine:
         self._keys: dict[str, str] = {}  # normalised → as written, for the library version below
         self._keys_version: str | None = None
         self._papers: dict[str, Paper | None] = {}
-        self._plans: dict[str, PlanChoice | None] = {}  # buffer uri → the plan its citations chose
-        self._ranking = 0  # rankings in progress: choosing a plan waits for them (completions go first)
-        self._last_ranked = 0.0  # time.monotonic() when the last one ended
-        self._idle = threading.Condition(threading.Lock())
         self._lock = threading.Lock()
-        # Loading, imports and index updates run one at a time on their own thread, never on the query pool.
+        # Loading, imports, index updates and plan fits run one at a time on their own thread, never on the
+        # query pool.
         self._maintenance = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citerec-lsp-library")
-        self._refreshing: Future | None = None
+        self.plans = BufferPlans(self.options, self._maintenance.submit)
         self.loaded: Future | None = None
+
+    @property
+    def suggester(self) -> Suggester | None:
+        return self.session.suggester if self.session is not None else None
+
+    @property
+    def bibs(self) -> list[Path]:
+        """The watched .bib files."""
+        return self.watched.files
 
     # -- loading ----------------------------------------------------------
     def start(self, roots: Sequence[Path], document: tuple[Path, str] | None = None) -> Future:
@@ -140,8 +114,7 @@ class Engine:
         self.loaded = self._maintenance.submit(self._load, list(roots), document)
         return self.loaded
 
-    def _load(self, roots: list[Path], document: tuple[Path, str] | None = None) -> Engine:
-        from citerec.ingest import import_bibtex_files
+    def _load(self, roots: list[Path], document: tuple[Path, str] | None = None) -> EditorSession:
         from citerec.library import Library
         from citerec.lsp.project import library_sources
         from citerec.suggest import Suggester
@@ -152,19 +125,14 @@ class Engine:
         root, bibs = sources.root, list(sources.bibs)
         log.info("library sources: %s", "; ".join(self.found))
         library = Library(root)
-        self.bibs = bibs
-        if bibs:
-            # when pruning, every file is read (not skipped when unchanged): what each holds, to notice deletions
-            results = import_bibtex_files(library, bibs, reuse=not self._prunes, jobs=1)
-            for bib_import, _ in results:
-                self.load_problems.extend(str(problem) for problem in bib_import.problems)
-            self._bib_keys.update(_keys_by_file(results))
+        self.load_problems.extend(self.watched.load(library, bibs))
         suggester = Suggester(library, options=self.options)
         index = suggester.index
         # Load everything a first completion needs now, not on the first keystroke.
         _ = index.embedder, index.bm25, index.dense
         index.embedder.embed_queries(["citation recommendation"])
-        self.library, self.suggester = library, suggester
+        self.library = library
+        self.session = LibrarySession(suggester, submit=self._maintenance.submit)
         self.load_problems.extend(suggester.load_notes)
         log.info("library %s loaded: %d papers, %d .bib files watched", root, index.size, len(bibs))
         return self
@@ -187,60 +155,17 @@ class Engine:
     # -- library changes --------------------------------------------------
     def check_library(self) -> None:
         """When the library changed since the index was built (any process), update the index in the background."""
-        suggester = self.suggester
-        if suggester is None or (self._refreshing is not None and not self._refreshing.done()):
-            return
-        if suggester.stale:
-            self._refreshing = self._maintenance.submit(self._refresh)
-
-    def _refresh(self) -> bool:
-        assert self.suggester is not None
-        try:
-            return self.suggester.refresh()
-        except Exception:  # noqa: BLE001 - the old index keeps serving; the next request retries
-            log.exception("updating the index failed")
-            return False
+        if self.session is not None:
+            self.session.check()
 
     def reimport(self, paths: Sequence[Path]) -> Future:
         """Re-import changed .bib files and update the index, in the background; the future holds a summary."""
         return self._maintenance.submit(self._reimport, [Path(p) for p in paths])
 
     def _reimport(self, paths: list[Path]) -> ImportSummary:
-        from citerec.ingest import import_bibtex_files
-
-        assert self.library is not None
-        present = [p for p in paths if p.is_file()]
-        for path in paths:
-            resolved = path.resolve()
-            if path in present and resolved not in self.bibs:
-                self.bibs.append(resolved)
-            elif path not in present and resolved in self.bibs:
-                self.bibs.remove(resolved)  # deleted from disk: no longer watched
-        added = updated = 0
-        problems: list[str] = []
-        results = import_bibtex_files(self.library, present, reuse=not self._prunes, jobs=1)
-        for bib_import, report in results:
-            added += len(report.added)
-            updated += len(report.updated)
-            problems.extend(str(problem) for problem in bib_import.problems)
-        removed = self._drop_deleted(paths, _keys_by_file(results)) if self._prunes else 0
-        refreshed = self._refresh()
-        return ImportSummary(tuple(present), added, updated, tuple(problems), refreshed, removed)
-
-    def _drop_deleted(self, paths: list[Path], now: dict[Path, set[str]]) -> int:
-        """Remove the entries that left the re-read files (or whose file is gone) and no other watched file holds."""
-        assert self.library is not None
-        before: set[str] = set()
-        for path in paths:
-            resolved = path.resolve()
-            before |= self._bib_keys.pop(resolved, set())
-            if resolved in now:
-                self._bib_keys[resolved] = now[resolved]
-        gone = sorted(before - set().union(*self._bib_keys.values()))
-        if not gone:
-            return 0
-        log.info("%d entries deleted from watched .bib files; removing them from the library", len(gone))
-        return len(self.library.remove(gone))
+        assert self.library is not None and self.session is not None
+        summary = self.watched.reimport(self.library, paths)
+        return dataclasses.replace(summary, refreshed=self.session.refresh())
 
     # -- questions --------------------------------------------------------
     def _current_keys(self) -> dict[str, str]:
@@ -309,15 +234,8 @@ class Engine:
                 self._ranked.move_to_end(cache_key)
                 return self._ranked[cache_key]
         context = Context(0, query, sentence or query, "<buffer>", 1, 1, (), True, wide=wide)
-        with self._idle:
-            self._ranking += 1
-        try:
+        with self.plans.ranking():
             ranking = suggester.rank([context], options)[0].ranking[:limit]
-        finally:
-            with self._idle:
-                self._ranking -= 1
-                self._last_ranked = time.monotonic()
-                self._idle.notify_all()
         papers = self.papers(s.key for s in ranking)
         result = tuple(Ranked(s.key, s.rank, s.score, papers.get(s.key)) for s in ranking)
         with self._lock:
@@ -325,70 +243,6 @@ class Engine:
             while len(self._ranked) > RANK_CACHE_SIZE:
                 self._ranked.popitem(last=False)
         return result
-
-    # -- reading plans ------------------------------------------------------
-    @property
-    def chooses_plans(self) -> bool:
-        """Whether buffers choose their plan (`--plan auto`), rather than the options forcing one."""
-        return self.options.plan == "auto"
-
-    def fit_plan(self, uri: str, text: str | Draft) -> Future:
-        """Let a buffer's citations (or a whole project's, given its `Draft`) choose its reading plan, in the
-        background; the future holds (the plan the buffer was read with before, the new choice).
-
-        Runs on the maintenance thread, like imports, so fits of one buffer never
-        overlap: a buffer of 200 passages is recalled twice the first time
-        (seconds), then mostly from the recall cache.
-        """
-        return self._maintenance.submit(self._fit_plan, uri, text)
-
-    def _fit_plan(self, uri: str, text: str | Draft) -> tuple[str, PlanChoice | None]:
-        from citerec.latex import extract_contexts
-
-        assert self.suggester is not None
-        try:
-            if isinstance(text, str):
-                contexts = extract_contexts(
-                    Path("<buffer>.tex"), text=text, is_tex=True, neighbours=self.options.neighbours
-                )
-            else:  # a thesis takes a second or more to read: a file at a time, when completions pause
-                from citerec.lsp.project import citing_files
-
-                contexts = []
-                for part in citing_files(text):
-                    self._after_rankings()
-                    contexts += extract_contexts(part, neighbours=self.options.neighbours)
-        except InputError:  # does not parse while being edited: keep the last choice
-            with self._lock:
-                kept = self._plans.get(uri)
-            return plan_name(kept), kept
-        choice = self.suggester.draft_plan(contexts, self.options, between=self._after_rankings)
-        with self._lock:
-            before = self._plans.get(uri)
-            self._plans[uri] = choice
-        return plan_name(before), choice
-
-    def _after_rankings(self) -> None:
-        """Wait until no completion has been ranked for PLAN_QUIET seconds: keystrokes come in bursts, and the
-        plan can come a moment later where a completion cannot."""
-        with self._idle:
-            while True:
-                quiet_for = time.monotonic() - self._last_ranked
-                if not self._ranking and quiet_for >= PLAN_QUIET:
-                    return
-                self._idle.wait(timeout=PLAN_QUIET if self._ranking else PLAN_QUIET - quiet_for)
-
-    def plan_for(self, uri: str) -> str:
-        """The plan a passage of this buffer is read with: forced by the options, else the buffer's choice."""
-        if not self.chooses_plans:
-            return self.options.plan
-        with self._lock:
-            choice = self._plans.get(uri)
-        return plan_name(choice)
-
-    def forget(self, uri: str) -> None:
-        with self._lock:
-            self._plans.pop(uri, None)
 
     def closest(self, key: str, n: int = 5) -> list[tuple[Paper, bool]]:
         """Entries a mistyped or missing key most likely meant, each with whether its key is similar (a likely
