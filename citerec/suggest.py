@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from citerec.index import Candidate, Index, PlanChoice
     from citerec.ingest import BibImport
-    from citerec.latex import Context, Draft
+    from citerec.latex import Context, Draft, ReadWarning
     from citerec.library import AddReport
     from citerec.rerank import Reranker
 
@@ -61,6 +61,8 @@ class SuggestOptions:
     embedder: str | None = None
     # Follow \input of a draft on disk to files outside its folder tree (never for text: see read_draft).
     allow_outside_includes: bool = False
+    # Refuse a damaged draft (a '{' never closed, a runaway argument) instead of reading on with a warning.
+    strict: bool = False
     engine: EngineConfig = LOCAL  # where reranking runs: local (here) or ray (batched over workers)
     expand: str = "none"  # none, prf (RM3 + Rocchio) or llm (rewrite by a chat endpoint)
     expand_url: str | None = None
@@ -145,6 +147,7 @@ class SuggestResult:
     embedder: str
     options: SuggestOptions
     notes: tuple[str, ...] = ()
+    warnings: tuple[ReadWarning, ...] = ()  # damage in the draft that reading recovered from (file:line)
 
     def suggested_keys(self) -> list[str]:
         """Every suggested key once, in order of first appearance."""
@@ -162,6 +165,7 @@ class SuggestResult:
             "reranker": self.reranker,
             "embedder": self.embedder,
             "notes": list(self.notes),
+            "warnings": [dataclasses.asdict(warning) for warning in self.warnings],
             "options": dataclasses.asdict(self.options),
             "contexts": [item.to_json() for item in self.contexts],
         }
@@ -498,12 +502,18 @@ class Suggester:
         source: str = "<contexts>",
         options: SuggestOptions | None = None,
         notes: Sequence[str] = (),
+        warnings: Sequence[ReadWarning] = (),
     ) -> SuggestResult:
         options = options or self.options
-        return self._result(source, self.rank(contexts, options), options, notes)
+        return self._result(source, self.rank(contexts, options), options, notes, warnings)
 
     def _result(
-        self, source: str, ranked: Sequence[ContextSuggestions], options: SuggestOptions, notes: Sequence[str]
+        self,
+        source: str,
+        ranked: Sequence[ContextSuggestions],
+        options: SuggestOptions,
+        notes: Sequence[str],
+        warnings: Sequence[ReadWarning] = (),
     ) -> SuggestResult:
         reranker = self._reranker_for(options)
         return SuggestResult(
@@ -514,6 +524,7 @@ class Suggester:
             embedder=self.index.embedder_name,
             options=options,
             notes=self.load_notes + tuple(notes) + _plan_notes(ranked),
+            warnings=tuple(warnings),
         )
 
     def suggest_text(self, text: str, *, is_tex: bool = True, options: SuggestOptions | None = None) -> SuggestResult:
@@ -521,7 +532,7 @@ class Suggester:
         from citerec.latex import extract_contexts, read_draft
 
         options = options or self.options
-        draft = read_draft("<text>", text=text, is_tex=is_tex)
+        draft = read_draft("<text>", text=text, is_tex=is_tex, strict=options.strict)
         contexts, notes = _contexts_or_every_sentence(
             lambda all_sentences: extract_contexts(
                 draft,
@@ -532,7 +543,7 @@ class Suggester:
             options,
         )
         notes = [str(problem) for problem in draft.problems] + notes
-        return self.suggest_contexts(contexts, source="<text>", options=options, notes=notes)
+        return self.suggest_contexts(contexts, source="<text>", options=options, notes=notes, warnings=draft.warnings)
 
     def suggest_path(self, path: Path | str | Draft, *, options: SuggestOptions | None = None) -> SuggestResult:
         """Suggest for a draft (.tex with its includes, or a plain-text/Markdown abstract).
@@ -558,7 +569,7 @@ class Suggester:
             draft = (
                 path
                 if isinstance(path, Draft)
-                else read_draft(path, allow_outside_includes=options.allow_outside_includes)
+                else read_draft(path, allow_outside_includes=options.allow_outside_includes, strict=options.strict)
             )
             contexts, draft_notes = _contexts_or_every_sentence(
                 lambda all_sentences, draft=draft: extract_contexts(
@@ -574,7 +585,7 @@ class Suggester:
         for draft, contexts, draft_notes in zip(drafts, per_draft, notes, strict=True):
             own = ranked[start : start + len(contexts)]
             start += len(contexts)
-            results.append(self._result(str(draft.main), own, options, draft_notes))
+            results.append(self._result(str(draft.main), own, options, draft_notes, draft.warnings))
         return results
 
 

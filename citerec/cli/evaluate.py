@@ -17,9 +17,11 @@ from citerec.cli.common import (
     AllowOutsideIncludesOption,
     LibraryDirOption,
     PlanOption,
+    StrictOption,
     announce_embedder,
     console,
     fail,
+    read_warnings_caption,
     rich_progress,
     stdout_console,
     user_errors,
@@ -63,6 +65,7 @@ def evaluate(
         bool, typer.Option("--contexts", help="Include every context's truth and ranking in the JSON.")
     ] = False,
     allow_outside_includes: AllowOutsideIncludesOption = False,
+    strict: StrictOption = False,
     plan: PlanOption = "auto",
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
@@ -89,6 +92,7 @@ def evaluate(
             embedder=embedder,
             engine=engine_config(engine, ray_address, workers, gpus_per_worker),
             allow_outside_includes=allow_outside_includes,
+            strict=strict,
             plan=plan,
         )
         announce_embedder(embedder)
@@ -127,7 +131,10 @@ def _papers(tex: Path | None, bib: list[Path], specs: list[str]) -> list[tuple[P
 def _print(report) -> None:
     from citerec.evaluate import METRIC_NAMES
 
-    table = Table(title="Leave-citations-out evaluation")
+    warnings = [warning for paper in report.papers for warning in paper.warnings]
+    table = Table(
+        title="Leave-citations-out evaluation", caption=read_warnings_caption(warnings), caption_justify="left"
+    )
     for column in ("paper", "contexts", "candidates", *METRIC_NAMES):
         table.add_column(column, justify="left" if column == "paper" else "right")
     for paper in report.papers:

@@ -18,10 +18,12 @@ from citerec.cli.common import (
     AllowOutsideIncludesOption,
     LibraryDirOption,
     PlanOption,
+    StrictOption,
     announce_embedder,
     console,
     emit,
     fail,
+    read_warnings_caption,
     rich_progress,
     stdout_console,
     user_errors,
@@ -93,6 +95,7 @@ def suggest(
         bool, typer.Option("--in-place", help="tex: rewrite the draft files themselves (atomically).")
     ] = False,
     allow_outside_includes: AllowOutsideIncludesOption = False,
+    strict: StrictOption = False,
     plan: PlanOption = "auto",
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
@@ -117,6 +120,7 @@ def suggest(
             all_sentences=all_sentences,
             embedder=embedder,
             allow_outside_includes=allow_outside_includes,
+            strict=strict,
             engine=engine_config(engine, ray_address, workers, gpus_per_worker),
             expand=expand,
             expand_url=expand_url,
@@ -136,7 +140,7 @@ def suggest(
             for bib_import, _report in imports:
                 for problem in bib_import.problems:
                     warn(str(problem))
-            parsed = [_read(draft, allow_outside_includes) for draft in drafts]
+            parsed = [_read(draft, allow_outside_includes, strict) for draft in drafts]
             suggester = Suggester(library, options=options, progress=progress)
             results = suggester.suggest_paths(parsed)
         _warn_notes(results, suggester.load_notes)
@@ -152,13 +156,13 @@ def suggest(
             _write_tex(results, parsed, output, in_place)
 
 
-def _read(draft: str, allow_outside_includes: bool) -> Draft:
+def _read(draft: str, allow_outside_includes: bool, strict: bool) -> Draft:
     """The draft read with its includes; an error that does not say which draft gets its name."""
     from citerec.errors import CiterecError
     from citerec.latex import read_draft
 
     try:
-        return read_draft(draft, allow_outside_includes=allow_outside_includes)
+        return read_draft(draft, allow_outside_includes=allow_outside_includes, strict=strict)
     except CiterecError as exc:
         if draft in str(exc):
             raise
@@ -189,7 +193,13 @@ def _write(text: str, output: Path | None) -> None:
 def _print_table(result: SuggestResult) -> None:
     """One section per passage: where it is and what it says, then its ranked suggestions."""
     how = f"reranked by {result.reranker}" if result.reranked else "recall only, not reranked; score: share of the top"
-    table = Table(title=f"Suggestions for {result.source} ({how})", title_justify="left", expand=True)
+    table = Table(
+        title=f"Suggestions for {result.source} ({how})",
+        title_justify="left",
+        expand=True,
+        caption=read_warnings_caption(result.warnings),
+        caption_justify="left",
+    )
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("key", no_wrap=True, overflow="fold")
     table.add_column("score", justify="right", no_wrap=True)

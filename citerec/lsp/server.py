@@ -33,6 +33,7 @@ from citerec.lsp.features import (
     completion_item,
     documentation,
     missing_key_diagnostics,
+    read_warning_diagnostics,
 )
 from citerec.lsp.positions import Positions
 from citerec.lsp.render import entry_markdown
@@ -301,6 +302,7 @@ class CiterecServer(LanguageServer):
             return
         text, version, positions = self.buffer(uri)
         found = await self.run(missing_key_diagnostics, engine, text, positions)
+        found += await self.run(read_warning_diagnostics, text, positions)
         if uri in self.workspace.text_documents and self.workspace.get_text_document(uri).version == version:
             self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, found, version))
 
