@@ -19,6 +19,7 @@ from citerec.errors import InputError
 from citerec.latex.cites import matching
 
 FILL = "\x01"
+MAX_WARNINGS = 50  # per file: past this, one line says how many more
 VERBATIM_ENVS = (
     "verbatim",
     "verbatim*",
@@ -47,6 +48,7 @@ _ENV = re.compile(r"\s*\{([^{}]*)\}")
 _PARAGRAPH_END = re.compile(r"\n[ \t\r]*\n")
 _BRACES = re.compile(r"\\.|[{}]", re.S)
 _STRUCTURE = re.compile(r"\\(begin|end)[ \t]*\{([^{}\n]*)\}|\\.|[{}]|\n[ \t\r]*\n", re.S)
+_CONDITIONAL = re.compile(r"\\\\|\\%|%[^\n]*|\\(if[A-Za-z@]*|fi|else)(?![A-Za-z@])")
 _CAPTION = re.compile(r"\\(?:sub)?caption(?:of)?\*?\s*(?:\{[^{}]*\}\s*)?(?:\[[^\]]*\]\s*)?(?=\{)")
 
 
@@ -78,7 +80,12 @@ class _Notes:
         self.found.append((offset, ReadWarning(self.name, line, f"{problem}; {action}")))
 
     def warnings(self) -> tuple[ReadWarning, ...]:
-        return tuple(w for _, w in sorted(self.found, key=lambda item: item[0]))
+        found = [w for _, w in sorted(self.found, key=lambda item: item[0])]
+        if len(found) <= MAX_WARNINGS:
+            return tuple(found)
+        rest = found[MAX_WARNINGS:]
+        more = ReadWarning(self.name, rest[0].line, f"{len(rest)} more damaged places recovered from, not listed")
+        return (*found[:MAX_WARNINGS], more)
 
 
 def _fill(chars: list[str], a: int, b: int, brk: bool = False) -> None:
@@ -99,25 +106,40 @@ def _line_end(text: str, i: int) -> int:
     return len(text) if j < 0 else j
 
 
-def _skip_conditional(text: str, i: int) -> tuple[int, int]:
-    """From just after `\\iffalse`: (end of dropped part, end of the whole conditional), or (-1, -1) unclosed."""
-    depth = 1
-    else_at = -1
-    for m in re.finditer(r"\\\\|\\%|%[^\n]*|\\(if[A-Za-z@]*|fi|else)(?![A-Za-z@])", text[i:]):
-        word = m.group(1)
-        if not word:
-            continue
-        pos = i + m.start()
-        if word == "fi":
-            depth -= 1
-            if depth == 0:
-                return (else_at if else_at >= 0 else pos), i + m.end()
-        elif word == "else":
-            if depth == 1 and else_at < 0:
-                else_at = pos
-        elif word not in ("ifx@", "iff"):
-            depth += 1
-    return -1, -1
+class _Conditionals:
+    """Where each `\\iffalse` of a text ends, found in one pass over its `\\if…`/`\\else`/`\\fi` words
+    (looking again from each one is quadratic when they are never closed)."""
+
+    def __init__(self, text: str, start: int = 0) -> None:
+        self.text = text
+        self.spans: dict[int, tuple[int, int]] = {}
+        self.seen: set[int] = set()
+        self._pair(start)
+
+    def _pair(self, start: int) -> None:
+        stack: list[list[int]] = []  # just after the \if word, its \else (or -1), whether it is \iffalse
+        for m in _CONDITIONAL.finditer(self.text, start):
+            word = m.group(1)
+            if not word:
+                continue
+            if word == "fi":
+                if stack:
+                    after, else_at, is_false = stack.pop()
+                    if is_false:
+                        self.spans[after] = ((else_at if else_at >= 0 else m.start()), m.end())
+            elif word == "else":
+                if stack and stack[-1][1] < 0:
+                    stack[-1][1] = m.start()
+            elif word not in ("ifx@", "iff"):
+                stack.append([m.end(), -1, int(word == "iffalse")])
+                self.seen.add(m.end())
+
+    def end(self, after: int) -> tuple[int, int]:
+        """(end of the dropped part, end of the whole conditional) for the `\\iffalse` ending at `after`,
+        or (-1, -1) when no `\\fi` closes it."""
+        if after not in self.seen:  # hidden from the one pass (by a `%` that was a URL's): pair from here
+            self._pair(after - len("\\iffalse"))
+        return self.spans.get(after, (-1, -1))
 
 
 def _verbatim_group(text: str, i: int, stop: int) -> int:
@@ -178,6 +200,8 @@ def mask_source(text: str, name: str, *, strict: bool = False) -> tuple[str, tup
     notes = _Notes(text, name, strict)
     chars = list(text)
     n = len(text)
+    conditionals: _Conditionals | None = None
+    never_ended: dict[str, int] = {}  # no `\\end{env}` after this offset: looking again for it is quadratic
     i = 0
     while i < n:
         c = text[i]
@@ -196,12 +220,18 @@ def mask_source(text: str, name: str, *, strict: bool = False) -> tuple[str, tup
                 _fill(chars, i, j)
                 i = max(j, m.end())
             elif word == "iffalse":
-                i = _mask_conditional(text, chars, m.end(), i, notes)
+                conditionals = conditionals or _Conditionals(text, i)
+                i = _mask_conditional(conditionals, chars, m.end(), i, notes)
             elif word == "begin":
                 env = _ENV.match(text, m.end())
                 if env and env.group(1) in VERBATIM_ENVS:
-                    close = text.find("\\end{" + env.group(1) + "}", env.end())
+                    close = (
+                        -1
+                        if never_ended.get(env.group(1), n) <= i
+                        else text.find("\\end{" + env.group(1) + "}", env.end())
+                    )
                     if close < 0:
+                        never_ended[env.group(1)] = min(i, never_ended.get(env.group(1), n))
                         j = _paragraph_end(text, env.end())
                         notes.add(i, f"\\begin{{{env.group(1)}}} is never ended", "skipped to the end of the paragraph")
                     else:
@@ -219,11 +249,11 @@ def mask_source(text: str, name: str, *, strict: bool = False) -> tuple[str, tup
     return masked, notes.warnings()
 
 
-def _mask_conditional(text: str, chars: list[str], after: int, i: int, notes: _Notes) -> int:
+def _mask_conditional(conditionals: _Conditionals, chars: list[str], after: int, i: int, notes: _Notes) -> int:
     """Mask the dropped branch of an `\\iffalse` at `i`; returns where reading goes on."""
-    drop_end, whole_end = _skip_conditional(text, after)
+    drop_end, whole_end = conditionals.end(after)
     if drop_end < 0:
-        j = _paragraph_end(text, after)
+        j = _paragraph_end(conditionals.text, after)
         notes.add(i, "\\iffalse is never closed by \\fi", "skipped to the end of the paragraph")
         _fill(chars, i, j)
         return j
