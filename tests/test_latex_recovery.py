@@ -234,6 +234,27 @@ def test_language_server_shows_each_warning_on_its_line() -> None:
     assert read_warning_diagnostics(APPENDIX, Positions(APPENDIX)) == []
 
 
+def test_http_suggest_returns_the_warnings(_indexed_example_library) -> None:
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    from citerec.library import Library
+    from citerec.serve import create_app
+    from tests.test_serve_api import call
+
+    app = create_app(Library(_indexed_example_library), reranker=None)
+    try:
+        body = {"tex": TITLEPAGE + "\nPre-trained bidirectional Transformers \\cite{?}.\n", "rerank": "off"}
+        (response,) = call(app, ("POST", "/v1/suggest", body))
+    finally:
+        app.state.service.close()
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert data["warnings"] == [
+        {"file": "<text>", "line": 2, "message": "'{' is never closed; closed at \\end{titlepage}"}
+    ]
+    assert data["contexts"][0]["suggestions"]
+
+
 def test_web_page_lists_the_warnings_of_a_result() -> None:
     static = Path(__file__).resolve().parents[1] / "citerec" / "serve" / "static"
     assert 'id="suggest-warnings"' in (static / "index.html").read_text(encoding="utf-8")
