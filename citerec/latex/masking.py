@@ -337,6 +337,7 @@ def _recover_braces(masked: str, notes: _Notes) -> str:
     chars = list(masked)
     stack: list[tuple[int, int, bool, int]] = []  # offset, environments open at it, is an argument, paragraph
     envs: list[str] = []
+    open_envs: dict[str, int] = {}  # how many of each name `envs` holds: `\\end` of a name never begun is O(1)
     paragraph = 0
 
     def close(entry: tuple[int, int, bool, int], where: str) -> None:
@@ -347,11 +348,16 @@ def _recover_braces(masked: str, notes: _Notes) -> str:
         token = m.group()
         if m.group(1) == "begin":
             envs.append(m.group(2))
+            open_envs[m.group(2)] = open_envs.get(m.group(2), 0) + 1
         elif m.group(1) == "end":
-            if m.group(2) in envs:
-                depth = len(envs) - 1 - envs[::-1].index(m.group(2))
+            if open_envs.get(m.group(2)):
+                depth = len(envs) - 1
+                while envs[depth] != m.group(2):
+                    depth -= 1
                 while stack and stack[-1][1] > depth:
                     close(stack.pop(), f"\\end{{{m.group(2)}}}")
+                for name in envs[depth:]:
+                    open_envs[name] -= 1
                 del envs[depth:]
         elif token == "{":
             stack.append((m.start(), len(envs), _is_argument(masked, m.start()), paragraph))
