@@ -26,6 +26,7 @@ from citerec.progress import ProgressCallback, no_progress
 from citerec.suggest import Suggester, SuggestOptions
 
 if TYPE_CHECKING:
+    from citerec.latex import ReadWarning
     from citerec.rerank import Reranker
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class PaperEval:
     n_skipped: int  # contexts whose cited keys are all missing from the .bib
     metrics: dict[str, float]
     contexts: tuple[ContextEval, ...] = dataclasses.field(default=(), repr=False)
+    warnings: tuple[ReadWarning, ...] = ()  # damage in the paper's source that reading recovered from
 
     def to_json(self, with_contexts: bool = False) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -153,7 +155,7 @@ def evaluate_on_library(
     from citerec.latex import extract_contexts, read_draft
 
     options = dataclasses.replace(options or suggester.options, include_cited=True, threshold=-math.inf)
-    draft = read_draft(tex, allow_outside_includes=options.allow_outside_includes)
+    draft = read_draft(tex, allow_outside_includes=options.allow_outside_includes, strict=options.strict)
     contexts = [c for c in extract_contexts(draft, mode=options.mode, neighbours=options.neighbours) if c.cited_keys]
     queries, truths, skipped = [], [], 0
     for context in contexts:
@@ -178,6 +180,7 @@ def evaluate_on_library(
         n_skipped=skipped,
         metrics=average([r.metrics for r in rows]),
         contexts=tuple(rows),
+        warnings=draft.warnings,
     )
 
 

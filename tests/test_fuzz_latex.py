@@ -79,6 +79,14 @@ PIECES = [
     "\\m[",
     "\\d",
     "#1",
+    # verbatim arguments and damage the reader recovers from (citerec/latex/masking.py)
+    "\\url{",
+    "\\href{http://x.org/a%20b}{",
+    "\\path|",
+    "\\lstinline[",
+    "\\begin{titlepage}",
+    "\\end{titlepage}",
+    "\\begin{lstlisting}",
 ]
 latex_text = st.lists(st.sampled_from(PIECES) | st.text(max_size=8), max_size=60).map("".join)
 
@@ -135,6 +143,16 @@ ADVERSARIAL = {
     "sentences": "A word \\cite{k}. ",
     "$": "$x",
     "@": "@",
+    # damage recovered from: each must be passed once, never looked for again from every later place
+    "\\url{ runaway": "\\url{",
+    "\\href with %": "\\href{a%b}{x} ",
+    "{ never closed": "{",
+    "} closing nothing": "}",
+    "\\emph{ per paragraph": "\\emph{x \\cite{k}.\n\n",
+    "\\verb| runaway": "\\verb|x\n",
+    "\\begin{verbatim} never ended": "\\begin{verbatim}\n\n",
+    "\\iffalse never closed": "\\iffalse x\n\n",
+    "group open at \\end": "\\begin{titlepage}{\\centering x\\end{titlepage}\n",
 }
 
 

@@ -79,9 +79,14 @@ def test_bad_input(tmp_path: Path) -> None:
     (tmp_path / "bin.tex").write_bytes(b"\x00\x01\x02")
     with pytest.raises(InputError, match="binary"):
         read_draft(tmp_path / "bin.tex")
-    (tmp_path / "open.tex").write_text("a\n\\iffalse\nb\n")
+    (tmp_path / "open.tex").write_text("a\n\\iffalse\nb\n\nKept \\cite{k}.\n")
     with pytest.raises(InputError, match=r"open.tex:2:"):
-        read_draft(tmp_path / "open.tex")
+        read_draft(tmp_path / "open.tex", strict=True)
+    draft = read_draft(tmp_path / "open.tex")
+    assert [str(w) for w in draft.warnings] == [
+        "open.tex:2: \\iffalse is never closed by \\fi; skipped to the end of the paragraph"
+    ]
+    assert [c.cited_keys for c in extract_contexts(draft)] == [("k",)]
 
 
 @pytest.mark.skipif(not (EVAL / "MANIFEST.tsv").is_file(), reason="shared eval papers absent")
@@ -114,9 +119,14 @@ def test_blocks_floats_and_imports(tmp_path: Path) -> None:
         ("parts/b.tex", 1, ("imp",)),
     ]
     assert ctx[0].sentence == "A caption cites."
-    (tmp_path / "o.tex").write_text("Fine.\n\\textbf{open\n\nmore\n")
-    with pytest.raises(InputError, match=r"o.tex:2:"):
-        read_draft(tmp_path / "o.tex")
+    (tmp_path / "o.tex").write_text("Fine.\n\\textbf{open\n\nmore \\cite{m}.\n")
+    with pytest.raises(InputError, match=r"o.tex:2: '\{' is never closed$"):
+        read_draft(tmp_path / "o.tex", strict=True)
+    draft = read_draft(tmp_path / "o.tex")
+    assert [(w.file, w.line, w.message) for w in draft.warnings] == [
+        ("o.tex", 2, "'{' is never closed; closed at the end of the paragraph")
+    ]
+    assert [(c.line_start, c.cited_keys) for c in extract_contexts(draft)] == [(4, ("m",))]
 
 
 def test_neighbours_stay_in_paragraph() -> None:

@@ -129,3 +129,15 @@ def test_page_reranks_documents_one_per_line(page):
     ]
     scores = [float(text) for text in page.locator("#rerank-results .score").all_inner_texts()]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_page_lists_the_reading_warnings_of_a_damaged_draft(page):
+    """A title page whose `{\\centering` is never closed is read anyway; the page says where and what was done."""
+    page.wait_for_selector("#health:has-text('papers')")
+    page.fill("#suggest-text", "\\begin{titlepage}\n{\\centering A title\n\\end{titlepage}\n" + PARAGRAPH)
+    page.click("#suggest-go")
+    page.wait_for_selector("#suggest-go:enabled")
+    assert page.locator("#suggest-warnings li").all_inner_texts() == [
+        "<text>:2: '{' is never closed; closed at \\end{titlepage}"
+    ]
+    assert page.locator(".context").all()

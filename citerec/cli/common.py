@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from citerec.errors import CiterecError
@@ -27,6 +28,14 @@ AllowOutsideIncludesOption = Annotated[
     typer.Option(
         "--allow-outside-includes",
         help="Follow \\input/\\include to files outside the draft's folder (absolute paths, .., symlinks).",
+    ),
+]
+StrictOption = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Refuse a damaged draft (a '{' never closed, an environment never ended, a runaway argument) "
+        "instead of reading on and listing what was recovered.",
     ),
 ]
 PlanOption = Annotated[
@@ -85,6 +94,14 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def warn(message: str) -> None:
     console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def read_warnings_caption(warnings: Sequence[object]) -> str | None:
+    """A table footer listing the damage reading recovered from (each `file:line: what was done`)."""
+    if not warnings:
+        return None
+    lines = "\n".join(escape(str(warning)) for warning in warnings)
+    return f"[yellow]{len(warnings)} reading warning(s), recovered from:[/]\n{lines}"
 
 
 def emit(text: str) -> None:

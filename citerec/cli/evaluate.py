@@ -23,9 +23,11 @@ from citerec.cli.common import (
     PlanOption,
     RerankerOption,
     RerankOption,
+    StrictOption,
     announce_embedder,
     console,
     fail,
+    read_warnings_caption,
     rich_progress,
     stdout_console,
     user_errors,
@@ -67,6 +69,7 @@ def evaluate(
         bool, typer.Option("--contexts", help="Include every context's truth and ranking in the JSON.")
     ] = False,
     allow_outside_includes: AllowOutsideIncludesOption = False,
+    strict: StrictOption = False,
     plan: PlanOption = "auto",
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
@@ -93,6 +96,7 @@ def evaluate(
             embedder=embedder,
             engine=engine_config(engine, ray_address, workers, gpus_per_worker),
             allow_outside_includes=allow_outside_includes,
+            strict=strict,
             plan=plan,
         )
         announce_embedder(embedder)
@@ -131,7 +135,10 @@ def _papers(tex: Path | None, bib: list[Path], specs: list[str]) -> list[tuple[P
 def _print(report) -> None:
     from citerec.evaluate import METRIC_NAMES
 
-    table = Table(title="Leave-citations-out evaluation")
+    warnings = [warning for paper in report.papers for warning in paper.warnings]
+    table = Table(
+        title="Leave-citations-out evaluation", caption=read_warnings_caption(warnings), caption_justify="left"
+    )
     for column in ("paper", "contexts", "candidates", *METRIC_NAMES):
         table.add_column(column, justify="left" if column == "paper" else "right")
     for paper in report.papers:

@@ -24,10 +24,12 @@ from citerec.cli.common import (
     PlanOption,
     RerankerOption,
     RerankOption,
+    StrictOption,
     announce_embedder,
     console,
     emit,
     fail,
+    read_warnings_caption,
     rich_progress,
     stdout_console,
     user_errors,
@@ -103,6 +105,7 @@ def suggest(
         bool, typer.Option("--in-place", help="tex: rewrite the draft files themselves (atomically).")
     ] = False,
     allow_outside_includes: AllowOutsideIncludesOption = False,
+    strict: StrictOption = False,
     plan: PlanOption = "auto",
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
@@ -127,6 +130,7 @@ def suggest(
             all_sentences=all_sentences,
             embedder=embedder,
             allow_outside_includes=allow_outside_includes,
+            strict=strict,
             engine=engine_config(engine, ray_address, workers, gpus_per_worker),
             expand=expand,
             expand_url=expand_url,
@@ -146,7 +150,7 @@ def suggest(
             for bib_import, _report in imports:
                 for problem in bib_import.problems:
                     warn(str(problem))
-            parsed = [_read(draft, allow_outside_includes) for draft in drafts]
+            parsed = [_read(draft, allow_outside_includes, strict) for draft in drafts]
             suggester = Suggester(library, options=options, progress=progress)
             results = suggester.suggest_paths(parsed)
         _warn_notes(results, suggester.load_notes)
@@ -162,13 +166,13 @@ def suggest(
             _write_tex(results, parsed, output, in_place)
 
 
-def _read(draft: str, allow_outside_includes: bool) -> Draft:
+def _read(draft: str, allow_outside_includes: bool, strict: bool) -> Draft:
     """The draft read with its includes; an error that does not say which draft gets its name."""
     from citerec.errors import CiterecError
     from citerec.latex import read_draft
 
     try:
-        return read_draft(draft, allow_outside_includes=allow_outside_includes)
+        return read_draft(draft, allow_outside_includes=allow_outside_includes, strict=strict)
     except CiterecError as exc:
         if draft in str(exc):
             raise
@@ -199,7 +203,13 @@ def _write(text: str, output: Path | None) -> None:
 def _print_table(result: SuggestResult) -> None:
     """One section per passage: where it is and what it says, then its ranked suggestions."""
     how = f"reranked by {result.reranker}" if result.reranked else "recall only, not reranked; score: share of the top"
-    table = Table(title=f"Suggestions for {result.source} ({how})", title_justify="left", expand=True)
+    table = Table(
+        title=f"Suggestions for {result.source} ({how})",
+        title_justify="left",
+        expand=True,
+        caption=read_warnings_caption(result.warnings),
+        caption_justify="left",
+    )
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("key", no_wrap=True, overflow="fold")
     table.add_column("score", justify="right", no_wrap=True)

@@ -7,6 +7,7 @@ sentence spans, `text` makes them readable, `contexts` assembles `Context`s.
 
 from citerec.latex.cites import CITE_COMMANDS, Citation, cite_keys_in, find_citations
 from citerec.latex.contexts import Context, Placeholder, extract_contexts
+from citerec.latex.masking import ReadWarning
 from citerec.latex.reader import Draft, Segment, SourceFile, read_draft
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "Context",
     "Draft",
     "Placeholder",
+    "ReadWarning",
     "Segment",
     "SourceFile",
     "cite_keys_in",

@@ -5,7 +5,8 @@ which comments, `\\iffalse` blocks, comment/verbatim environments, the preamble
 and float bodies are blanked out. Equal lengths mean every offset found in the
 masked text is also an offset in the source, so line numbers come for free.
 Dropped text becomes FILL (not whitespace, so a comment-only line does not end a
-paragraph, as in TeX); blocks that do end a paragraph become newlines.
+paragraph, as in TeX); blocks that do end a paragraph become newlines. Masking,
+verbatim arguments and the recovery from damage live in `masking`.
 """
 
 from __future__ import annotations
@@ -19,26 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from citerec.errors import InputError
-from citerec.latex.cites import matching, strip_comments
+from citerec.latex.cites import strip_comments
 from citerec.latex.macros import MacroDefinition, collect_definitions
+from citerec.latex.masking import ReadWarning, mask_source
 
 log = logging.getLogger(__name__)
 
-FILL = "\x01"
-VERBATIM_ENVS = (
-    "verbatim",
-    "verbatim*",
-    "Verbatim",
-    "lstlisting",
-    "minted",
-    "comment",
-    "filecontents",
-    "filecontents*",
-    "BVerbatim",
-    "alltt",
-)
-FLOAT_ENVS = ("figure", "figure*", "table", "table*", "wrapfigure", "wraptable", "algorithm", "subfigure", "SCfigure")
-DROP_ENVS = ("tabular", "tabular*", "tabularx", "longtable", "tikzpicture", "thebibliography", "algorithmic")
 _INCLUDE = re.compile(
     r"\\input\s+([^\s{}\\]+)|"
     r"\\(input|include|subfile|import|subimport|inputfrom|subinputfrom|includefrom|subincludefrom)\*?"
@@ -51,7 +38,6 @@ _INCLUDE_MACRO = re.compile(
 )
 _PREAMBLE_END = re.compile(r"\\begin\s*\{document\}")
 _PACKAGE = re.compile(r"\\(?:usepackage|RequirePackage)\s*(?:\[[^\]]*\]\s*)?\{([^{}]*)\}")
-_CAPTION = re.compile(r"\\(?:sub)?caption(?:of)?\*?\s*(?:\{[^{}]*\}\s*)?(?:\[[^\]]*\]\s*)?(?=\{)")
 
 
 @dataclass(frozen=True)
@@ -88,6 +74,7 @@ class Draft:
     segments: tuple[Segment, ...] = ()
     kind: str = "latex"  # "latex", "markdown" or "text"
     definitions: Mapping[str, MacroDefinition] = field(default_factory=dict)  # the draft's own text shorthands
+    warnings: tuple[ReadWarning, ...] = ()  # damage recovered from (unclosed braces, runaway arguments, ...)
 
     def file(self, name: str) -> SourceFile:
         return next(f for f in self.files if f.name == name)
@@ -108,149 +95,6 @@ def decode(data: bytes, name: str) -> str:
 
 def _line_starts(text: str) -> tuple[int, ...]:
     return (0, *(m.end() for m in re.finditer("\n", text)))
-
-
-def _fill(chars: list[str], a: int, b: int, brk: bool = False) -> None:
-    for k in range(a, b):
-        if chars[k] != "\n":
-            chars[k] = "\n" if brk else FILL
-    if brk and b > a:
-        chars[a] = "\n"
-
-
-def _line(text: str, offset: int) -> int:
-    return text.count("\n", 0, offset) + 1
-
-
-def _skip_conditional(text: str, i: int, name: str) -> tuple[int, int]:
-    """From just after `\\iffalse`: (end of dropped part, end of the whole conditional)."""
-    depth = 1
-    pos = i
-    else_at = -1
-    for m in re.finditer(r"\\\\|\\%|%[^\n]*|\\(if[A-Za-z@]*|fi|else)(?![A-Za-z@])", text[i:]):
-        word = m.group(1)
-        if not word:
-            continue
-        pos = i + m.start()
-        if word == "fi":
-            depth -= 1
-            if depth == 0:
-                return (else_at if else_at >= 0 else pos), i + m.end()
-        elif word == "else":
-            if depth == 1 and else_at < 0:
-                else_at = pos
-        elif word not in ("ifx@", "iff"):
-            depth += 1
-    raise InputError(f"\\{name} is never closed by \\fi", None)
-
-
-def mask_source(text: str, name: str) -> str:
-    """The masked copy of `text` (see module doc); raises InputError for unclosed blocks."""
-    chars = list(text)
-    n = len(text)
-    i = 0
-    while i < n:
-        c = text[i]
-        if c == "%":
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            _fill(chars, i, j)
-            i = j
-        elif c == "\\":
-            m = re.compile(r"\\([A-Za-z@]+\*?)").match(text, i)
-            if not m:
-                i += 2
-                continue
-            word = m.group(1)
-            if word in ("verb", "verb*", "lstinline") and m.end() < n:
-                delim = text[m.end()]
-                close = text.find(delim, m.end() + 1) if delim not in "{[" else text.find("}", m.end())
-                close = n - 1 if close < 0 else close
-                _fill(chars, i, close + 1)
-                i = close + 1
-            elif word == "iffalse":
-                try:
-                    drop_end, whole_end = _skip_conditional(text, m.end(), word)
-                except InputError:
-                    raise InputError("\\iffalse is never closed by \\fi", name, _line(text, i)) from None
-                _fill(chars, i, drop_end)
-                fi = whole_end - 3
-                _fill(chars, fi, whole_end)
-                if drop_end != fi:  # \else branch is kept; drop the \else word itself
-                    _fill(chars, drop_end, drop_end + 5)
-                i = drop_end + (5 if drop_end != fi else 3)
-            elif word == "begin":
-                env = re.compile(r"\s*\{([^{}]*)\}").match(text, m.end())
-                if env and env.group(1) in VERBATIM_ENVS:
-                    close = text.find("\\end{" + env.group(1) + "}", env.end())
-                    if close < 0:
-                        raise InputError(f"\\begin{{{env.group(1)}}} is never ended", name, _line(text, i))
-                    j = close + len(env.group(1)) + 6
-                    _fill(chars, i, j, brk=True)
-                    i = j
-                else:
-                    i = m.end()
-            else:
-                i = m.end()
-        else:
-            i += 1
-    masked = "".join(chars)
-    masked = _mask_structure(masked)
-    _check_braces(masked, name, text)
-    return masked
-
-
-def _mask_structure(masked: str) -> str:
-    """Drop the preamble, tables/pictures, and float bodies except their captions."""
-    chars = list(masked)
-    begin = masked.find("\\begin{document}")
-    if begin >= 0:
-        _fill(chars, 0, begin + len("\\begin{document}"))
-        end = masked.find("\\end{document}")
-        if end >= 0:
-            _fill(chars, end, len(masked))
-    for env in FLOAT_ENVS + DROP_ENVS:
-        pat = re.compile(r"\\begin\s*\{" + re.escape(env) + r"\}")
-        done = 0
-        for m in pat.finditer(masked):
-            if m.start() < done:
-                continue  # nested in the float just dropped
-            close = masked.find("\\end{" + env + "}", m.end())
-            if close < 0:
-                break  # no later \begin can be closed either: looking again for each is quadratic
-            stop = close + len(env) + 6
-            done = stop
-            keep: list[tuple[int, int]] = []
-            if env in FLOAT_ENVS:
-                for cap in _CAPTION.finditer(masked, m.end(), close):
-                    arg_end = matching(masked, cap.end(), close)
-                    if arg_end > 0:
-                        keep.append((cap.end() + 1, arg_end - 1))
-            pos = m.start()
-            for a, b in keep:
-                _fill(chars, pos, a, brk=True)
-                pos = b
-            _fill(chars, pos, stop, brk=True)
-    return "".join(chars)
-
-
-def _check_braces(masked: str, name: str, text: str) -> None:
-    stack: list[int] = []
-    i = 0
-    n = len(masked)
-    while i < n:
-        c = masked[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "{":
-            stack.append(i)
-        elif c == "}":
-            if stack:
-                stack.pop()
-        i += 1
-    if stack:
-        raise InputError("'{' is never closed", name, _line(text, stack[0]))
 
 
 def _candidates(base: Path, ref: str) -> list[Path]:
@@ -280,10 +124,12 @@ def _inside(path: Path, root: Path) -> bool:
 class _Reader:
     """Follows includes; `follow` False reports them instead, `confine` keeps them inside `root`."""
 
-    def __init__(self, root: Path, *, follow: bool = True, confine: bool = True) -> None:
+    def __init__(self, root: Path, *, follow: bool = True, confine: bool = True, strict: bool = False) -> None:
         self.root = root
         self.follow = follow
         self.confine = confine
+        self.strict = strict
+        self.warnings: list[ReadWarning] = []
         self.files: list[SourceFile] = []
         self.index: dict[Path, int] = {}
         self.segments: list[Segment] = []
@@ -301,7 +147,8 @@ class _Reader:
         if key in self.index:
             fi = self.index[key]
         else:
-            masked = mask_source(text, name)
+            masked, warnings = mask_source(text, name, strict=self.strict)
+            self.warnings.extend(warnings)
             fi = len(self.files)
             self.files.append(SourceFile(path, name, text, masked, _line_starts(text)))
             self.index[key] = fi
@@ -401,6 +248,7 @@ def read_draft(
     text: str | None = None,
     is_tex: bool | None = None,
     allow_outside_includes: bool = False,
+    strict: bool = False,
 ) -> Draft:
     """Read a draft ("-" = stdin); `.tex` (or `is_tex`) follows includes, others are Markdown/plain text.
 
@@ -408,6 +256,8 @@ def read_draft(
     folder tree unless `allow_outside_includes`: a draft given as `text` (or on
     stdin) may come from anyone (the HTTP service), so its `\\input`s are reported,
     never read, and a draft cannot pull in `/etc/...` or `../..` files by accident.
+    Damage (a `{` never closed, a runaway argument) is recovered from with a warning
+    in `Draft.warnings`; `strict` refuses the draft with an InputError instead.
     """
     path = Path(path)
     name = str(path)
@@ -433,9 +283,17 @@ def read_draft(
         kind = "markdown" if path.suffix.lower() in (".md", ".markdown") or re.search(r"^#+ ", text, re.M) else "text"
         src = SourceFile(path, name, text, text, _line_starts(text))
         return Draft(path, (src,), (), (Segment(0, 0, len(text)),), kind)
-    reader = _Reader(root, follow=from_disk, confine=not allow_outside_includes)
+    reader = _Reader(root, follow=from_disk, confine=not allow_outside_includes, strict=strict)
     reader.add(path, path.name if name != "<stdin>" else name, text, ())
-    for problem in reader.problems:
+    for problem in [*reader.problems, *reader.warnings]:
         log.warning("%s", problem)
     definitions = collect_definitions([*_preamble_files(reader), *(f.text for f in reader.files)])
-    return Draft(path, tuple(reader.files), tuple(reader.problems), tuple(reader.segments), "latex", definitions)
+    return Draft(
+        path,
+        tuple(reader.files),
+        tuple(reader.problems),
+        tuple(reader.segments),
+        "latex",
+        definitions,
+        tuple(reader.warnings),
+    )

@@ -18,6 +18,7 @@ from citerec.papers import Paper
 
 SOURCE = "citerec"
 MISSING_KEY = "missing-key"
+READ_WARNING = "read-warning"
 ACTIONS_LISTED = 5
 MAX_PREFIX_MATCHES = 100  # keys holding the typed text offered besides the ranked ones
 
@@ -44,6 +45,32 @@ def missing_key_diagnostics(editor: EditorSession, text: str, positions: Positio
         for span in spans
         if span.key in missing
     ]
+
+
+def read_warning_diagnostics(text: str, positions: Positions) -> list[lsp.Diagnostic]:
+    """A warning on each line where reading the buffer met damage (a '{' never closed, ...) and recovered."""
+    from citerec.errors import CiterecError
+    from citerec.latex import read_draft
+
+    try:
+        warnings = read_draft("<buffer>", text=text, is_tex=True).warnings
+    except CiterecError:  # not a draft at all (binary, ...): nothing to say per line
+        return []
+    diagnostics = []
+    for warning in warnings:
+        line = min(warning.line, len(positions.starts)) - 1
+        start = positions.starts[line]
+        end = text.find("\n", start)
+        diagnostics.append(
+            lsp.Diagnostic(
+                range=positions.range(start, len(text) if end < 0 else end),
+                message=warning.message,
+                severity=lsp.DiagnosticSeverity.Warning,
+                source=SOURCE,
+                code=READ_WARNING,
+            )
+        )
+    return diagnostics
 
 
 def completion_entries(

@@ -1,4 +1,4 @@
-"""The language server: LSP messages in (pygls, stdio), the editor session's questions off the message loop, answers out.
+"""The language server: LSP messages in (pygls, stdio), editor-session questions off the message loop, answers out.
 
 The message loop only reads the buffer and finds where the cursor is; library
 look-ups, recall and parsing run on one worker thread, loading and re-imports
@@ -35,6 +35,7 @@ from citerec.lsp.features import (
     documentation,
     missing_key_diagnostics,
     no_library_item,
+    read_warning_diagnostics,
 )
 from citerec.lsp.plans import plan_name
 from citerec.lsp.positions import Positions
@@ -295,6 +296,7 @@ class CiterecServer(LanguageServer):
         else:
             return
         found = await self.run(missing_key_diagnostics, editor, text, positions)
+        found += await self.run(read_warning_diagnostics, text, positions)
         now = self.workspace.text_documents.get(uri)
         if (now.version if now is not None else None) == version:
             self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, found, version))

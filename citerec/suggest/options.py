@@ -46,6 +46,8 @@ class SuggestOptions:
     embedder: str | None = None
     # Follow \input of a draft on disk to files outside its folder tree (never for text: see read_draft).
     allow_outside_includes: bool = False
+    # Refuse a damaged draft (a '{' never closed, a runaway argument) instead of reading on with a warning.
+    strict: bool = False
     engine: EngineConfig = LOCAL  # where reranking runs: local (here) or ray (batched over workers)
     expand: str = Expansion.NONE.value  # none, prf (RM3 + Rocchio) or llm (rewrite by a chat endpoint)
     expand_url: str | None = None

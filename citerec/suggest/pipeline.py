@@ -28,7 +28,7 @@ from citerec.suggest.results import ContextSuggestions, SuggestResult, plan_note
 
 if TYPE_CHECKING:
     from citerec.index import Index
-    from citerec.latex import Context, Draft
+    from citerec.latex import Context, Draft, ReadWarning
     from citerec.rerank import Reranker
 
 log = logging.getLogger(__name__)
@@ -161,12 +161,18 @@ class Suggester:
         source: str = "<contexts>",
         options: SuggestOptions | None = None,
         notes: Sequence[str] = (),
+        warnings: Sequence[ReadWarning] = (),
     ) -> SuggestResult:
         options = options or self.options
-        return self._result(source, self.rank(contexts, options), options, notes)
+        return self._result(source, self.rank(contexts, options), options, notes, warnings)
 
     def _result(
-        self, source: str, ranked: Sequence[ContextSuggestions], options: SuggestOptions, notes: Sequence[str]
+        self,
+        source: str,
+        ranked: Sequence[ContextSuggestions],
+        options: SuggestOptions,
+        notes: Sequence[str],
+        warnings: Sequence[ReadWarning] = (),
     ) -> SuggestResult:
         reranker = self.rerankers.get(options)
         return SuggestResult(
@@ -177,13 +183,14 @@ class Suggester:
             embedder=self.index.embedder_name,
             options=options,
             notes=self.load_notes + tuple(notes) + plan_notes(ranked),
+            warnings=tuple(warnings),
         )
 
     def suggest_text(self, text: str, *, is_tex: bool = True, options: SuggestOptions | None = None) -> SuggestResult:
         """Suggest for a passage given as a string (LaTeX or plain text); its `\\input`s are noted, never read."""
         options = options or self.options
-        contexts, notes = text_contexts(text, is_tex, options)
-        return self.suggest_contexts(contexts, source="<text>", options=options, notes=notes)
+        draft, contexts, notes = text_contexts(text, is_tex, options)
+        return self.suggest_contexts(contexts, source="<text>", options=options, notes=notes, warnings=draft.warnings)
 
     def suggest_path(self, path: Path | str | Draft, *, options: SuggestOptions | None = None) -> SuggestResult:
         """Suggest for a draft (.tex with its includes, or a plain-text/Markdown abstract).
@@ -208,7 +215,7 @@ class Suggester:
         for draft, contexts, notes in read:
             own = ranked[start : start + len(contexts)]
             start += len(contexts)
-            results.append(self._result(str(draft.main), own, options, notes))
+            results.append(self._result(str(draft.main), own, options, notes, draft.warnings))
         return results
 
 

@@ -12,20 +12,21 @@ if TYPE_CHECKING:
     from citerec.latex import Context, Draft
 
 
-def text_contexts(text: str, is_tex: bool, options: SuggestOptions) -> tuple[list[Context], list[str]]:
-    """The contexts of a passage given as a string, and notes on what was not read (its `\\input`s)."""
+def text_contexts(text: str, is_tex: bool, options: SuggestOptions) -> tuple[Draft, list[Context], list[str]]:
+    """A passage given as a string, read, with its contexts and notes on what was not read (its `\\input`s)."""
     from citerec.latex import read_draft
 
-    return _contexts(read_draft("<text>", text=text, is_tex=is_tex), options)
+    draft = read_draft("<text>", text=text, is_tex=is_tex, strict=options.strict)
+    return draft, *_contexts(draft, options)
 
 
 def draft_contexts(path: Path | str | Draft, options: SuggestOptions) -> tuple[Draft, list[Context], list[str]]:
     """A draft on disk (or one already read) with its contexts and notes."""
     from citerec.latex import Draft, read_draft
 
-    draft = path if isinstance(path, Draft) else read_draft(path, allow_outside_includes=options.allow_outside_includes)
-    contexts, notes = _contexts(draft, options)
-    return draft, contexts, notes
+    if not isinstance(path, Draft):
+        path = read_draft(path, allow_outside_includes=options.allow_outside_includes, strict=options.strict)
+    return path, *_contexts(path, options)
 
 
 def _contexts(draft: Draft, options: SuggestOptions) -> tuple[list[Context], list[str]]:

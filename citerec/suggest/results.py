@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from citerec.suggest.options import SuggestOptions
 
 if TYPE_CHECKING:
-    from citerec.latex import Context
+    from citerec.latex import Context, ReadWarning
     from citerec.recall import PlanChoice
 
 SCHEMA = "citerec.suggestions/1"
@@ -75,6 +75,7 @@ class SuggestResult:
     embedder: str
     options: SuggestOptions
     notes: tuple[str, ...] = ()
+    warnings: tuple[ReadWarning, ...] = ()  # damage in the draft that reading recovered from (file:line)
 
     def suggested_keys(self) -> list[str]:
         """Every suggested key once, in order of first appearance."""
@@ -92,6 +93,7 @@ class SuggestResult:
             "reranker": self.reranker,
             "embedder": self.embedder,
             "notes": list(self.notes),
+            "warnings": [dataclasses.asdict(warning) for warning in self.warnings],
             "options": dataclasses.asdict(self.options),
             "contexts": [item.to_json() for item in self.contexts],
         }

@@ -105,6 +105,7 @@ $("suggest-go").addEventListener("click", async () => {
   body[$("suggest-is-tex").checked ? "tex" : "text"] = text;
   $("suggest-go").disabled = true;
   $("suggest-results").replaceChildren();
+  $("suggest-warnings").replaceChildren();
   setStatus("suggest-status", "Ranking…");
   const started = performance.now();
   try {
@@ -112,6 +113,8 @@ $("suggest-go").addEventListener("click", async () => {
     $("suggest-results").replaceChildren(...result.contexts.map((c) => renderContext(c, result.reranked)));
     const how = result.reranked ? `reranked by ${result.reranker}` : "recall only (not reranked)";
     const notes = result.notes.length ? " · " + result.notes.join(" · ") : "";
+    const warnings = (result.warnings || []).map((w) => `${w.file}:${w.line}: ${w.message}`);
+    $("suggest-warnings").replaceChildren(...warnings.map((w) => Object.assign(document.createElement("li"), { textContent: w })));
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     setStatus("suggest-status", `${result.contexts.length} passage(s), ${how}, ${seconds} s${notes}`);
   } catch (error) {
