@@ -4,7 +4,7 @@ The README's Neovim 0.7–0.10 block is run as given (only the server command is
 this checkout's Python), in a paper folder with no `.git` and no `.citerec/`,
 from another working directory: complete inside `\\cite{`, hover, apply the
 preferred code action on a mistyped key, save, and check the buffer's text
-after each step. CI installs Neovim (scripts/install-neovim.sh); without it the
+after each step. CI installs Neovim (scripts/install-test-tools.sh); without it the
 test is skipped.
 """
 
@@ -24,7 +24,7 @@ from citerec.library import LIBRARY_ENV
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 NVIM = shutil.which("nvim")
-pytestmark = pytest.mark.skipif(NVIM is None, reason="nvim is not installed (scripts/install-neovim.sh)")
+pytestmark = pytest.mark.skipif(NVIM is None, reason="nvim is not installed (scripts/install-test-tools.sh)")
 
 MAIN = r"""\documentclass{article}
 \begin{document}

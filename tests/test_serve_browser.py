@@ -1,6 +1,6 @@
 """The page of `citerec serve`, driven in headless Chromium against a real server on loopback.
 
-Needs Playwright's Python client and a system Chromium (scripts/install-browser.sh);
+Needs Playwright's Python client and a system Chromium (scripts/install-test-tools.sh);
 skipped without them, except under CI (the `CI` variable set), where that is a failure.
 """
 
@@ -32,7 +32,7 @@ PARAGRAPH = (  # two sentences of data/examples/draft.tex, each with a placehold
 
 def _missing(reason: str):
     if os.environ.get("CI"):
-        pytest.fail(f"{reason} (required under CI: run scripts/install-browser.sh)")
+        pytest.fail(f"{reason} (required under CI: run scripts/install-test-tools.sh)")
     pytest.skip(reason)
 
 
@@ -45,7 +45,7 @@ def chromium_path() -> str:
     for name in ("chromium", "chromium-browser"):
         if path := shutil.which(name):
             return path
-    _missing("no chromium found on the PATH (scripts/install-browser.sh installs it)")
+    _missing("no chromium found on the PATH (scripts/install-test-tools.sh installs it)")
 
 
 @pytest.fixture(scope="module")
