@@ -75,7 +75,14 @@ def test_bib_output_holds_only_papers_missing_from_the_users_bib(example_library
     )
     out = tmp_path / "new.bib"
     result = _suggest(
-        example_library_dir, examples_dir / "draft.tex", "--bib", str(small_bib), "--format", "bib", "-o", str(out),
+        example_library_dir,
+        examples_dir / "draft.tex",
+        "--bib",
+        str(small_bib),
+        "--format",
+        "bib",
+        "-o",
+        str(out),
         "--include-cited",
     )
     assert result.exit_code == 0, result.output

@@ -255,15 +255,18 @@ def test_suggest_returns_the_cli_json(make_app, library, index, tiny):
     assert len(data["contexts"]) == 2
     for got, want in zip(data["contexts"], expected["contexts"], strict=True):
         assert [s["key"] for s in got["suggestions"]] == [s["key"] for s in want["suggestions"]]
-        assert [s["score"] for s in got["suggestions"]] == pytest.approx([s["score"] for s in want["suggestions"]],
-                                                                         abs=1e-6)
+        assert [s["score"] for s in got["suggestions"]] == pytest.approx(
+            [s["score"] for s in want["suggestions"]], abs=1e-6
+        )
         assert len(got["suggestions"]) <= 3
         assert all(library.get(s["key"]) is not None for s in got["suggestions"])
 
 
 def test_suggest_rerank_off_per_request_and_plain_text(make_app):
-    (response,) = call(make_app(), ("POST", "/v1/suggest", {"text": "Residual networks for image recognition.",
-                                                             "rerank": "off", "top_n": 2}))
+    (response,) = call(
+        make_app(),
+        ("POST", "/v1/suggest", {"text": "Residual networks for image recognition.", "rerank": "off", "top_n": 2}),
+    )
     assert response.status_code == 200, response.text
     data = response.json()
     assert data["reranked"] is False and data["reranker"] is None

@@ -29,9 +29,7 @@ def test_include_cited_lets_cited_keys_back_in(example_library_dir, examples_dir
     library = Library(example_library_dir)
     strict = suggest(examples_dir / "draft.tex", library=library, rerank="off", top_n=10)
     loose = suggest(examples_dir / "draft.tex", library=library, rerank="off", top_n=10, include_cited=True)
-    cited_back = [
-        s for item in loose.contexts for s in item.suggestions if s.already_cited
-    ]
+    cited_back = [s for item in loose.contexts for s in item.suggestions if s.already_cited]
     assert cited_back, "some cited paper should be recalled for its own sentence"
     assert not [s for item in strict.contexts for s in item.suggestions if s.already_cited]
 
@@ -88,9 +86,7 @@ def test_json_is_versioned_and_complete(example_library_dir, examples_dir) -> No
     assert data["reranked"] is False
     context = data["contexts"][0]
     assert {"file", "line_start", "line_end", "sentence", "cited_keys", "placeholder", "suggestions"} <= set(context)
-    assert {"key", "title", "score", "rank", "recall_rank", "bm25_rank", "dense_rank"} <= set(
-        context["suggestions"][0]
-    )
+    assert {"key", "title", "score", "rank", "recall_rank", "bm25_rank", "dense_rank"} <= set(context["suggestions"][0])
 
 
 def test_empty_library_and_bad_options_are_clear_errors(tmp_path) -> None:
