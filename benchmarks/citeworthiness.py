@@ -164,7 +164,7 @@ def main() -> None:
     for noisy in ("citerec", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     papers = load_papers(args.papers, args.cache)
-    models = leave_one_out(papers, l2=L2)
+    models = leave_one_out(papers, l2=L2, cache=args.cache)
     report: dict[str, object] = {"seed": SEED, "hide_share": HIDE_SHARE, "threshold": DEFAULT_THRESHOLD}
     for reading in ("finishing", "fresh"):
         per_paper = {p.name: evaluate(p, models[p.name], reading) for p in papers}

@@ -27,7 +27,7 @@ from quality import read_manifest  # noqa: E402
 
 from citerec.check.detector import embed_sentences, recall_strength  # noqa: E402
 from citerec.check.features import SentenceRow, read_sentences, text_features  # noqa: E402
-from citerec.check.model import MODEL_FILE, CiteModel  # noqa: E402
+from citerec.check.model import MODEL_FILE, CiteModel, load_model  # noqa: E402
 
 DEFAULT_PAPERS = REPO.parent / "shared" / "eval" / "papers"
 DEFAULT_CACHE = Path(tempfile.gettempdir()) / "citerec-citeworthiness"
@@ -93,9 +93,22 @@ def fit(papers: list[PaperData], *, l2: float = L2) -> CiteModel:
     return CiteModel.fit(x, y, blocks[0][1], l2=l2, version=VERSION)
 
 
-def leave_one_out(papers: list[PaperData], *, l2: float = L2) -> dict[str, CiteModel]:
-    """For each paper, the model fitted on every other paper."""
-    return {p.name: fit([q for q in papers if q.name != p.name], l2=l2) for p in papers}
+def leave_one_out(papers: list[PaperData], *, l2: float = L2, cache: Path | None = None) -> dict[str, CiteModel]:
+    """For each paper, the model fitted on every other paper (kept in `cache` while code and data stay the same)."""
+    import citerec.check.features as features_module
+
+    code = Path(features_module.__file__).read_bytes() + Path(__file__).read_bytes()
+    digest = hashlib.sha256(code + repr((l2, [(p.name, len(p.rows)) for p in papers])).encode()).hexdigest()[:12]
+    models = {}
+    for paper in papers:
+        stored = cache / f"lopo-{paper.name}-{digest}.json" if cache else None
+        if stored is not None and stored.is_file():
+            models[paper.name] = load_model(stored)
+            continue
+        models[paper.name] = fit([q for q in papers if q.name != paper.name], l2=l2)
+        if stored is not None:
+            models[paper.name].save(stored)
+    return models
 
 
 def average_precision(scores: np.ndarray, positive: np.ndarray) -> float:
@@ -120,7 +133,7 @@ def main() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     papers = load_papers(args.papers, args.cache)
     aps = {}
-    for name, model in leave_one_out(papers, l2=args.l2).items():
+    for name, model in leave_one_out(papers, l2=args.l2, cache=args.cache).items():
         paper = next(p for p in papers if p.name == name)
         aps[name] = average_precision(model.logit(paper.features()[0]), paper.cited)
         log.info("%-36s LOPO AP of cited sentences %.3f (base rate %.3f)", name, aps[name], paper.cited.mean())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -145,28 +146,44 @@ def _check(library_dir: Path, draft: Path, *args: str):
     return runner.invoke(app, ["check", str(draft), "-L", str(library_dir), "--rerank", "off", *args])
 
 
-def test_check_json_lists_uncited_sentences_with_scores_and_suggestions(example_library_dir, examples_dir) -> None:
-    result = _check(example_library_dir, examples_dir / "draft.tex", "--format", "json", "--threshold", "0.2")
+@pytest.fixture
+def gapped_draft(examples_dir: Path, tmp_path: Path) -> Path:
+    """The example draft with two citations taken out: the sentences a writer forgot to cite."""
+    folder = tmp_path / "gapped"
+    shutil.copytree(examples_dir, folder)
+    draft = folder / "draft.tex"
+    text = draft.read_text(encoding="utf-8")
+    for cite in (" \\cite{reimers2019sentence}", "\n\\citep{faerber2020citation}"):
+        assert cite in text
+        text = text.replace(cite, "")
+    draft.write_text(text, encoding="utf-8")
+    return draft
+
+
+def test_check_json_ranks_the_forgotten_citations_first(example_library_dir, gapped_draft) -> None:
+    result = _check(example_library_dir, gapped_draft, "--format", "json", "--threshold", "0.3", "--top", "2")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    sentences = data["sentences"]
-    assert sentences and {"file", "line", "end_line", "text", "score", "needs_citation", "suggestions"} <= set(
-        sentences[0]
-    )
-    assert all(0.0 <= s["score"] <= 1.0 and s["line"] <= s["end_line"] for s in sentences)
-    assert all(s["needs_citation"] == (s["score"] >= 0.2) for s in sentences)
-    assert not any("\\cite" in s["text"] or "Citation recommendation suggests" in s["text"] for s in sentences)
-    flagged = [s for s in sentences if s["needs_citation"]]
-    assert flagged and all(1 <= len(s["suggestions"]) <= 3 for s in flagged)
-    assert all(not s["suggestions"] for s in sentences if not s["needs_citation"])
-    source = (examples_dir / sentences[0]["file"]).read_text(encoding="utf-8").splitlines()
-    assert sentences[0]["text"].split()[0] in source[sentences[0]["line"] - 1]
+    sentences = {s["text"].split()[0]: s for s in data["sentences"]}
+    assert set(sentences) == {"Citation", "Our", "Each"}  # every sentence without a citation, once
+    assert {"file", "line", "end_line", "text", "score", "needs_citation", "suggestions"} <= set(sentences["Each"])
+    assert all(0.0 <= s["score"] <= 1.0 and s["line"] <= s["end_line"] for s in sentences.values())
+    assert all(s["needs_citation"] == (s["score"] >= 0.3) for s in sentences.values())
+    assert sentences["Each"]["score"] > sentences["Our"]["score"] < sentences["Citation"]["score"]
+    lines = gapped_draft.read_text(encoding="utf-8").splitlines()
+    first = next(n for n, line in enumerate(lines, 1) if line.startswith("Each paper is represented"))
+    assert (sentences["Each"]["line"], sentences["Each"]["end_line"]) == (first, first + 1)
+    assert sentences["Each"]["needs_citation"] and not sentences["Our"]["needs_citation"]
+    assert "reimers2019sentence" in [x["key"] for x in sentences["Each"]["suggestions"]]
+    assert all(len(s["suggestions"]) <= 2 for s in sentences.values())
+    assert not sentences["Our"]["suggestions"]  # below the threshold: no suggestions asked for
 
 
-def test_check_table_and_bad_options(example_library_dir, examples_dir, tmp_path) -> None:
-    result = _check(example_library_dir, examples_dir / "draft.tex", "--threshold", "0", "--top", "1")
+def test_check_table_and_bad_options(example_library_dir, examples_dir, gapped_draft, tmp_path) -> None:
+    result = _check(example_library_dir, gapped_draft, "--threshold", "0.3", "--top", "1")
     assert result.exit_code == 0, result.output
-    assert "may need a citation" in result.output and "draft.tex:" in result.output
+    assert "of 3 uncited sentences" in result.output and "draft.tex:" in result.output
+    assert "reimers2019sentence" in result.output and "Our tool works" not in result.output
     bad = _check(example_library_dir, examples_dir / "draft.tex", "--threshold", "1.5")
     assert bad.exit_code == 1 and "--threshold must be between 0 and 1" in bad.output
     missing = _check(example_library_dir, tmp_path / "nope.tex")
@@ -174,4 +191,5 @@ def test_check_table_and_bad_options(example_library_dir, examples_dir, tmp_path
     broken = tmp_path / "broken.tex"
     broken.write_text("\\begin{document}\nText.\n\\begin{verbatim}\nnever closed\n", encoding="utf-8")
     failed = _check(example_library_dir, broken)
-    assert failed.exit_code == 1 and "broken.tex" in failed.output and "line 3" in failed.output
+    assert failed.exit_code == 1 and "broken.tex:3: \\begin{verbatim} is never ended" in failed.output
+    assert len(failed.output.strip().splitlines()) == 1

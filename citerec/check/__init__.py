@@ -5,6 +5,6 @@ logistic model (shipped as JSON) and its per-draft adaptation, `detector` runs
 the whole check against a library.
 """
 
-from citerec.check.detector import CheckOptions, CheckResult, SentenceCheck, check_draft
+from citerec.check.detector import CheckOptions, CheckResult, SentenceCheck, check_draft, check_text
 
-__all__ = ["CheckOptions", "CheckResult", "SentenceCheck", "check_draft"]
+__all__ = ["CheckOptions", "CheckResult", "SentenceCheck", "check_draft", "check_text"]

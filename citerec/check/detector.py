@@ -63,6 +63,8 @@ class SentenceCheck:
     needs_citation: bool
     section: str
     suggestions: tuple[Suggestion, ...] = ()
+    start: int = 0  # character offsets of the sentence in its file (editors and the web page mark it)
+    end: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,6 +75,8 @@ class SentenceCheck:
             "score": round(self.score, 4),
             "needs_citation": self.needs_citation,
             "section": self.section,
+            "start": self.start,
+            "end": self.end,
             "suggestions": [s.to_json() for s in self.suggestions],
         }
 
@@ -192,10 +196,19 @@ def check_rows(
             needs_citation=score >= options.threshold,
             section=row.section,
             suggestions=suggestions.get((row.file, row.context.start), ()),
+            start=row.context.start,
+            end=row.context.end,
         )
         for row, score in uncited
     ]
     return checks, adapted
+
+
+def check_text(suggester: Suggester, text: str, *, is_tex: bool, options: CheckOptions | None = None) -> CheckResult:
+    """`check_draft` on text sent by someone else (the HTTP service): its includes are never followed."""
+    from citerec.latex import read_draft
+
+    return check_draft(suggester, read_draft("draft.tex" if is_tex else "draft.txt", text=text, is_tex=is_tex), options)
 
 
 def check_draft(suggester: Suggester, draft: Draft, options: CheckOptions | None = None) -> CheckResult:

@@ -82,14 +82,19 @@ class CiteModel:
             "version": self.version,
             "info": self.info,
             "names": list(self.names),
-            "intercept": round(self.intercept, 6),
-            "mean": [round(float(v), 6) for v in self.mean],
-            "scale": [round(float(v), 6) for v in self.scale],
-            "coef": [round(float(v), 6) for v in self.coef],
+            "intercept": _short(self.intercept),
+            "mean": [_short(v) for v in self.mean],
+            "scale": [_short(v) for v in self.scale],
+            "coef": [_short(v) for v in self.coef],
         }
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_json(), indent=0) + "\n", encoding="utf-8")
+
+
+def _short(value: float) -> float:
+    """Seven significant digits: a small file that keeps tiny scales (some MiniLM dimensions barely vary)."""
+    return float(f"{float(value):.7g}")
 
 
 def load_model(path: Path | None = None) -> CiteModel:

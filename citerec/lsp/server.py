@@ -26,6 +26,7 @@ from pygls.uris import to_fs_path
 
 from citerec import __version__
 from citerec.lsp import cursor
+from citerec.lsp.citeworthy import Citeworthiness, citation_actions
 from citerec.lsp.engine import Engine, EngineSettings, ImportSummary, plan_name
 from citerec.lsp.features import (
     code_actions,
@@ -105,6 +106,7 @@ class CiterecServer(LanguageServer):
         self.watcher = BibWatcher(self._bibs_changed, poll=settings.poll, debounce=settings.debounce)
         self.pending: dict[str, list[Work]] = {}
         self.diagnosing: dict[str, asyncio.Task] = {}
+        self.citeworthy = Citeworthiness(self)  # "may need a citation", checked on open and save
         self._positions: dict[str, tuple[int, Positions]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -300,7 +302,7 @@ class CiterecServer(LanguageServer):
         if engine is None or uri not in self.workspace.text_documents:
             return
         text, version, positions = self.buffer(uri)
-        found = await self.run(missing_key_diagnostics, engine, text, positions)
+        found = await self.run(missing_key_diagnostics, engine, text, positions) + self.citeworthy.current(uri, text)
         if uri in self.workspace.text_documents and self.workspace.get_text_document(uri).version == version:
             self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, found, version))
 
@@ -337,6 +339,7 @@ def create_server(settings: ServerSettings) -> CiterecServer:
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: CiterecServer, params: lsp.DidOpenTextDocumentParams) -> None:
         ls.schedule_diagnostics(params.text_document.uri, 0)
+        ls.citeworthy.schedule(params.text_document.uri)
         ls.fit_plan(params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
@@ -347,6 +350,7 @@ def create_server(settings: ServerSettings) -> CiterecServer:
     @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: CiterecServer, params: lsp.DidSaveTextDocumentParams) -> None:
         ls.schedule_diagnostics(params.text_document.uri, 0)
+        ls.citeworthy.schedule(params.text_document.uri)
         ls.fit_plan(params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
@@ -355,6 +359,7 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         task = ls.diagnosing.pop(uri, None)
         if task is not None:
             task.cancel()
+        ls.citeworthy.forget(uri)
         ls._positions.pop(uri, None)
         ls.engine.forget(uri)
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
@@ -421,7 +426,8 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         engine = await ls.ready_engine()
         if engine is None:
             return None
-        actions = await ls.run(code_actions, engine, work.uri, work.text, work.positions, params)
+        actions = citation_actions(work.uri, params)
+        actions += await ls.run(code_actions, engine, work.uri, work.text, work.positions, params)
         only = params.context.only
         if only:
             wanted = [getattr(k, "value", k) for k in only]
