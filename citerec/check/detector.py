@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.5
+ADAPT_HALF = 50  # cited sentences at which the draft's adaptation and the shipped model weigh the same
 STRENGTH_DEPTH = 10
 _VECTOR_FEATURES = ("emb_", "paragraph_emb_")
 CHECK_EMBEDDER = None  # the bundled MiniLM (ONNX int8): the shipped model's embedding features come from it
@@ -166,7 +167,10 @@ def score_rows(
         small = x[:, [i for i, name in enumerate(names) if not name.startswith(_VECTOR_FEATURES)]]
         adapted = adapt(prior, np.hstack([small, draft_features(rows, cited)]), cited, seed=seed)
         if adapted is not None:
-            return adapted, True
+            # The draft's own evidence weighs in as it grows: a short paper's few citations would overrule
+            # what the papers behind the shipped model agree on.
+            share = cited.sum() / (cited.sum() + ADAPT_HALF)
+            return share * adapted + (1 - share) * sigmoid(prior), True
     return sigmoid(prior), False
 
 
