@@ -32,7 +32,7 @@ from citerec.check.model import MODEL_FILE, CiteModel, load_model  # noqa: E402
 DEFAULT_PAPERS = REPO.parent / "shared" / "eval" / "papers"
 DEFAULT_CACHE = Path(tempfile.gettempdir()) / "citerec-citeworthiness"
 VERSION = "1"
-L2 = 30.0
+L2 = 1000.0  # chosen leave-one-paper-out: macro AP 0.290 at 30, 0.307 at 200, 0.324 at 1000, 0.322 at 3000
 
 log = logging.getLogger("train_citeworthiness")
 

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from citerec.check.detector import DEFAULT_THRESHOLD
 from citerec.cli.common import (
     AllowOutsideIncludesOption,
     LibraryDirOption,
@@ -41,7 +42,7 @@ def check(
     library_dir: LibraryDirOption = None,
     threshold: Annotated[
         float, typer.Option(help="Score (0–1) from which a sentence is listed as needing a citation.")
-    ] = 0.5,
+    ] = DEFAULT_THRESHOLD,
     top: Annotated[int, typer.Option("--top", "-n", help="Suggestions per listed sentence (0: none).")] = 3,
     rerank: Annotated[
         str,

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from citerec.check.detector import DEFAULT_THRESHOLD
+
 
 class RerankDocument(BaseModel):
     """A document given as an object, as Cohere allows."""
@@ -95,7 +97,9 @@ class CheckRequest(BaseModel):
 
     text: str | None = Field(None, description="Plain text: a paragraph or an abstract.")
     tex: str | None = Field(None, description="LaTeX source of a draft (\\input is not followed).")
-    threshold: float = Field(0.5, ge=0.0, le=1.0, description="Score from which a sentence needs a citation.")
+    threshold: float = Field(
+        DEFAULT_THRESHOLD, ge=0.0, le=1.0, description="Score from which a sentence needs a citation."
+    )
     top_n: int = Field(3, ge=0, le=20, description="Suggestions per sentence that needs a citation.")
     rerank: Literal["auto", "on", "off"] | None = Field(None, description="Override the server's rerank mode.")
     adapt: bool = Field(True, description="Tune the scores to the draft's own cited sentences.")
