@@ -26,7 +26,7 @@ async def test_a_claim_without_citation_gets_a_diagnostic_and_a_quick_fix(
     workspace: Path,  # noqa: F811
 ) -> None:
     doc = Buffer(client, workspace, "claims.tex", TEXT)
-    found = _needs_citation(await doc.diagnostics(until=lambda f: bool(_needs_citation(f))))
+    found = _needs_citation(await doc.diagnostics(until=lambda f: bool(_needs_citation(f)), timeout=180))
     (diagnostic,) = found  # the claim, not the thanks
     assert diagnostic.severity == lsp.DiagnosticSeverity.Information
     assert diagnostic.message.startswith("may need a citation")
@@ -48,11 +48,11 @@ async def test_the_diagnostic_waits_for_a_save_after_an_edit(
     workspace: Path,  # noqa: F811
 ) -> None:
     doc = Buffer(client, workspace, "edited.tex", TEXT)
-    await doc.diagnostics(until=lambda f: bool(_needs_citation(f)))
+    await doc.diagnostics(until=lambda f: bool(_needs_citation(f)), timeout=180)
     # Citing the claim by typing: the stale diagnostic goes with the next publish, and no check runs per keystroke.
     doc.replace(TEXT.replace("translation.", "translation \\cite{vaswani2017attention}."))
-    assert _needs_citation(await doc.diagnostics(until=lambda f: not _needs_citation(f))) == []
+    assert _needs_citation(await doc.diagnostics(until=lambda f: not _needs_citation(f), timeout=180)) == []
     # Uncite it again and save: the check runs again.
     doc.replace(TEXT)
     client.text_document_did_save(lsp.DidSaveTextDocumentParams(lsp.TextDocumentIdentifier(doc.uri)))
-    assert _needs_citation(await doc.diagnostics(until=lambda f: bool(_needs_citation(f))))
+    assert _needs_citation(await doc.diagnostics(until=lambda f: bool(_needs_citation(f)), timeout=180))
