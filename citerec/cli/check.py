@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -25,6 +25,9 @@ from citerec.cli.common import (
 )
 from citerec.cli.suggest import _read
 from citerec.rerank import DEFAULT_RERANKER
+
+if TYPE_CHECKING:
+    from citerec.check import CheckResult
 
 FORMATS = ("table", "json")
 
@@ -89,7 +92,8 @@ def check(
     _print_table(result)
 
 
-def _print_table(result) -> None:  # noqa: ANN001 - CheckResult, imported lazily
+def _print_table(result: CheckResult) -> None:
+    """The flagged sentences, likeliest first, each with its suggestions."""
     flagged = result.flagged()
     how = "adapted to this draft's citations" if result.adapted else "default model (too few citations to adapt)"
     title = (
