@@ -11,6 +11,7 @@ import logging
 import typer
 
 from citerec import __version__
+from citerec.cli import check as check_cli
 from citerec.cli import evaluate as evaluate_cli
 from citerec.cli import index as index_cli
 from citerec.cli import library as library_cli
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.add_typer(library_cli.app, name="library")
 app.command("suggest")(suggest_cli.suggest)
 app.command("eval")(evaluate_cli.evaluate)
+app.command("check")(check_cli.check)
 app.command("rerank")(rerank_cli.rerank)
 app.add_typer(index_cli.app, name="index")
 app.command("serve")(serve_cli.serve)

@@ -27,6 +27,7 @@ from pygls.uris import to_fs_path
 from citerec import __version__
 from citerec.lsp import cursor
 from citerec.lsp.bibs import ImportSummary
+from citerec.lsp.citeworthy import Citeworthiness, citation_actions
 from citerec.lsp.editor import EditorSession, EditorSettings
 from citerec.lsp.features import (
     code_actions,
@@ -69,6 +70,7 @@ class CiterecServer(LanguageServer):
         self.watcher = BibWatcher(self._bibs_changed, poll=settings.poll, debounce=settings.debounce)
         self.pending: dict[str, list[Work]] = {}
         self.diagnosing: dict[str, asyncio.Task] = {}
+        self.citeworthy = Citeworthiness(self)  # "may need a citation", checked on open and save
         self._positions: dict[str, tuple[int, Positions]] = {}
         self.projects = OpenProjects()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -297,6 +299,7 @@ class CiterecServer(LanguageServer):
             return
         found = await self.run(missing_key_diagnostics, editor, text, positions)
         found += await self.run(read_warning_diagnostics, text, positions)
+        found += self.citeworthy.current(uri, text)
         now = self.workspace.text_documents.get(uri)
         if (now.version if now is not None else None) == version:
             self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, found, version))
@@ -347,6 +350,7 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         ls.start_editor(params.text_document.uri)
         ls.schedule_diagnostics(params.text_document.uri, 0)
         ls.read_project(params.text_document.uri)
+        ls.citeworthy.schedule(params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: CiterecServer, params: lsp.DidChangeTextDocumentParams) -> None:
@@ -357,6 +361,7 @@ def create_server(settings: ServerSettings) -> CiterecServer:
     def did_save(ls: CiterecServer, params: lsp.DidSaveTextDocumentParams) -> None:
         ls.schedule_diagnostics(params.text_document.uri, 0)
         ls.read_project(params.text_document.uri)
+        ls.citeworthy.schedule(params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: CiterecServer, params: lsp.DidCloseTextDocumentParams) -> None:
@@ -364,6 +369,7 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         task = ls.diagnosing.pop(uri, None)
         if task is not None:
             task.cancel()
+        ls.citeworthy.forget(uri)
         ls._positions.pop(uri, None)
         unused = ls.projects.drop(uri)
         if unused is not None:
@@ -438,7 +444,8 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         if editor is None:
             return None
         plan = editor.plans.plan_for(ls.projects.key(work.uri))
-        actions = await ls.run(code_actions, editor, work.uri, work.text, work.positions, params, plan)
+        actions = citation_actions(work.uri, params)
+        actions += await ls.run(code_actions, editor, work.uri, work.text, work.positions, params, plan)
         only = params.context.only
         if only:
             wanted = [getattr(k, "value", k) for k in only]

@@ -29,6 +29,7 @@ from citerec.serve.docs import add_offline_docs
 from citerec.serve.limits import ServeLimits, too_large
 from citerec.serve.rerank_api import accepted_model_names, rerank_router
 from citerec.serve.schemas import (
+    CheckRequest,
     ErrorBody,
     Health,
     QueueHealth,
@@ -215,6 +216,19 @@ def create_app(
             if (value := getattr(body, name)) is not None
         }
         result = await service.suggest(body.source, is_tex=body.tex is not None, changes=changes)
+        return result.to_json()
+
+    @api.post("/check", tags=["check"])
+    async def check(body: CheckRequest) -> dict:
+        """Where the text may need citations: the JSON of `citerec check --format json`."""
+        from citerec.check import CheckOptions
+
+        if len(body.source) > limits.max_text_chars:
+            raise too_large("the text", len(body.source), limits.max_text_chars, "characters")
+        base = service.suggester.options
+        suggest_options = dataclasses.replace(base, rerank=body.rerank or base.rerank, top_n=max(body.top_n, 1))
+        options = CheckOptions(threshold=body.threshold, top_n=body.top_n, adapt=body.adapt, suggest=suggest_options)
+        result = await service.check(body.source, is_tex=body.tex is not None, options=options)
         return result.to_json()
 
     @api.get("/library/search", response_model=SearchResponse, tags=["library"])

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from citerec.check.detector import DEFAULT_THRESHOLD
+
 
 class RerankDocument(BaseModel):
     """A document given as an object, as Cohere allows."""
@@ -117,6 +119,30 @@ class SuggestRequest(BaseModel):
             raise ValueError("give exactly one of 'text' or 'tex'")
         if not (self.text or self.tex or "").strip():
             raise ValueError("the text is empty")
+        return self
+
+    @property
+    def source(self) -> str:
+        return self.text if self.text is not None else self.tex  # type: ignore[return-value]
+
+
+class CheckRequest(BaseModel):
+    """Exactly one of `text` or `tex`: where it may need citations (the JSON of `citerec check --format json`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(None, description="Plain text: a paragraph or an abstract.")
+    tex: str | None = Field(None, description="LaTeX source of a draft (\\input is not followed).")
+    threshold: float = Field(
+        DEFAULT_THRESHOLD, ge=0.0, le=1.0, description="Score from which a sentence needs a citation."
+    )
+    top_n: int = Field(3, ge=0, le=20, description="Suggestions per sentence that needs a citation.")
+    rerank: Literal["auto", "on", "off"] | None = Field(None, description="Override the server's rerank mode.")
+    adapt: bool = Field(True, description="Tune the scores to the draft's own cited sentences.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CheckRequest:
+        SuggestRequest._one_source(self)  # type: ignore[arg-type]  # the same rule: one non-empty source
         return self
 
     @property

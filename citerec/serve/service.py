@@ -26,6 +26,7 @@ from citerec.session import LibrarySession
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from citerec.check import CheckOptions, CheckResult
     from citerec.index import Index
     from citerec.recall import Candidate
     from citerec.rerank import Reranker
@@ -105,6 +106,14 @@ class Service:
         if options.rerank == "on" and self.batcher is None:
             raise RerankUnavailable("rerank 'on' was asked but this server has no reranker loaded")
         return await self._in_pool(self.suggester.suggest_text, text, is_tex=is_tex, options=options)
+
+    async def check(self, text: str, *, is_tex: bool, options: CheckOptions) -> CheckResult:
+        """Where `text` may need citations (`citerec.check`), with the server's suggester."""
+        from citerec.check import check_text
+
+        if options.suggest.rerank == "on" and self.batcher is None:
+            raise RerankUnavailable("rerank 'on' was asked but this server has no reranker loaded")
+        return await self._in_pool(check_text, self.suggester, text, is_tex=is_tex, options=options)
 
     async def search(self, query: str, k: int, method: str) -> list[Candidate]:
         """Recall over the library (BM25 + dense, fused), without reranking."""

@@ -124,6 +124,56 @@ $("suggest-go").addEventListener("click", async () => {
   }
 });
 
+// -- where to cite ---------------------------------------------------------
+// The draft as sent, with the sentences that likely need a citation marked (offsets come from the service).
+// Offsets count code points (Python's str), not UTF-16 units: slice an array of code points.
+function renderDraft(source, sentences) {
+  const text = Array.from(source);
+  const slice = (a, b) => text.slice(a, b).join("");
+  const flagged = sentences.filter((s) => s.needs_citation).sort((a, b) => a.start - b.start);
+  const parts = [];
+  let at = 0;
+  for (const s of flagged) {
+    if (s.start < at) continue;
+    parts.push(slice(at, s.start));
+    const mark = el("mark", { className: "needs-citation", title: `may need a citation (${Math.round(s.score * 100)}%)` },
+      slice(s.start, s.end));
+    mark.addEventListener("click", () => {
+      for (const other of document.querySelectorAll("mark.needs-citation")) other.classList.remove("selected");
+      mark.classList.add("selected");
+      const context = { file: s.file, line_start: s.line, section: s.section, sentence: s.text, suggestions: s.suggestions };
+      $("check-suggestions").replaceChildren(renderContext(context, s.suggestions.some((x) => x.rerank_score !== null)));
+    });
+    parts.push(mark);
+    at = s.end;
+  }
+  parts.push(slice(at));
+  $("check-draft").replaceChildren(...parts);
+  return flagged.length;
+}
+
+$("check-go").addEventListener("click", async () => {
+  const text = $("check-text").value;
+  if (!text.trim()) return setStatus("check-status", "Paste a draft first.", true);
+  const threshold = Number($("check-threshold").value);
+  const body = { threshold: Number.isFinite(threshold) ? threshold : 0.3, rerank: $("check-rerank").value };
+  body[$("check-is-tex").checked ? "tex" : "text"] = text;
+  $("check-go").disabled = true;
+  $("check-draft").replaceChildren();
+  $("check-suggestions").replaceChildren();
+  setStatus("check-status", "Checking…");
+  try {
+    const result = await api("POST", "/v1/check", body);
+    const flagged = renderDraft(text, result.sentences);
+    const how = result.adapted ? "adapted to this draft's citations" : "default model";
+    setStatus("check-status", `${flagged} of ${result.sentences.length} uncited sentence(s) may need a citation (${how})`);
+  } catch (error) {
+    setStatus("check-status", error.message, true);
+  } finally {
+    $("check-go").disabled = false;
+  }
+});
+
 // -- rerank --------------------------------------------------------------
 $("rerank-go").addEventListener("click", async () => {
   const query = $("rerank-query").value.trim();

@@ -1,0 +1,188 @@
+"""Where to cite, measured on the eval papers: does `citerec check` find the citations a writer left out?
+
+Two readings of every paper, each scored leave-one-paper-out (the prior model of
+a paper never saw it):
+
+- finishing: the citation commands of a seeded 30 % of the citing sentences are
+  hidden; the draft adaptation learns from the other 70 %; every sentence
+  without a citation is ranked, and the hidden ones are the positives;
+- fresh: every citation is hidden (no adaptation possible); every citing
+  sentence is a positive.
+
+Metrics: average precision (AP), precision at n (n = number hidden), ROC AUC,
+and precision/recall/F1 at the default threshold (what a user sees), per paper
+and macro; beside a random ranking (mean of 20 draws) and the cue-words rule,
+measured in the same run.
+
+    python benchmarks/citeworthiness.py [--papers DIR] [--cache DIR] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO / "scripts"))
+from _measure import table  # noqa: E402
+from train_citeworthiness import (  # noqa: E402
+    DEFAULT_CACHE,
+    DEFAULT_PAPERS,
+    L2,
+    PaperData,
+    average_precision,
+    leave_one_out,
+    load_papers,
+)
+
+from citerec.check.detector import DEFAULT_THRESHOLD, score_rows  # noqa: E402
+from citerec.check.features import cue_rule_scores  # noqa: E402
+from citerec.check.model import CiteModel  # noqa: E402
+
+HIDE_SHARE = 0.30
+SEED = 23
+RANDOM_DRAWS = 20
+CUE_RULE_CUT = 1.0  # the cue rule flags a sentence from this weighted cue count
+
+log = logging.getLogger("citeworthiness")
+
+
+def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Probability that a positive outranks a negative (ties count half)."""
+    pos, neg = scores[positive], scores[~positive]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    order = np.argsort(np.concatenate([pos, neg]), kind="stable")
+    ranks = np.empty(len(order))
+    values = np.concatenate([pos, neg])[order]
+    i = 0
+    while i < len(values):  # average ranks over ties
+        j = i
+        while j + 1 < len(values) and values[j + 1] == values[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def metrics(scores: np.ndarray, positive: np.ndarray, flagged: np.ndarray | None) -> dict[str, float]:
+    n = int(positive.sum())
+    top = np.argsort(-scores, kind="stable")[:n]
+    out = {
+        "ap": average_precision(scores, positive),
+        "p@n": float(positive[top].mean()) if n else float("nan"),
+        "auc": roc_auc(scores, positive),
+    }
+    if flagged is not None:
+        hits = int((flagged & positive).sum())
+        precision = hits / flagged.sum() if flagged.sum() else 0.0
+        recall = hits / n if n else 0.0
+        out |= {
+            "precision": precision,
+            "recall": recall,
+            "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+            "flagged": int(flagged.sum()),
+        }
+    return out
+
+
+def hidden_mask(paper: PaperData, share: float = HIDE_SHARE) -> np.ndarray:
+    """A fixed, seeded `share` of the paper's citing sentences."""
+    cited = np.flatnonzero(paper.cited)
+    rng = np.random.default_rng(SEED + zlib.crc32(paper.name.encode()))
+    chosen = rng.choice(cited, size=round(share * len(cited)), replace=False)
+    mask = np.zeros(len(paper.rows), dtype=bool)
+    mask[chosen] = True
+    return mask
+
+
+def evaluate(paper: PaperData, model: CiteModel, reading: str) -> dict[str, dict[str, float]]:
+    """One paper in one reading: the detector, the cue rule and random, on the same sentences."""
+    hidden = hidden_mask(paper) if reading == "finishing" else paper.cited
+    visible = paper.cited & ~hidden
+    scores, adapted = score_rows(paper.rows, paper.embeddings, paper.strength, model=model, cited=visible)
+    pool = ~visible  # every sentence without a (visible) citation is ranked
+    positive = hidden[pool]
+    jitter = np.random.default_rng(SEED).random(len(paper.rows)) * 1e-6  # ties in the cue rule: random order
+    cues = cue_rule_scores(paper.rows) + jitter
+    rng = np.random.default_rng(SEED)
+    draws = [metrics(rng.random(int(pool.sum())), positive, None) for _ in range(RANDOM_DRAWS)]
+    return {
+        "detector": metrics(scores[pool], positive, scores[pool] >= DEFAULT_THRESHOLD) | {"adapted": float(adapted)},
+        "cue_rule": metrics(cues[pool], positive, cues[pool] >= CUE_RULE_CUT),
+        "random": {k: float(np.mean([d[k] for d in draws])) for k in draws[0]},
+        "counts": {"ranked": int(pool.sum()), "hidden": int(positive.sum())},
+    }
+
+
+def macro(per_paper: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for method in ("detector", "cue_rule", "random"):
+        keys = next(iter(per_paper.values()))[method].keys()
+        out[method] = {k: float(np.nanmean([p[method][k] for p in per_paper.values()])) for k in keys}
+    return out
+
+
+def _row(name: str, r: dict[str, dict[str, float]]) -> list[object]:
+    d, c, z = r["detector"], r["cue_rule"], r["random"]
+    return [
+        name,
+        r.get("counts", {}).get("ranked", ""),
+        r.get("counts", {}).get("hidden", ""),
+        f"{d['ap']:.3f}",
+        f"{c['ap']:.3f}",
+        f"{z['ap']:.3f}",
+        f"{d['p@n']:.3f}",
+        f"{c['p@n']:.3f}",
+        f"{d['auc']:.3f}",
+        f"{c['auc']:.3f}",
+        f"{d['precision']:.3f}",
+        f"{d['recall']:.3f}",
+        f"{d['f1']:.3f}",
+        f"{c['f1']:.3f}",
+    ]
+
+
+HEADERS = ["paper", "ranked", "hidden", "AP", "AP cue", "AP rand", "P@n", "P@n cue", "AUC", "AUC cue",
+           "P@thr", "R@thr", "F1@thr", "F1 cue"]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--papers", type=Path, default=DEFAULT_PAPERS)
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("citerec", "bm25s"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    papers = load_papers(args.papers, args.cache)
+    models = leave_one_out(papers, l2=L2, cache=args.cache)
+    report: dict[str, object] = {"seed": SEED, "hide_share": HIDE_SHARE, "threshold": DEFAULT_THRESHOLD}
+    for reading in ("finishing", "fresh"):
+        per_paper = {p.name: evaluate(p, models[p.name], reading) for p in papers}
+        total = macro(per_paper)
+        rows = [_row(name, r) for name, r in per_paper.items()] + [_row("**macro**", total)]
+        what = "30 % of citing sentences hidden" if reading == "finishing" else "every citation hidden"
+        print(f"\n### {reading} reading ({what})\n")
+        print(table(HEADERS, rows))
+        d, c, z = total["detector"], total["cue_rule"], total["random"]
+        print(
+            f"\nmacro AP {d['ap']:.3f} = {d['ap'] / z['ap']:.2f}× random ({z['ap']:.3f}), "
+            f"{d['ap'] - c['ap']:+.3f} vs cue rule ({c['ap']:.3f}); "
+            f"at threshold {DEFAULT_THRESHOLD}: precision {d['precision']:.3f}, recall {d['recall']:.3f}"
+        )
+        report[reading] = {"papers": per_paper, "macro": total}
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+"""Where to cite: score every uncited sentence of a draft by how likely it needs a citation.
+
+The pipeline: the reader's sentences (features.read_sentences) → MiniLM vectors,
+cue words, position and section, and how strongly the library answers each
+sentence (one recall call) → the shipped model's prior score → the per-draft
+adaptation (model.adapt) when the draft cites enough → the sentences over the
+threshold get their suggestions from the ordinary suggester (reranked when on).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from citerec.check.features import SentenceRow, draft_features, read_sentences, text_features
+from citerec.check.model import CiteModel, adapt, load_model, sigmoid
+from citerec.suggest import Suggester, Suggestion, SuggestOptions
+
+if TYPE_CHECKING:
+    from citerec.embed import Embedder
+    from citerec.latex import Draft
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THRESHOLD = 0.3  # best F1 of the hidden citations (finishing reading), leave-one-paper-out
+ADAPT_HALF = 50  # cited sentences at which the draft's adaptation and the shipped model weigh the same
+STRENGTH_DEPTH = 10
+_VECTOR_FEATURES = ("emb_", "paragraph_emb_")
+CHECK_EMBEDDER = None  # the bundled MiniLM (ONNX int8): the shipped model's embedding features come from it
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """How a check runs: the cut, suggestions per sentence, whether to adapt to the draft, how to suggest."""
+
+    threshold: float = DEFAULT_THRESHOLD
+    top_n: int = 5
+    adapt: bool = True
+    suggest: SuggestOptions = SuggestOptions()
+
+    def __post_init__(self) -> None:
+        from citerec.errors import CiterecError
+
+        if not 0.0 <= self.threshold <= 1.0:
+            raise CiterecError(f"--threshold must be between 0 and 1, not {self.threshold}")
+        if self.top_n < 0:
+            raise CiterecError("--top must be 0 or more")
+
+
+@dataclass(frozen=True)
+class SentenceCheck:
+    """One uncited sentence, its score in [0, 1], and (when it likely needs one) what to cite."""
+
+    file: str
+    line: int
+    end_line: int
+    text: str
+    score: float
+    needs_citation: bool
+    section: str
+    suggestions: tuple[Suggestion, ...] = ()
+    start: int = 0  # character offsets of the sentence in its file (editors and the web page mark it)
+    end: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "end_line": self.end_line,
+            "text": self.text,
+            "score": round(self.score, 4),
+            "needs_citation": self.needs_citation,
+            "section": self.section,
+            "start": self.start,
+            "end": self.end,
+            "suggestions": [s.to_json() for s in self.suggestions],
+        }
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A draft's uncited sentences, in reading order, and how they were scored."""
+
+    source: str
+    sentences: tuple[SentenceCheck, ...]
+    threshold: float
+    adapted: bool  # whether the draft's own citations tuned the scores
+    model_version: str
+    n_cited: int
+
+    def flagged(self) -> list[SentenceCheck]:
+        return [s for s in self.sentences if s.needs_citation]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "model_version": self.model_version,
+            "threshold": self.threshold,
+            "adapted": self.adapted,
+            "n_cited_sentences": self.n_cited,
+            "sentences": [s.to_json() for s in self.sentences],
+        }
+
+
+_EMBEDDER: list[Embedder] = []
+
+
+def embed_sentences(texts: Sequence[str]) -> np.ndarray:
+    """The sentences' vectors from the embedder the shipped model was trained with (loaded once)."""
+    from citerec.embed import load_embedder
+
+    if not _EMBEDDER:
+        _EMBEDDER.append(load_embedder(CHECK_EMBEDDER))
+    if not texts:
+        return np.zeros((0, 384))
+    return np.asarray(_EMBEDDER[0].embed_queries(list(texts)), dtype=np.float64)
+
+
+def recall_strength(suggester: Suggester, texts: Sequence[str]) -> np.ndarray:
+    """How strongly the library answers each sentence: top dense and BM25 scores and their margins.
+
+    The one place this package reaches into recall, so a change there is a change here only.
+    """
+    from citerec.recall import RecallSpec, recall_texts
+
+    lists = recall_texts(suggester.index, list(texts), RecallSpec(k=STRENGTH_DEPTH)) if texts else []
+    return strength_from(lists)
+
+
+def strength_from(lists: Sequence[Sequence[Any]]) -> np.ndarray:
+    """Four numbers per candidate list (objects with `dense_score` and `bm25_score`)."""
+    out = np.zeros((len(lists), 4))
+    for i, candidates in enumerate(lists):
+        dense = sorted((c.dense_score for c in candidates if c.dense_score is not None), reverse=True) + [0.0, 0.0]
+        bm25 = sorted((c.bm25_score for c in candidates if c.bm25_score is not None), reverse=True) + [0.0, 0.0]
+        out[i] = (
+            dense[0],
+            dense[0] - dense[1],
+            np.log1p(max(bm25[0], 0.0)),
+            np.log1p(max(bm25[0], 0.0)) - np.log1p(max(bm25[1], 0.0)),
+        )
+    return out
+
+
+def score_rows(
+    rows: Sequence[SentenceRow],
+    embeddings: np.ndarray,
+    strength: np.ndarray,
+    *,
+    model: CiteModel,
+    cited: np.ndarray | None = None,
+    adapt_to_draft: bool = True,
+    seed: int = 0,
+) -> tuple[np.ndarray, bool]:
+    """Every row's score in [0, 1] and whether the draft adaptation was used.
+
+    `cited` overrides which rows count as cited (the benchmark hides some); default: the rows' own.
+    """
+    cited = np.array([r.cited for r in rows], dtype=bool) if cited is None else cited.astype(bool)
+    x, names = text_features(rows, embeddings, strength)
+    prior = model.logit(x)
+    if adapt_to_draft:
+        # the draft-level model sees the readable features (cues, position, section), not the vectors
+        small = x[:, [i for i, name in enumerate(names) if not name.startswith(_VECTOR_FEATURES)]]
+        adapted = adapt(prior, np.hstack([small, draft_features(rows, cited)]), cited, seed=seed)
+        if adapted is not None:
+            # The draft's own evidence weighs in as it grows: a short paper's few citations would overrule
+            # what the papers behind the shipped model agree on.
+            share = cited.sum() / (cited.sum() + ADAPT_HALF)
+            return share * adapted + (1 - share) * sigmoid(prior), True
+    return sigmoid(prior), False
+
+
+def check_rows(
+    suggester: Suggester, rows: Sequence[SentenceRow], options: CheckOptions, *, model: CiteModel | None = None
+) -> tuple[list[SentenceCheck], bool]:
+    """Scores and suggestions for the uncited ones among `rows` (one draft's sentences)."""
+    model = model or load_model()
+    texts = [r.text for r in rows]
+    scores, adapted = score_rows(
+        rows, embed_sentences(texts), recall_strength(suggester, texts), model=model, adapt_to_draft=options.adapt
+    )
+    uncited = [(row, float(score)) for row, score in zip(rows, scores, strict=True) if not row.cited]
+    flagged = [row.context for row, score in uncited if score >= options.threshold]
+    suggestions: dict[tuple[str, int], tuple[Suggestion, ...]] = {}
+    if flagged and options.top_n > 0:
+        opts = dataclasses.replace(options.suggest, top_n=options.top_n)
+        for item in suggester.rank(flagged, opts):
+            suggestions[(item.context.file, item.context.start)] = item.suggestions
+    checks = [
+        SentenceCheck(
+            file=row.file,
+            line=row.line,
+            end_line=row.end_line,
+            text=row.text,
+            score=score,
+            needs_citation=score >= options.threshold,
+            section=row.section,
+            suggestions=suggestions.get((row.file, row.context.start), ()),
+            start=row.context.start,
+            end=row.context.end,
+        )
+        for row, score in uncited
+    ]
+    return checks, adapted
+
+
+def check_text(suggester: Suggester, text: str, *, is_tex: bool, options: CheckOptions | None = None) -> CheckResult:
+    """`check_draft` on text sent by someone else (the HTTP service): its includes are never followed."""
+    from citerec.latex import read_draft
+
+    return check_draft(suggester, read_draft("draft.tex" if is_tex else "draft.txt", text=text, is_tex=is_tex), options)
+
+
+def check_draft(suggester: Suggester, draft: Draft, options: CheckOptions | None = None) -> CheckResult:
+    """Where `draft` may need citations, against the suggester's library."""
+    options = options or CheckOptions()
+    model = load_model()
+    rows = read_sentences(draft)
+    checks, adapted = check_rows(suggester, rows, options, model=model)
+    n_cited = sum(r.cited for r in rows)
+    log.info(
+        "%s: %d sentences, %d cited, %d flagged", draft.main, len(rows), n_cited, sum(c.needs_citation for c in checks)
+    )
+    return CheckResult(
+        source=str(draft.main),
+        sentences=tuple(checks),
+        threshold=options.threshold,
+        adapted=adapted,
+        model_version=model.version,
+        n_cited=n_cited,
+    )

@@ -1,0 +1,195 @@
+"""Where to cite: sentences and features, the model and its per-draft adaptation, and `citerec check`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from citerec.check.features import cue_rule_scores, read_sentences, section_kind, text_features
+from citerec.check.model import CiteModel, adapt, fit_logistic, load_model, sigmoid
+from citerec.cli import app
+from citerec.errors import CiterecError
+from citerec.latex import read_draft
+
+runner = CliRunner()
+
+DRAFT = r"""\documentclass{article}
+\begin{document}
+\begin{abstract}
+We study citation gaps in drafts. Our tool finds them quickly.
+\end{abstract}
+\section{Introduction}
+Transformers have been shown to outperform recurrent networks on translation.
+Recent work by Smith et al. reports large gains from pre-training on papers \cite{smith2020}.
+We present a detector for sentences that need a citation.
+\begin{figure}
+\caption{The accuracy of our detector on the three test drafts.}
+\end{figure}
+\begin{verbatim}
+This listing sentence is code and never a claim at all.
+\end{verbatim}
+\begin{equation}
+E = m c^2
+\end{equation}
+\section{Results}
+In Table 2 we show that our method is faster than the baseline.
+Ok then.
+\begin{thebibliography}{1}
+\bibitem{smith2020} J. Smith. A bibliography entry is never a sentence to check.
+\end{thebibliography}
+\end{document}
+"""
+
+
+@pytest.fixture
+def draft_file(tmp_path: Path) -> Path:
+    path = tmp_path / "gaps.tex"
+    path.write_text(DRAFT, encoding="utf-8")
+    return path
+
+
+def test_sentences_skip_abstract_code_bibliography_and_fragments(draft_file: Path) -> None:
+    rows = read_sentences(read_draft(draft_file))
+    texts = [r.text for r in rows]
+    assert not any("citation gaps" in t or "listing sentence" in t or "bibliography entry" in t for t in texts)
+    assert "Ok then." not in texts
+    shown = next(r for r in rows if r.text.startswith("Transformers"))
+    assert (shown.line, shown.end_line, shown.cited, shown.section_kind) == (7, 7, False, "introduction")
+    assert next(r for r in rows if "Smith" in r.text).cited
+    caption = next(r for r in rows if r.text.startswith("The accuracy"))
+    assert caption.caption and not shown.caption
+    assert next(r for r in rows if "Table 2" in r.text).section_kind == "results"
+
+
+def test_section_kinds_and_cue_rule() -> None:
+    assert section_kind("Related Work") == "related"
+    assert section_kind("Experimental results") == "results"
+    assert section_kind("Acknowledgements") == "other"
+    rows = read_sentences(read_draft("x.tex", text=DRAFT))
+    scores = dict(zip((r.text[:12] for r in rows), cue_rule_scores(rows), strict=True))
+    assert scores["Transformers"] > scores["In Table 2 w"]
+
+
+def test_features_are_named_and_paragraph_aware(draft_file: Path) -> None:
+    rows = read_sentences(read_draft(draft_file))
+    emb = np.eye(len(rows), 8)
+    x, names = text_features(rows, emb, np.zeros((len(rows), 4)))
+    assert x.shape == (len(rows), len(names))
+    # the paragraph vector of a sentence is the mean of the others in its paragraph, itself left out
+    first = names.index("paragraph_emb_0")
+    intro = [i for i, r in enumerate(rows) if r.paragraph == rows[0].paragraph]
+    assert len(intro) == 3
+    assert x[intro[1], first] == pytest.approx(0.5) and x[intro[0], first] == 0.0
+
+
+def test_logistic_fit_separates_and_model_round_trips(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    y = (x[:, 0] - 0.5 * x[:, 1] + 0.3 * rng.normal(size=400) > 0).astype(float)
+    coef, _ = fit_logistic(x, y, l2=0.1)
+    assert coef[0] > 1.0 and coef[1] < -0.3 and abs(coef[2]) < 0.5
+    model = CiteModel.fit(x, y, ["a", "b", "c"], version="t")
+    path = tmp_path / "m.json"
+    model.save(path)
+    again = load_model(path)
+    assert again.version == "t" and again.names == ("a", "b", "c")
+    assert np.allclose(again.logit(x), model.logit(x), atol=1e-3)
+    with pytest.raises(CiterecError, match="expects 3 features"):
+        again.logit(x[:, :2])
+
+
+def test_a_file_that_is_no_model_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "something else"}', encoding="utf-8")
+    with pytest.raises(CiterecError, match="bad.json: not a citerec-citeworthiness model"):
+        load_model(bad)
+
+
+def test_adaptation_treats_uncited_as_unlabelled() -> None:
+    """Positives share a feature; a third of them are hidden among the uncited. Adaptation must rank the hidden
+    ones first and, with the Elkan-Noto correction, give them a higher score than the labelled rate would."""
+    rng = np.random.default_rng(1)
+    n = 600
+    truth = rng.random(n) < 0.25
+    x = np.column_stack([truth + 0.4 * rng.normal(size=n), rng.normal(size=n)])
+    hidden = truth & (rng.random(n) < 0.35)
+    cited = truth & ~hidden
+    scores = adapt(np.zeros(n), x, cited)
+    assert scores is not None and scores.min() >= 0.0 and scores.max() <= 1.0
+    pool = ~cited
+
+    def precision_at_n(ranking: np.ndarray) -> float:
+        return float(hidden[pool][np.argsort(-ranking[pool])[: hidden.sum()]].mean())
+
+    # as good as ranking by the informative feature itself, far above the hidden ones' share of the pool
+    assert precision_at_n(scores) >= precision_at_n(x[:, 0]) - 0.05
+    assert precision_at_n(scores) > 3 * hidden[pool].mean()
+    assert scores[hidden].mean() > 0.5 > scores[pool & ~hidden].mean()
+    assert adapt(np.zeros(n), x, np.zeros(n, dtype=bool)) is None  # nothing cited: nothing to learn from
+
+
+def test_shipped_model_matches_the_features() -> None:
+    model = load_model()
+    rows = read_sentences(read_draft("x.tex", text=DRAFT))
+    x, names = text_features(rows, np.zeros((len(rows), 384)), np.zeros((len(rows), 4)))
+    assert tuple(names) == model.names
+    assert model.info["lopo_macro_average_precision"] > 0
+    assert np.all((sigmoid(model.logit(x)) >= 0) & (sigmoid(model.logit(x)) <= 1))
+
+
+def _check(library_dir: Path, draft: Path, *args: str):
+    return runner.invoke(app, ["check", str(draft), "-L", str(library_dir), "--rerank", "off", *args])
+
+
+@pytest.fixture
+def gapped_draft(examples_dir: Path, tmp_path: Path) -> Path:
+    """The example draft with two citations taken out: the sentences a writer forgot to cite."""
+    folder = tmp_path / "gapped"
+    shutil.copytree(examples_dir, folder)
+    draft = folder / "draft.tex"
+    text = draft.read_text(encoding="utf-8")
+    for cite in (" \\cite{reimers2019sentence}", "\n\\citep{faerber2020citation}"):
+        assert cite in text
+        text = text.replace(cite, "")
+    draft.write_text(text, encoding="utf-8")
+    return draft
+
+
+def test_check_json_ranks_the_forgotten_citations_first(example_library_dir, gapped_draft) -> None:
+    result = _check(example_library_dir, gapped_draft, "--format", "json", "--threshold", "0.3", "--top", "2")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    sentences = {s["text"].split()[0]: s for s in data["sentences"]}
+    assert set(sentences) == {"Citation", "Our", "Each"}  # every sentence without a citation, once
+    assert {"file", "line", "end_line", "text", "score", "needs_citation", "suggestions"} <= set(sentences["Each"])
+    assert all(0.0 <= s["score"] <= 1.0 and s["line"] <= s["end_line"] for s in sentences.values())
+    assert all(s["needs_citation"] == (s["score"] >= 0.3) for s in sentences.values())
+    assert sentences["Each"]["score"] > sentences["Our"]["score"] < sentences["Citation"]["score"]
+    lines = gapped_draft.read_text(encoding="utf-8").splitlines()
+    first = next(n for n, line in enumerate(lines, 1) if line.startswith("Each paper is represented"))
+    assert (sentences["Each"]["line"], sentences["Each"]["end_line"]) == (first, first + 1)
+    assert sentences["Each"]["needs_citation"] and not sentences["Our"]["needs_citation"]
+    assert "reimers2019sentence" in [x["key"] for x in sentences["Each"]["suggestions"]]
+    assert all(len(s["suggestions"]) <= 2 for s in sentences.values())
+    assert not sentences["Our"]["suggestions"]  # below the threshold: no suggestions asked for
+
+
+def test_check_table_and_bad_options(example_library_dir, examples_dir, gapped_draft, tmp_path) -> None:
+    result = _check(example_library_dir, gapped_draft, "--threshold", "0.3", "--top", "1")
+    assert result.exit_code == 0, result.output
+    assert "of 3 uncited sentences" in result.output and "draft.tex:" in result.output
+    assert "reimers2019sentence" in result.output and "Our tool works" not in result.output
+    bad = _check(example_library_dir, examples_dir / "draft.tex", "--threshold", "1.5")
+    assert bad.exit_code == 1 and "--threshold must be between 0 and 1" in bad.output
+    missing = _check(example_library_dir, tmp_path / "nope.tex")
+    assert missing.exit_code == 1 and "nope.tex: no such file" in missing.output
+    broken = tmp_path / "broken.tex"
+    broken.write_text("\\begin{document}\nText.\n\\begin{verbatim}\nnever closed\n", encoding="utf-8")
+    failed = _check(example_library_dir, broken)
+    assert failed.exit_code == 1 and "broken.tex:3: \\begin{verbatim} is never ended" in failed.output
+    assert len(failed.output.strip().splitlines()) == 1
