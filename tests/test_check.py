@@ -190,6 +190,8 @@ def test_check_table_and_bad_options(example_library_dir, examples_dir, gapped_d
     assert missing.exit_code == 1 and "nope.tex: no such file" in missing.output
     broken = tmp_path / "broken.tex"
     broken.write_text("\\begin{document}\nText.\n\\begin{verbatim}\nnever closed\n", encoding="utf-8")
-    failed = _check(example_library_dir, broken)
+    recovered = _check(example_library_dir, broken)  # read on, the damage a warning
+    assert recovered.exit_code == 0 and "broken.tex:3: \\begin{verbatim} is never ended" in recovered.output
+    failed = _check(example_library_dir, broken, "--strict")
     assert failed.exit_code == 1 and "broken.tex:3: \\begin{verbatim} is never ended" in failed.output
     assert len(failed.output.strip().splitlines()) == 1

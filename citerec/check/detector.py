@@ -180,6 +180,8 @@ def check_rows(
     suggester: Suggester, rows: Sequence[SentenceRow], options: CheckOptions, *, model: CiteModel | None = None
 ) -> tuple[list[SentenceCheck], bool]:
     """Scores and suggestions for the uncited ones among `rows` (one draft's sentences)."""
+    if not rows:
+        return [], False
     model = model or load_model()
     texts = [r.text for r in rows]
     scores, adapted = score_rows(

@@ -13,17 +13,21 @@ from rich.table import Table
 from citerec.check.detector import DEFAULT_THRESHOLD
 from citerec.cli.common import (
     AllowOutsideIncludesOption,
+    BackendOption,
     LibraryDirOption,
+    RerankerOption,
+    RerankOption,
+    StrictOption,
     announce_embedder,
     console,
     emit,
     fail,
+    read_named_draft,
     rich_progress,
     stdout_console,
     user_errors,
     warn,
 )
-from citerec.cli.suggest import _read
 from citerec.rerank import DEFAULT_RERANKER
 
 if TYPE_CHECKING:
@@ -47,19 +51,15 @@ def check(
         float, typer.Option(help="Score (0–1) from which a sentence is listed as needing a citation.")
     ] = DEFAULT_THRESHOLD,
     top: Annotated[int, typer.Option("--top", "-n", help="Suggestions per listed sentence (0: none).")] = 3,
-    rerank: Annotated[
-        str,
-        typer.Option(help="auto: rerank the suggestions when the reranker loads; on: require it; off: recall only."),
-    ] = "auto",
-    reranker: Annotated[str, typer.Option(help="Reranker model name or local path.")] = DEFAULT_RERANKER,
-    backend: Annotated[
-        str, typer.Option(help="Reranker backend: hf, vllm, or the URL of a running vLLM server.")
-    ] = "hf",
+    rerank: RerankOption = "auto",
+    reranker: RerankerOption = DEFAULT_RERANKER,
+    backend: BackendOption = "hf",
     adapt: Annotated[
         bool, typer.Option("--adapt/--no-adapt", help="Tune the scores to the draft's own cited sentences.")
     ] = True,
     output_format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
     allow_outside_includes: AllowOutsideIncludesOption = False,
+    strict: StrictOption = False,
 ) -> None:
     """List the sentences without a citation that likely need one, with suggestions from the library."""
     if output_format not in FORMATS:
@@ -72,7 +72,7 @@ def check(
 
         suggest_options = SuggestOptions(
             top_n=max(top, 1), rerank=rerank, reranker=reranker, backend=backend,
-            allow_outside_includes=allow_outside_includes,
+            allow_outside_includes=allow_outside_includes, strict=strict,
         )  # fmt: skip
         options = CheckOptions(threshold=threshold, top_n=top, adapt=adapt, suggest=suggest_options)
         announce_embedder(None)
@@ -81,7 +81,9 @@ def check(
             for bib_import, _report in imports:
                 for problem in bib_import.problems:
                     warn(str(problem))
-            parsed = _read(draft, allow_outside_includes)
+            parsed = read_named_draft(draft, allow_outside_includes, strict)
+            for warning in parsed.warnings:
+                warn(str(warning))
             suggester = Suggester(library, options=suggest_options, progress=progress)
             result = check_draft(suggester, parsed, options)
         for note in suggester.load_notes:

@@ -11,7 +11,7 @@ import contextlib
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from citerec.errors import CiterecError
+
+if TYPE_CHECKING:
+    from citerec.latex import Draft
 
 console = Console(stderr=True)
 stdout_console = Console()
@@ -170,3 +173,16 @@ def announce_embedder(name: str | None) -> None:
 
     if export_pending(canonical):
         console.print(f"preparing {canonical} for ONNX Runtime (once per machine, about 10–25 s)", highlight=False)
+
+
+def read_named_draft(draft: str, allow_outside_includes: bool, strict: bool) -> Draft:
+    """The draft read with its includes (`-`: stdin); an error that does not say which draft gets its name."""
+    from citerec.errors import CiterecError
+    from citerec.latex import read_draft
+
+    try:
+        return read_draft(draft, allow_outside_includes=allow_outside_includes, strict=strict)
+    except CiterecError as exc:
+        if draft in str(exc):
+            raise
+        raise type(exc)(f"{draft}: {exc}") from exc

@@ -29,6 +29,7 @@ from citerec.cli.common import (
     console,
     emit,
     fail,
+    read_named_draft,
     read_warnings_caption,
     rich_progress,
     stdout_console,
@@ -150,7 +151,7 @@ def suggest(
             for bib_import, _report in imports:
                 for problem in bib_import.problems:
                     warn(str(problem))
-            parsed = [_read(draft, allow_outside_includes, strict) for draft in drafts]
+            parsed = [read_named_draft(draft, allow_outside_includes, strict) for draft in drafts]
             suggester = Suggester(library, options=options, progress=progress)
             results = suggester.suggest_paths(parsed)
         _warn_notes(results, suggester.load_notes)
@@ -164,19 +165,6 @@ def suggest(
             _write(_bibtex_for_new(results, library, bib), output)
         else:
             _write_tex(results, parsed, output, in_place)
-
-
-def _read(draft: str, allow_outside_includes: bool, strict: bool) -> Draft:
-    """The draft read with its includes; an error that does not say which draft gets its name."""
-    from citerec.errors import CiterecError
-    from citerec.latex import read_draft
-
-    try:
-        return read_draft(draft, allow_outside_includes=allow_outside_includes, strict=strict)
-    except CiterecError as exc:
-        if draft in str(exc):
-            raise
-        raise type(exc)(f"{draft}: {exc}") from exc
 
 
 def _warn_notes(results: list[SuggestResult], load_notes: tuple[str, ...]) -> None:

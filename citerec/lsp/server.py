@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gc
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ from citerec.lsp.plans import plan_name
 from citerec.lsp.positions import Positions
 from citerec.lsp.project import OpenProjects, Project, read_project
 from citerec.lsp.render import entry_markdown
-from citerec.lsp.requests import Stopped, Work, request
+from citerec.lsp.requests import Stopped, Work, not_a_cancellation, request, settle_memory
 from citerec.lsp.watch import BibWatcher
 
 log = logging.getLogger(__name__)
@@ -305,28 +304,11 @@ class CiterecServer(LanguageServer):
             self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, found, version))
 
 
-def settle_memory() -> None:
-    """Keep what is loaded out of the garbage collector's full passes.
-
-    With torch, the models and the library loaded, a full collection walks
-    millions of objects (0.3–0.5 s measured here), and one lands now and then
-    in the middle of a completion; frozen objects are skipped.
-    """
-    gc.collect()
-    gc.freeze()
-
-
-def _not_a_cancellation(record: logging.LogRecord) -> bool:
-    """pygls logs every error answer with its traceback; a cancelled request is routine, not an error."""
-    error = record.exc_info[1] if record.exc_info else None
-    return not isinstance(error, (JsonRpcRequestCancelled, JsonRpcContentModified))
-
-
 def create_server(settings: ServerSettings) -> CiterecServer:
     """A server with every feature registered; `start_io()` runs it on stdin/stdout."""
     rpc_log = logging.getLogger("pygls.protocol.json_rpc")
-    if _not_a_cancellation not in rpc_log.filters:
-        rpc_log.addFilter(_not_a_cancellation)
+    if not_a_cancellation not in rpc_log.filters:
+        rpc_log.addFilter(not_a_cancellation)
     server = CiterecServer(settings)
 
     @server.feature(lsp.INITIALIZED)
