@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from citerec.choices import Method
 from citerec.cli.common import (
     EmbedderOption,
     LibraryDirOption,
@@ -36,12 +37,6 @@ from citerec.engine.shards import DEFAULT_SHARD_SIZE
 from citerec.library import Library, default_library_dir
 
 app = typer.Typer(help="Build, inspect and query the recall index (BM25 + embeddings).", no_args_is_help=True)
-
-
-class Method(str, Enum):
-    hybrid = "hybrid"
-    bm25 = "bm25"
-    dense = "dense"
 
 
 class Format(str, Enum):
@@ -137,7 +132,7 @@ def status(library_dir: LibraryDirOption = None) -> None:
 def query(
     text: Annotated[str, typer.Argument(help="A passage to find citations for ('-' reads it from stdin).")],
     k: Annotated[int, typer.Option("--k", "-k", min=1, help="Number of candidates.")] = 10,
-    method: Annotated[Method, typer.Option("--method", "-m", help="Recall method.")] = Method.hybrid,
+    method: Annotated[Method, typer.Option("--method", "-m", help="Recall method.")] = Method.HYBRID,
     output: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
     library_dir: LibraryDirOption = None,
 ) -> None:

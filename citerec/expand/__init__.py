@@ -1,11 +1,6 @@
 """Query expansion: pseudo-relevance feedback (`prf`) and rewriting by a chat model (`llm`).
 
-`prf` runs inside recall (it needs the index); `llm` rewrites passages before
-recall. Both stay off by default: see the README's Evaluation section.
+`prf` runs inside recall (it needs the index) and lives in `citerec.recall.feedback`;
+`llm` rewrites passages before recall and is here. Both stay off by default (see
+the evaluation notes). The choice itself is `citerec.choices.Expansion`.
 """
-
-from __future__ import annotations
-
-EXPANSIONS = ("none", "prf", "llm")
-
-__all__ = ["EXPANSIONS"]
