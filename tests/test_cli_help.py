@@ -1,5 +1,5 @@
-"""The command line documents itself: every command has help, README examples name real commands and options,
-and neither `import citerec` nor `citerec --help` loads torch."""
+"""The command line documents itself: every command has help, the examples of the README and of docs/ name real
+commands and options, and neither `import citerec` nor `citerec --help` loads torch."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from citerec.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
+DOCS = sorted((REPO / "docs").glob("*.md"))
 HEAVY_MODULES = ("torch", "transformers", "sentence_transformers", "faiss", "vllm")
 
 
@@ -63,7 +64,7 @@ def test_every_command_has_help(path: tuple[str, ...], command: Any):
     assert text.splitlines()[0].strip()[:30] in " ".join(result.output.split())
 
 
-# -- README examples ---------------------------------------------------------
+# -- README and docs/ examples ----------------------------------------------
 
 _FENCE = re.compile(r"^(```|~~~)[^\n]*\n(.*?)^\1\s*$", re.DOTALL | re.MULTILINE)
 _INLINE = re.compile(r"(?<!`)`(citerec [^`\n]+)`(?!`)")
@@ -139,10 +140,11 @@ def test_readme_has_command_examples():
     assert any(line.startswith("citerec library import ") for line in lines), lines
 
 
-def test_readme_commands_and_options_exist():
+@pytest.mark.parametrize("page", [README, *DOCS], ids=lambda page: page.relative_to(REPO).as_posix())
+def test_documented_commands_and_options_exist(page: Path):
     problems = []
-    for line in readme_command_lines(README.read_text(encoding="utf-8")):
-        problems.extend(f"README: {line!r}: {problem}" for problem in check_line(line))
+    for line in readme_command_lines(page.read_text(encoding="utf-8")):
+        problems.extend(f"{page.name}: {line!r}: {problem}" for problem in check_line(line))
     assert not problems, "\n".join(problems)
 
 

@@ -2,5 +2,5 @@
 
 `prf` runs inside recall (it needs the index) and lives in `citerec.recall.feedback`;
 `llm` rewrites passages before recall and is here. Both stay off by default (see
-the evaluation notes). The choice itself is `citerec.choices.Expansion`.
+docs/evaluation.md). The choice itself is `citerec.choices.Expansion`.
 """

@@ -38,7 +38,7 @@ MIN_EVIDENCE = 30  # cited passages (besides the one ranked) before a draft may 
 SWITCH_T = 1.645  # one-sided 95 %: the window plan must recall the draft's citations better, clearly
 EVIDENCE_CUTOFF = 10  # plans are compared by Recall@10 of each cited passage's known keys
 WINDOW_RRF_K = 30.0  # the window plan: the sentence with its neighbours, RRF k=30 with dense x2,
-WINDOW_DENSE_WEIGHT = 2.0  # the defaults before three readings (README, Evaluation)
+WINDOW_DENSE_WEIGHT = 2.0  # the defaults before three readings (docs/evaluation.md)
 
 
 @dataclass(frozen=True)
