@@ -102,6 +102,7 @@ OPERATIONS = [
     ("/v1/rerank", "POST"),
     ("/v2/rerank", "POST"),
     ("/v1/suggest", "POST"),
+    ("/v1/check", "POST"),
     ("/v1/library/search", "GET"),
     ("/healthz", "GET"),
 ]
