@@ -413,7 +413,7 @@ def main() -> None:
         print(f"\n## ACM-CR {name}: {len(topics)} queries, {timings['documents']} documents\n")
         print(table(["method", "R@10", "NDCG@10", "R@20", "MRR", "ms/query"], rows))
         print(f"\n## ACM-CR {name}: R@10 per query type\n")
-        print(type_table(by_type, [label for label, _, _ in runs]))
+        print(type_table(by_type, [label for label, _ in runs]))
 
     timings["peak_rss_mb"] = peak_rss_mb()
     print("\n## Times\n")
