@@ -17,17 +17,20 @@ from rich.table import Table
 from citerec.cli.common import (
     AllowOutsideIncludesOption,
     BackendOption,
+    DraftEvidenceOption,
     EmbedderOption,
     LibraryDirOption,
     MethodOption,
     ModeOption,
     PlanOption,
+    RankerOption,
     RerankerOption,
     RerankOption,
     announce_embedder,
     console,
     emit,
     fail,
+    on_off,
     rich_progress,
     stdout_console,
     user_errors,
@@ -104,6 +107,8 @@ def suggest(
     ] = False,
     allow_outside_includes: AllowOutsideIncludesOption = False,
     plan: PlanOption = "auto",
+    draft_evidence: DraftEvidenceOption = "off",
+    ranker: RankerOption = "",
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
     workers: WorkersOption = None,
@@ -132,6 +137,8 @@ def suggest(
             expand_url=expand_url,
             expand_model=expand_model,
             plan=plan,
+            draft_evidence=on_off(draft_evidence, "--draft-evidence"),
+            ranker=ranker,
         )
         if "-" in drafts and len(drafts) > 1:
             fail("- (stdin) must be the only draft")
@@ -221,7 +228,7 @@ def _print_table(result: SuggestResult) -> None:
                 str(number),
                 f"[green]{escape(suggestion.key)}[/]",
                 f"{suggestion.confidence:.0%}" if not result.reranked else f"{suggestion.confidence:.3f}",
-                escape(suggestion.title),
+                escape(suggestion.title) + (f"\n[dim]{escape('; '.join(suggestion.why))}[/]" if suggestion.why else ""),
                 end_section=number == len(item.suggestions),
             )
     stdout_console.print(table)

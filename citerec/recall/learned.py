@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from citerec.errors import CiterecError
+from citerec.recall.adapt import PRIOR, adapted_weights
 from citerec.recall.evidence import PaperEvidence, why_cited
 from citerec.recall.features import EVIDENCE_FEATURES, FEATURES, Rows, candidate_rows
 from citerec.recall.spec import Candidate, Passage
@@ -120,20 +121,28 @@ def rank_learned(
     evidence: Sequence[Mapping[str, PaperEvidence]],
     model: RankerModel,
     k: int,
+    known: Sequence[Collection[str]] = (),
 ) -> list[Ranked]:
-    """Each passage's candidates scored by the model, best first, `k` kept; evidence-less passages use the fresh part."""
+    """Each passage's candidates scored by the model, best first, `k` kept (the fresh part without evidence)."""
     rows = candidate_rows(index, passages, recalled, window, evidence)
+    finishing = model.parts[FINISHING]
+    weights = adapted_weights(index, passages, recalled, window, known, finishing) if any(known) else None
     return [
-        _ranked(passages, row, model.parts[FINISHING if found else FRESH], k)
-        for row, found in zip(rows, evidence, strict=True)
+        _ranked(passages, row, model.parts[FINISHING if found else FRESH], k, PRIOR if weights is None else weights[i])
+        for i, (row, found) in enumerate(zip(rows, evidence, strict=True))
     ]
 
 
-def _ranked(passages: Sequence[Passage], rows: Rows, part: Part, k: int) -> Ranked:
+def _ranked(passages: Sequence[Passage], rows: Rows, part: Part, k: int, weights: np.ndarray) -> Ranked:
+    """The rows ordered by a·(readings' logit) + b·(evidence's logit) + c, with (a, b, c) = `weights`."""
     if not rows.keys:
         return Ranked((), {})
+    a, b, c = (float(w) for w in weights)
+    split = len(FEATURES) - len(EVIDENCE_FEATURES)
     contributions = part.contributions(rows.features)
-    logits = contributions.sum(axis=1) + part.bias
+    contributions[:, :split] *= a
+    contributions[:, split:] *= b
+    logits = contributions.sum(axis=1) + a * part.bias + c
     order = sorted(range(len(rows.keys)), key=lambda r: (-logits[r], r))[:k]
     candidates, why = [], {}
     for r in order:

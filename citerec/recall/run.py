@@ -51,9 +51,15 @@ def recall(
     if spec.learned:
         window = recall_window(index, passages, spec)
         evidence = draft_evidence(passages, known if spec.draft_evidence else ())
-        ranked = rank_learned(index, passages, recalled, window, evidence, load_model(spec.ranker), spec.k)
-        recalled = [list(item.candidates) for item in ranked]
-        why = [item.why for item in ranked]
+        known = known if spec.draft_evidence else ()
+        ranked = rank_learned(index, passages, recalled, window, evidence, load_model(spec.ranker), spec.k, known)
+        # "auto" keeps the passage plan where the draft gave no evidence: the fresh part does not beat it on
+        # every eval paper (README, Evaluation); "learned" asks for it
+        keep = [spec.plan == Plan.AUTO and not found for found in evidence]
+        recalled = [
+            old if kept else list(new.candidates) for old, new, kept in zip(recalled, ranked, keep, strict=True)
+        ]
+        why = [{} if kept else item.why for item, kept in zip(ranked, keep, strict=True)]
     elif spec.plan == Plan.AUTO and spec.hybrid:
         recalled, plans = fit_plans(index, passages, recalled, known, spec)
     words: list[tuple[str, ...]] = [()] * len(passages)
