@@ -231,7 +231,7 @@ def test_an_unknown_plan_is_a_one_line_error(example_library_dir: Path, examples
     command = ["suggest", str(examples_dir / "draft.tex"), "-L", str(example_library_dir), "--rerank", "off"]
     result = runner.invoke(app, [*command, "--plan", "sideways"])
     assert result.exit_code != 0
-    assert "--plan must be one of auto, passage, window, not 'sideways'" in result.output
+    assert "--plan must be one of auto, passage, window, learned, not 'sideways'" in result.output
 
 
 def test_draft_plan_is_what_a_new_passage_of_the_draft_gets(example_library_dir: Path, cited_draft) -> None:
