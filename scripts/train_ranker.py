@@ -11,7 +11,10 @@ Its effect is measured leave-one-paper-out: each paper ranked by a model fitted
 on the other papers. `--held-out DIR` writes those models (DIR/<paper>.json) for
 `benchmarks/quality.py --ranker-dir DIR`, which runs them through the pipeline.
 
-    python scripts/train_ranker.py [--papers DIR] [--held-out DIR] [--out FILE]
+    python scripts/train_ranker.py [--papers DIR] [--held-out DIR] [--out FILE] [--ablation]
+
+`--ablation` also measures (leave-one-paper-out, finishing reading, the shipped
+model without the per-draft adaptation) each evidence source left out.
 """
 
 from __future__ import annotations
@@ -41,6 +44,12 @@ from citerec.recall.plans import recall_window, recall_with_plan  # noqa: E402
 from citerec.suggest import Suggester, SuggestOptions  # noqa: E402
 
 OUT = REPO / "citerec" / "recall" / "models" / MODEL_FILE
+ABLATIONS = {  # evidence sources, each left out in turn
+    "no proximity prior": ("cited_elsewhere", "log_count", "proximity", "nearest", "same_paragraph", "same_section"),
+    "no context expansion": ("context_cos", "context_lex"),
+    "no added candidates": (),  # rows of papers recall missed dropped instead
+    "no window plan": ("window_rank",),
+}
 
 
 @dataclass
@@ -86,6 +95,8 @@ def fit(papers: list[PaperRows], reading: str) -> Part:
 
     x = np.vstack([p.rows[reading][0] for p in papers]).astype(np.float64)
     y = np.concatenate([p.rows[reading][1] for p in papers])
+    if not y.any():
+        raise SystemExit("no cited paper among the candidates: nothing to learn from")
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     model = LogisticRegression(max_iter=2000).fit((x - mean) / scale, y)
@@ -119,6 +130,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT, help="where the model trained on every paper goes")
     parser.add_argument("--held-out", type=Path, default=None, help="write each paper's leave-one-out model here")
     parser.add_argument("--json", type=Path, default=None, help="write the leave-one-paper-out table here")
+    parser.add_argument("--ablation", action="store_true", help="also leave each evidence source out in turn")
     args = parser.parse_args()
 
     papers = read_manifest(args.papers)
@@ -149,8 +161,39 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(model.to_json(), indent=1) + "\n")
     print(f"wrote {args.out}")
+    report: dict[str, object] = {"papers": table, "macro": macro}
+    if args.ablation:
+        report["ablation"] = ablation(rows)
     if args.json is not None:
-        args.json.write_text(json.dumps({"papers": table, "macro": macro}, indent=1))
+        args.json.write_text(json.dumps(report, indent=1))
+
+
+def without(paper: PaperRows, features: tuple[str, ...], drop_added: bool) -> PaperRows:
+    """The paper's finishing rows with `features` zeroed (and the rows of papers recall missed dropped)."""
+    x, y, which, keys, recalled_count = paper.rows[FINISHING]
+    x = x.copy()
+    x[:, [FEATURES.index(f) for f in features]] = 0.0
+    if drop_added:
+        starts = np.searchsorted(which, np.arange(len(keys)))
+        keep = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, recalled_count, strict=True)]).astype(int)
+        x, y, which = x[keep], y[keep], which[keep]
+        keys = [k[:n] for k, n in zip(keys, recalled_count, strict=True)]
+    return PaperRows(paper.name, {FINISHING: (x, y, which, keys, recalled_count)}, paper.truths)
+
+
+def ablation(rows: list[PaperRows]) -> dict[str, dict[str, float]]:
+    """Leave-one-paper-out R@10 (finishing) with each evidence source left out, per paper and macro."""
+    out = {}
+    for name, features in ABLATIONS.items():
+        papers = [without(p, features, drop_added=name == "no added candidates") for p in rows]
+        scores = {}
+        for i, paper in enumerate(papers):
+            part = fit(papers[:i] + papers[i + 1 :], FINISHING)
+            scores[paper.name] = recall_at_10(paper, FINISHING, part)
+        scores["macro"] = float(np.mean(list(scores.values())))
+        out[name] = scores
+        print(f"{name:36} macro R@10 {scores['macro']:.3f}  lowest paper " + min(scores, key=scores.get))
+    return out
 
 
 if __name__ == "__main__":
