@@ -152,3 +152,39 @@ def test_eval_reads_finishing_and_fresh(examples_dir: Path, tmp_path: Path) -> N
     assert outputs["finishing"]["config"]["draft_evidence"] is True
     bad = runner.invoke(app, [*args, "--reading", "half"])
     assert bad.exit_code != 0 and "reading must be one of finishing, fresh" in bad.output
+
+
+def _train_ranker():
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "train_ranker.py"
+    spec = importlib.util.spec_from_file_location("train_ranker", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_training_script_learns_the_evidence_and_its_ablation_removes_it() -> None:
+    train = _train_ranker()
+    rng = np.random.default_rng(1)
+    papers = []
+    for number in range(3):
+        rows, labels, which, keys, recalled, truths = [], [], [], [], [], []
+        for passage in range(20):
+            x = rng.normal(size=(12, len(FEATURES))).astype(np.float32)
+            x[:, FEATURES.index("proximity")] = 0.0
+            x[passage % 12, FEATURES.index("proximity")] = 3.0  # the cited paper is cited nearby, nothing else says so
+            rows.append(x)
+            labels.append(np.arange(12) == passage % 12)
+            which.append(np.full(12, passage))
+            keys.append(tuple(f"p{n}" for n in range(12)))
+            recalled.append(12)
+            truths.append((f"p{passage % 12}",))
+        data = (np.vstack(rows), np.concatenate(labels), np.concatenate(which), keys, recalled)
+        papers.append(train.PaperRows(f"paper{number}", {FINISHING: data, FRESH: data}, truths))
+    part = train.fit(papers[1:], FINISHING)
+    assert train.recall_at_10(papers[0], FINISHING, part) == 1.0
+    blind = [train.without(p, ("proximity",), drop_added=False) for p in papers]
+    assert train.recall_at_10(blind[0], FINISHING, train.fit(blind[1:], FINISHING)) < 1.0
