@@ -14,7 +14,10 @@ on the other papers. `--held-out DIR` writes those models (DIR/<paper>.json) for
     python scripts/train_ranker.py [--papers DIR] [--held-out DIR] [--out FILE] [--ablation]
 
 `--ablation` also measures (leave-one-paper-out, finishing reading, the shipped
-model without the per-draft adaptation) each evidence source left out.
+model without the per-draft adaptation) each evidence source left out, and
+`--ablation-models DIR` writes models trained on every paper with each feature
+group left out (DIR/<name>.json, its weights 0), for other collections
+(benchmarks/acm_cr.py --variant name:draft_evidence=true,ranker=DIR/name.json).
 """
 
 from __future__ import annotations
@@ -131,6 +134,7 @@ def main() -> None:
     parser.add_argument("--held-out", type=Path, default=None, help="write each paper's leave-one-out model here")
     parser.add_argument("--json", type=Path, default=None, help="write the leave-one-paper-out table here")
     parser.add_argument("--ablation", action="store_true", help="also leave each evidence source out in turn")
+    parser.add_argument("--ablation-models", type=Path, default=None, help="write models without each feature group")
     args = parser.parse_args()
 
     papers = read_manifest(args.papers)
@@ -161,6 +165,13 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(model.to_json(), indent=1) + "\n")
     print(f"wrote {args.out}")
+    if args.ablation_models is not None:
+        args.ablation_models.mkdir(parents=True, exist_ok=True)
+        for name, features in ABLATIONS.items():
+            if features:
+                ablated = model_of([without_everywhere(p, features) for p in rows])
+                path = args.ablation_models / f"{name.replace(' ', '-')}.json"
+                path.write_text(json.dumps(ablated.to_json(), indent=1) + "\n")
     report: dict[str, object] = {"papers": table, "macro": macro}
     if args.ablation:
         report["ablation"] = ablation(rows)
@@ -179,6 +190,17 @@ def without(paper: PaperRows, features: tuple[str, ...], drop_added: bool) -> Pa
         x, y, which = x[keep], y[keep], which[keep]
         keys = [k[:n] for k, n in zip(keys, recalled_count, strict=True)]
     return PaperRows(paper.name, {FINISHING: (x, y, which, keys, recalled_count)}, paper.truths)
+
+
+def without_everywhere(paper: PaperRows, features: tuple[str, ...]) -> PaperRows:
+    """The paper's rows in both readings with `features` zeroed."""
+    columns = [FEATURES.index(f) for f in features]
+    rows = {}
+    for reading, (x, *rest) in paper.rows.items():
+        x = x.copy()
+        x[:, columns] = 0.0
+        rows[reading] = (x, *rest)
+    return PaperRows(paper.name, rows, paper.truths)  # type: ignore[arg-type]
 
 
 def ablation(rows: list[PaperRows]) -> dict[str, dict[str, float]]:
