@@ -233,8 +233,11 @@ def evaluate(
             per_topic = _placed(per_topic)
         known = None
         if as_drafts and keys_by_doi is not None:
+            # a topic read as several sentences lends its citations to none (each would see its siblings')
             known = [
                 tuple(key for doi in topic.relevant for key in keys_by_doi.get(canonical.get(doi, doi), ()))
+                if len(contexts) == 1
+                else ()
                 for topic, contexts in zip(members, per_topic, strict=True)
                 for _ in contexts
             ]
