@@ -355,7 +355,7 @@ def main() -> None:
     )
     parser.add_argument("--variant", action="append", default=[], help="name:field=value,... hybrid run; repeatable")
     parser.add_argument(
-        "--draft-evidence", choices=("on", "off"), default="off", help="with --as-drafts: the paper's citations count"
+        "--draft-evidence", choices=("on", "off"), default="on", help="with --as-drafts: the paper's citations count"
     )
     parser.add_argument("--json", type=Path, default=None, help="write per-topic results here")
     parser.add_argument("--files", type=int, default=None, help="only the first N .bib files (a quick check)")

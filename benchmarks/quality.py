@@ -250,7 +250,7 @@ def main() -> None:
         default=[],
         help="name:field=value,... (FusionSettings or SuggestOptions fields) for a hybrid variant; repeatable",
     )
-    parser.add_argument("--draft-evidence", choices=("on", "off"), default="off", help="the draft's citations count")
+    parser.add_argument("--draft-evidence", choices=("on", "off"), default="on", help="the draft's citations count")
     parser.add_argument("--reading", default="finishing", help="finishing and/or fresh, comma-separated")
     parser.add_argument("--ranker-dir", type=Path, default=None, help="held-out ranking models, one per paper")
     parser.add_argument("--cache", type=Path, default=REPO / ".bench-cache" / "quality", help="kept libraries")
@@ -271,6 +271,8 @@ def main() -> None:
         draft_evidence=args.draft_evidence == "on",
     )
     methods = {m: dataclasses.replace(base, method=m) for m in args.methods.split(",") if m}
+    if args.ranker_dir is None and base.recall.learned:
+        print("warning: the shipped ranking model was trained on these papers: give --ranker-dir", file=sys.stderr)
     for spec in args.variant:
         name, options = parse_variant(spec, base)
         methods[name] = options

@@ -134,7 +134,7 @@ def test_suggest_says_why_in_json_and_rejects_a_bad_switch(example_library_dir: 
     data = json.loads(result.stdout)
     reasons = [r for c in data["contexts"] for s in c["suggestions"] for r in s["why"]]
     assert reasons and any("cited" in r and "sentence" in r for r in reasons)
-    off = json.loads(runner.invoke(app, [*args, "--format", "json"]).stdout)
+    off = json.loads(runner.invoke(app, [*args, "--format", "json", "--draft-evidence", "off"]).stdout)
     assert all(s["why"] == [] for c in off["contexts"] for s in c["suggestions"])
     bad = runner.invoke(app, [*args, "--draft-evidence", "maybe"])
     assert bad.exit_code != 0 and "--draft-evidence must be on or off" in bad.output

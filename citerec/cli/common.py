@@ -42,9 +42,9 @@ DraftEvidenceOption = Annotated[
     str,
     typer.Option(
         "--draft-evidence",
-        help="on: what the draft cites in its other passages counts (nearby citations, how the draft describes each "
-        "paper, papers it cites that recall missed), combined with the readings by the shipped ranking model; off: "
-        "not (the plan switch decides).",
+        help="on (default): what the draft cites in its other passages counts (nearby citations, how the draft "
+        "describes each paper, papers it cites that recall missed), combined with the readings by the shipped "
+        "ranking model; off: not (the plan switch decides).",
     ),
 ]
 RankerOption = Annotated[

@@ -71,7 +71,7 @@ def evaluate(
     ] = False,
     allow_outside_includes: AllowOutsideIncludesOption = False,
     plan: PlanOption = "auto",
-    draft_evidence: DraftEvidenceOption = "off",
+    draft_evidence: DraftEvidenceOption = "on",
     reading: Annotated[
         str,
         typer.Option(

@@ -77,7 +77,7 @@ def serve(
             "--request-timeout", help="Seconds of model work per request before it is cut off with 504.", min=0.001
         ),
     ] = 120.0,
-    draft_evidence: DraftEvidenceOption = "off",
+    draft_evidence: DraftEvidenceOption = "on",
 ) -> None:
     """Serve suggestions and a rerank API over HTTP, with a web page at /."""
     try:

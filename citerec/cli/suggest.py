@@ -107,7 +107,7 @@ def suggest(
     ] = False,
     allow_outside_includes: AllowOutsideIncludesOption = False,
     plan: PlanOption = "auto",
-    draft_evidence: DraftEvidenceOption = "off",
+    draft_evidence: DraftEvidenceOption = "on",
     ranker: RankerOption = "",
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,

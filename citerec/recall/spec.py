@@ -91,7 +91,7 @@ class RecallSpec:
     plan: str = Plan.AUTO.value
     feedback: bool = False
     fusion: FusionSettings = field(default_factory=FusionSettings)
-    draft_evidence: bool = False
+    draft_evidence: bool = True
     ranker: str = ""
 
     def __post_init__(self) -> None:

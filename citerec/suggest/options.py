@@ -56,7 +56,7 @@ class SuggestOptions:
     fusion: FusionSettings = field(default_factory=FusionSettings)  # how readings and lists are merged
     # What the draft's other citations say counts (citerec.recall.evidence): with plan auto, the learned ranking
     # (citerec.recall.learned) combines the readings and the evidence. `ranker` is a model file ("" the shipped one).
-    draft_evidence: bool = False
+    draft_evidence: bool = True
     ranker: str = ""
 
     def __post_init__(self) -> None:
