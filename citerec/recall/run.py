@@ -48,9 +48,10 @@ def recall(
     recalled = recall_with_plan(index, passages, spec, topic_of)
     plans: list[PlanChoice | None] = [None] * len(passages)
     why: list[Mapping[str, tuple[str, ...]]] = [{} for _ in passages]
-    if spec.learned:
+    evidence = draft_evidence(passages, known) if spec.learned and spec.draft_evidence else []
+    if spec.learned and (spec.plan == Plan.LEARNED or any(evidence)):
         window = recall_window(index, passages, spec)
-        evidence = draft_evidence(passages, known if spec.draft_evidence else ())
+        evidence = evidence or [{} for _ in passages]
         known = known if spec.draft_evidence else ()
         ranked = rank_learned(index, passages, recalled, window, evidence, load_model(spec.ranker), spec.k, known)
         # "auto" keeps the passage plan where the draft gave no evidence: the fresh part does not beat it on
@@ -60,7 +61,7 @@ def recall(
             old if kept else list(new.candidates) for old, new, kept in zip(recalled, ranked, keep, strict=True)
         ]
         why = [{} if kept else item.why for item, kept in zip(ranked, keep, strict=True)]
-    elif spec.plan == Plan.AUTO and spec.hybrid:
+    elif spec.plan == Plan.AUTO and spec.hybrid:  # no evidence (or it is off): the plan switch
         recalled, plans = fit_plans(index, passages, recalled, known, spec)
     words: list[tuple[str, ...]] = [()] * len(passages)
     if spec.feedback:
