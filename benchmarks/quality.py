@@ -14,13 +14,13 @@ a second table gives each variant's per-paper R@10 change against it):
         --variant today:fusion=rrf,rrf_k=30,dense_weight=2 --variant minmax:fusion=minmax,dense_weight=1
 
 Two readings of every paper (`--reading`): finishing (each passage knows the paper's
-other citations, never its own) and fresh (nothing known). `--draft-evidence on`
+other citations, never its own) and fresh (nothing known). `--draft-evidence on` (the default)
 lets those citations count (the learned ranking); a learned ranking is measured
 leave-one-paper-out with `--ranker-dir DIR` (each paper ranked by DIR/<paper>.json,
 fitted on the other papers by scripts/train_ranker.py --held-out DIR):
 
     python benchmarks/quality.py --settings pooled --methods hybrid --reading finishing,fresh \
-        --ranker-dir /tmp/held-out --variant learned:plan=learned --variant evidence:draft_evidence=true
+        --draft-evidence off --ranker-dir DIR --variant learned:plan=learned --variant evidence:draft_evidence=true
 """
 
 from __future__ import annotations
