@@ -229,10 +229,15 @@ def evaluate(
     seconds = 0.0
     for name, members in groups.items():
         per_topic = [contexts_for(t, mode, neighbours, paragraphs, name if as_drafts else None) for t in members]
+        if as_drafts:  # where each passage stands in its paper: topics in published order (the draft evidence)
+            per_topic = _placed(per_topic)
         known = None
         if as_drafts and keys_by_doi is not None:
+            # a topic read as several sentences lends its citations to none (each would see its siblings')
             known = [
                 tuple(key for doi in topic.relevant for key in keys_by_doi.get(canonical.get(doi, doi), ()))
+                if len(contexts) == 1
+                else ()
                 for topic, contexts in zip(members, per_topic, strict=True)
                 for _ in contexts
             ]
@@ -262,6 +267,15 @@ def evaluate(
             }
         )
     return average(rows), rows, seconds / max(len(topics), 1)
+
+
+def _placed(per_topic: list[list]) -> list[list]:
+    """The contexts of one paper's topics numbered in order, as the sentences of one draft."""
+    placed, position = [], 0
+    for contexts in per_topic:
+        placed.append([dataclasses.replace(c, id=position + i, paragraph=-1) for i, c in enumerate(contexts)])
+        position += len(contexts)
+    return placed
 
 
 def topic_types(topic: Topic, canonical: dict[str, str], judged: dict[str, Cited]) -> list[str]:
@@ -340,6 +354,9 @@ def main() -> None:
         "--as-drafts", action="store_true", help="rank the topics of one citing paper together, as one draft"
     )
     parser.add_argument("--variant", action="append", default=[], help="name:field=value,... hybrid run; repeatable")
+    parser.add_argument(
+        "--draft-evidence", choices=("on", "off"), default="on", help="with --as-drafts: the paper's citations count"
+    )
     parser.add_argument("--json", type=Path, default=None, help="write per-topic results here")
     parser.add_argument("--files", type=int, default=None, help="only the first N .bib files (a quick check)")
     args = parser.parse_args()
@@ -375,7 +392,7 @@ def main() -> None:
     keys_by_doi = keys_by_canonical_doi(library, canonical) if args.as_drafts else None
 
     suggester = Suggester(library, options=SuggestOptions(rerank="off"), index=index)
-    base = SuggestOptions(rerank="off", recall_k=max(args.recall_k, 20))
+    base = SuggestOptions(rerank="off", recall_k=max(args.recall_k, 20), draft_evidence=args.draft_evidence == "on")
     runs = [(m, dataclasses.replace(base, method=m)) for m in args.methods.split(",") if m]
     for spec in args.variant:
         runs.append(parse_variant(spec, base))
@@ -413,7 +430,7 @@ def main() -> None:
         print(f"\n## ACM-CR {name}: {len(topics)} queries, {timings['documents']} documents\n")
         print(table(["method", "R@10", "NDCG@10", "R@20", "MRR", "ms/query"], rows))
         print(f"\n## ACM-CR {name}: R@10 per query type\n")
-        print(type_table(by_type, [label for label, _, _ in runs]))
+        print(type_table(by_type, [label for label, _ in runs]))
 
     timings["peak_rss_mb"] = peak_rss_mb()
     print("\n## Times\n")
@@ -421,7 +438,11 @@ def main() -> None:
     if args.json:
         config = {"methods": args.methods, "reranker": args.reranker, "recall_k": args.recall_k}
         config |= {"variants": args.variant, "dense_text": args.dense_text, "neighbours": args.neighbours}
-        config |= {"in_paragraph": args.in_paragraph, "as_drafts": args.as_drafts}
+        config |= {
+            "in_paragraph": args.in_paragraph,
+            "as_drafts": args.as_drafts,
+            "draft_evidence": args.draft_evidence,
+        }
         args.json.write_text(json.dumps({"timings": timings, "config": config, "results": results}, indent=1))
     if scratch is not None:
         library.close()

@@ -12,6 +12,15 @@ a second table gives each variant's per-paper R@10 change against it):
 
     python benchmarks/quality.py --settings pooled --methods hybrid \
         --variant today:fusion=rrf,rrf_k=30,dense_weight=2 --variant minmax:fusion=minmax,dense_weight=1
+
+Two readings of every paper (`--reading`): finishing (each passage knows the paper's
+other citations, never its own) and fresh (nothing known). `--draft-evidence on` (the default)
+lets those citations count (the learned ranking); a learned ranking is measured
+leave-one-paper-out with `--ranker-dir DIR` (each paper ranked by DIR/<paper>.json,
+fitted on the other papers by scripts/train_ranker.py --held-out DIR):
+
+    python benchmarks/quality.py --settings pooled --methods hybrid --reading finishing,fresh \
+        --draft-evidence off --ranker-dir DIR --variant learned:plan=learned --variant evidence:draft_evidence=true
 """
 
 from __future__ import annotations
@@ -125,6 +134,8 @@ def run_setting(
     methods: dict[str, SuggestOptions],
     cache: Path,
     title_only: bool = False,
+    reading: str = "finishing",
+    ranker_dir: Path | None = None,
 ) -> tuple[dict[str, list[PaperEval]], dict[str, dict[str, list[float]]]]:
     """Evaluate every paper with every method (options, fusion included) in one setting (own or pooled library).
 
@@ -138,7 +149,14 @@ def run_setting(
         suggester = Suggester(library, options=next(iter(methods.values())))
         for paper, keymap in evaluated:
             for method, options in methods.items():
-                evaluation = evaluate_on_library(paper.tex, suggester, keymap, options=options, name=paper.name)
+                if ranker_dir is not None and options.recall.learned:
+                    held_out = ranker_dir / f"{paper.name}.json"
+                    if not held_out.is_file():
+                        raise SystemExit(f"{held_out}: no held-out model (scripts/train_ranker.py --held-out)")
+                    options = dataclasses.replace(options, ranker=str(held_out))
+                evaluation = evaluate_on_library(
+                    paper.tex, suggester, keymap, options=options, name=paper.name, reading=reading
+                )
                 results[method].append(evaluation)
                 for context, types in zip(evaluation.contexts, context_types(library, evaluation), strict=True):
                     for kind in types:
@@ -232,6 +250,9 @@ def main() -> None:
         default=[],
         help="name:field=value,... (FusionSettings or SuggestOptions fields) for a hybrid variant; repeatable",
     )
+    parser.add_argument("--draft-evidence", choices=("on", "off"), default="on", help="the draft's citations count")
+    parser.add_argument("--reading", default="finishing", help="finishing and/or fresh, comma-separated")
+    parser.add_argument("--ranker-dir", type=Path, default=None, help="held-out ranking models, one per paper")
     parser.add_argument("--cache", type=Path, default=REPO / ".bench-cache" / "quality", help="kept libraries")
     parser.add_argument("--json", type=Path, default=REPO / ".bench-cache" / "quality.json")
     args = parser.parse_args()
@@ -242,9 +263,16 @@ def main() -> None:
     if args.only:
         papers = [p for p in papers if p.name in args.only]
     base = SuggestOptions(
-        rerank="off", mode=args.mode, neighbours=args.neighbours, embedder=args.embedder, fusion=fusion
+        rerank="off",
+        mode=args.mode,
+        neighbours=args.neighbours,
+        embedder=args.embedder,
+        fusion=fusion,
+        draft_evidence=args.draft_evidence == "on",
     )
     methods = {m: dataclasses.replace(base, method=m) for m in args.methods.split(",") if m}
+    if args.ranker_dir is None and base.recall.learned:
+        print("warning: the shipped ranking model was trained on these papers: give --ranker-dir", file=sys.stderr)
     for spec in args.variant:
         name, options = parse_variant(spec, base)
         methods[name] = options
@@ -255,11 +283,14 @@ def main() -> None:
     console = Console(width=260)
     config = {"mode": args.mode, "neighbours": args.neighbours, "embedder": args.embedder}
     config |= {"title_only": args.title_only, "variants": args.variant} | dataclasses.asdict(fusion)
+    config |= {"draft_evidence": args.draft_evidence, "ranker_dir": str(args.ranker_dir or "")}
     report: dict[str, object] = {"config": config}
-    for setting in args.settings.split(","):
+    runs = [(s, r) for s in args.settings.split(",") for r in args.reading.split(",")]
+    for setting_name, reading in runs:
         started = time.perf_counter()
         cache = args.cache.with_name(args.cache.name + "-title-only") if args.title_only else args.cache
-        results, by_type = run_setting(setting, papers, methods, cache, args.title_only)
+        results, by_type = run_setting(setting_name, papers, methods, cache, args.title_only, reading, args.ranker_dir)
+        setting = f"{setting_name}, {reading}"
         elapsed = time.perf_counter() - started
         print_table(setting, results, console)
         print_deltas(setting, results, console)

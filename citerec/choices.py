@@ -42,11 +42,13 @@ class Weighting(StrEnum):
 
 
 class Plan(StrEnum):
-    """How a passage is read: chosen per draft (auto), at three scales (passage), or by its window."""
+    """How a passage is read: chosen per draft (auto), at three scales (passage), by its window, or both
+    combined by the shipped ranking model (learned; what auto does with the draft evidence on)."""
 
     AUTO = "auto"
     PASSAGE = "passage"
     WINDOW = "window"
+    LEARNED = "learned"
 
 
 class Expansion(StrEnum):

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+READINGS = ("finishing", "fresh")  # the draft's other citations known (never a passage's own), or nothing known
 RECALL_CUTOFFS = (1, 5, 10, 20)
 METRIC_NAMES = tuple(f"recall@{k}" for k in RECALL_CUTOFFS) + ("mrr", "ndcg@10")
 
@@ -150,9 +151,16 @@ def evaluate_on_library(
     *,
     options: SuggestOptions | None = None,
     name: str | None = None,
+    reading: str = "finishing",
 ) -> PaperEval:
-    """Leave-citations-out metrics of one paper against a ready suggester (library + index + reranker)."""
+    """Leave-citations-out metrics of one paper against a ready suggester (library + index + reranker).
+
+    `reading` "finishing": the paper's other citations are known to each passage (as when a writer fills a
+    gap in a nearly done paper); "fresh": none are (a first draft)."""
     from citerec.latex import extract_contexts, read_draft
+
+    if reading not in READINGS:
+        raise CiterecError(f"reading must be one of {', '.join(READINGS)}, not {reading!r}")
 
     options = dataclasses.replace(options or suggester.options, include_cited=True, threshold=-math.inf)
     draft = read_draft(tex, allow_outside_includes=options.allow_outside_includes, strict=options.strict)
@@ -165,7 +173,8 @@ def evaluate_on_library(
             truths.append(truth)
         else:
             skipped += 1
-    ranked = suggester.rank(queries, options, known=truths)  # truths as library keys (see keymap)
+    known = truths if reading == "finishing" else [()] * len(truths)  # truths as library keys (see keymap)
+    ranked = suggester.rank(queries, options, known=known)
     rows = []
     for context, truth, result in zip(queries, truths, ranked, strict=True):
         keys = tuple(s.key for s in result.ranking)
@@ -203,13 +212,15 @@ def evaluate_paper(
     reranker: Reranker | None = None,
     progress: ProgressCallback | None = None,
     name: str | None = None,
+    reading: str = "finishing",
 ) -> PaperEval:
     """Leave-citations-out metrics of the suggestion pipeline on one paper (own .bib + distractors)."""
     options = options or SuggestOptions()
     own = [Path(bib)] if isinstance(bib, (str, Path)) else [Path(b) for b in bib]
     library, keymaps = build_eval_library([*own, *map(Path, pool)], library_dir)
     suggester = Suggester(library, options=options, reranker=reranker, progress=progress or no_progress)
-    return evaluate_on_library(tex, suggester, merge_keymaps(keymaps[: len(own)]), options=options, name=name)
+    keymap = merge_keymaps(keymaps[: len(own)])
+    return evaluate_on_library(tex, suggester, keymap, options=options, name=name, reading=reading)
 
 
 def paper_names(texs: Sequence[Path | str]) -> list[str]:
@@ -230,10 +241,12 @@ def evaluate(
     reranker: Reranker | None = None,
     progress: ProgressCallback | None = None,
     library_dir: Path | None = None,
+    reading: str = "finishing",
 ) -> EvalReport:
     """Evaluate several (tex, bib) papers; the report's metrics are the macro average over papers.
 
-    `library_dir` keeps each paper's evaluation library (and index) in a subfolder, for reuse.
+    `library_dir` keeps each paper's evaluation library (and index) in a subfolder, for reuse; `reading` is
+    finishing or fresh (`evaluate_on_library`).
     """
     options = options or SuggestOptions()
     names = paper_names([tex for tex, _ in papers])
@@ -247,8 +260,9 @@ def evaluate(
             progress=progress,
             library_dir=None if library_dir is None else Path(library_dir) / name,
             name=name,
+            reading=reading,
         )
         for (tex, bib), name in zip(papers, names, strict=True)
     )
-    config = dataclasses.asdict(options) | {"pool": [str(p) for p in pool]}
+    config = dataclasses.asdict(options) | {"pool": [str(p) for p in pool], "reading": reading}
     return EvalReport(papers=results, metrics=average([p.metrics for p in results if p.n_contexts]), config=config)

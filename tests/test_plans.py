@@ -2,11 +2,14 @@
 
 Unit tests pin the decision (paired t over the draft's other cited passages,
 never the passage's own); CLI and evaluation tests check that `suggest` and
-`eval` apply it, report it, and can be told not to.
+`eval` apply it, report it, and can be told not to. The t-test decides with the
+draft evidence off (`--draft-evidence off`); with it on, the learned ranking does
+(tests/test_draft_evidence.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -145,7 +148,9 @@ def cited_draft(examples_dir: Path, tmp_path: Path) -> tuple[Path, list[str]]:
 
 
 def _json(library_dir: Path, draft: Path, *args: str) -> dict:
+    """`suggest --format json` with the plan switch deciding (the draft evidence off)."""
     command = ["suggest", str(draft), "-L", str(library_dir), "--rerank", "off", "--format", "json"]
+    command += ["--draft-evidence", "off"]
     result = runner.invoke(app, [*command, "--include-cited", *args])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
@@ -177,6 +182,7 @@ def test_a_draft_that_switches_is_ranked_by_the_window_plan_and_told(
     draft, _ = cited_draft
     monkeypatch.setattr(plans_module, "SWITCH_T", -math.inf)  # any evidence switches
     command = ["suggest", str(draft), "-L", str(example_library_dir), "--rerank", "off", "--format", "json"]
+    command += ["--draft-evidence", "off"]
     result = runner.invoke(app, [*command, "--top", "5"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -197,13 +203,14 @@ def test_eval_chooses_plans_from_the_other_passages_truth(
 ) -> None:
     draft, _ = cited_draft
     library, keymaps = build_eval_library([examples_dir / "refs.bib"], tmp_path / "eval-lib")
-    suggester = Suggester(library, options=SuggestOptions(rerank="off"))
-    adapted = evaluate_on_library(draft, suggester, keymaps[0], options=SuggestOptions(rerank="off"))
-    plain = evaluate_on_library(draft, suggester, keymaps[0], options=SuggestOptions(rerank="off", plan="passage"))
+    options = SuggestOptions(rerank="off", draft_evidence=False)  # the plan switch decides
+    suggester = Suggester(library, options=options)
+    adapted = evaluate_on_library(draft, suggester, keymaps[0], options=options)
+    plain = evaluate_on_library(draft, suggester, keymaps[0], options=dataclasses.replace(options, plan="passage"))
     assert adapted.n_contexts == plain.n_contexts > MIN_EVIDENCE
     monkeypatch.setattr(plans_module, "SWITCH_T", -math.inf)
-    switched = evaluate_on_library(draft, suggester, keymaps[0], options=SuggestOptions(rerank="off"))
-    window_only = evaluate_on_library(draft, suggester, keymaps[0], options=SuggestOptions(rerank="off", plan="window"))
+    switched = evaluate_on_library(draft, suggester, keymaps[0], options=options)
+    window_only = evaluate_on_library(draft, suggester, keymaps[0], options=dataclasses.replace(options, plan="window"))
     assert [c.ranked for c in switched.contexts] == [c.ranked for c in window_only.contexts]
     assert switched.metrics == window_only.metrics
 
@@ -231,7 +238,7 @@ def test_an_unknown_plan_is_a_one_line_error(example_library_dir: Path, examples
     command = ["suggest", str(examples_dir / "draft.tex"), "-L", str(example_library_dir), "--rerank", "off"]
     result = runner.invoke(app, [*command, "--plan", "sideways"])
     assert result.exit_code != 0
-    assert "--plan must be one of auto, passage, window, not 'sideways'" in result.output
+    assert "--plan must be one of auto, passage, window, learned, not 'sideways'" in result.output
 
 
 def test_draft_plan_is_what_a_new_passage_of_the_draft_gets(example_library_dir: Path, cited_draft) -> None:
@@ -240,7 +247,7 @@ def test_draft_plan_is_what_a_new_passage_of_the_draft_gets(example_library_dir:
 
     draft, keys = cited_draft
     contexts = extract_contexts(read_draft(draft))
-    suggester = Suggester(Library(example_library_dir), options=SuggestOptions(rerank="off"))
+    suggester = Suggester(Library(example_library_dir), options=SuggestOptions(rerank="off", draft_evidence=False))
     choice = suggester.draft_plan(contexts)
     assert choice is not None and choice.evidence == len(keys)
     placeholder = suggester.rank(contexts)[-1]
@@ -260,7 +267,7 @@ def test_http_suggest_takes_a_plan(example_library_dir: Path, cited_draft) -> No
     from citerec.serve import create_app
 
     draft, keys = cited_draft
-    app = create_app(Library(example_library_dir), options=SuggestOptions(rerank="off"))
+    app = create_app(Library(example_library_dir), options=SuggestOptions(rerank="off", draft_evidence=False))
     body = {"tex": draft.read_text(encoding="utf-8"), "rerank": "off", "include_cited": True}
 
     async def ask() -> list:

@@ -45,9 +45,22 @@ PlanOption = Annotated[
     str,
     typer.Option(
         "--plan",
-        help="How passages are read: auto (a draft citing 30+ library papers reads them by their window when that "
-        "finds its own citations clearly more often), passage (own sentence, window and wider window) or window.",
+        help="How passages are read: auto (with --draft-evidence on: the learned ranking; off: a draft citing 30+ "
+        "library papers reads them by their window when that finds its own citations clearly more often), passage "
+        "(own sentence, window and wider window), window, or learned (both combined by the shipped ranking model).",
     ),
+]
+DraftEvidenceOption = Annotated[
+    str,
+    typer.Option(
+        "--draft-evidence",
+        help="on (default): what the draft cites in its other passages counts (nearby citations, how the draft "
+        "describes each paper, papers it cites that recall missed), combined with the readings by the shipped "
+        "ranking model; off: not (the plan switch decides).",
+    ),
+]
+RankerOption = Annotated[
+    str, typer.Option("--ranker", help="A ranking model file (scripts/train_ranker.py) instead of the shipped one.")
 ]
 RerankOption = Annotated[
     str,
@@ -87,6 +100,13 @@ LibraryDirOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+def on_off(value: str, option: str) -> bool:
+    """An on|off option's value as a bool; a one-line error otherwise."""
+    if value not in ("on", "off"):
+        fail(f"{option} must be on or off, not {value!r}")
+    return value == "on"
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

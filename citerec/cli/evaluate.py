@@ -16,17 +16,20 @@ from rich.table import Table
 from citerec.cli.common import (
     AllowOutsideIncludesOption,
     BackendOption,
+    DraftEvidenceOption,
     EmbedderOption,
     LibraryDirOption,
     MethodOption,
     ModeOption,
     PlanOption,
+    RankerOption,
     RerankerOption,
     RerankOption,
     StrictOption,
     announce_embedder,
     console,
     fail,
+    on_off,
     read_warnings_caption,
     rich_progress,
     stdout_console,
@@ -71,6 +74,15 @@ def evaluate(
     allow_outside_includes: AllowOutsideIncludesOption = False,
     strict: StrictOption = False,
     plan: PlanOption = "auto",
+    draft_evidence: DraftEvidenceOption = "on",
+    reading: Annotated[
+        str,
+        typer.Option(
+            "--reading",
+            help="finishing: each passage knows the paper's other citations (never its own); fresh: nothing known.",
+        ),
+    ] = "finishing",
+    ranker: RankerOption = "",
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
     workers: WorkersOption = None,
@@ -98,10 +110,14 @@ def evaluate(
             allow_outside_includes=allow_outside_includes,
             strict=strict,
             plan=plan,
+            draft_evidence=on_off(draft_evidence, "--draft-evidence"),
+            ranker=ranker,
         )
         announce_embedder(embedder)
         with rich_progress() as progress:
-            report = run_evaluation(papers, pool=pool, options=options, progress=progress, library_dir=library_dir)
+            report = run_evaluation(
+                papers, pool=pool, options=options, progress=progress, library_dir=library_dir, reading=reading
+            )
     payload = json.dumps(report.to_json(with_contexts), indent=2)
     if json_path is not None and str(json_path) == "-":
         typer.echo(payload)

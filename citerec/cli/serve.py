@@ -13,11 +13,13 @@ import typer
 
 from citerec.cli.common import (
     BackendOption,
+    DraftEvidenceOption,
     LibraryDirOption,
     RerankerOption,
     RerankOption,
     console,
     fail,
+    on_off,
     user_errors,
     warn,
 )
@@ -86,6 +88,7 @@ def serve(
             "--request-timeout", help="Seconds of model work per request before it is cut off with 504.", min=0.001
         ),
     ] = 120.0,
+    draft_evidence: DraftEvidenceOption = "on",
 ) -> None:
     """Serve suggestions and a rerank API over HTTP, with a web page at /."""
     try:
@@ -101,7 +104,8 @@ def serve(
     if not _is_loopback(host) and not api_key:
         warn(f"binding to {host} without --api-key: anyone who can reach this port can use the service")
     with user_errors():
-        options = SuggestOptions(top_n=top, rerank=rerank, reranker=reranker, backend=backend)
+        evidence = on_off(draft_evidence, "--draft-evidence")
+        options = SuggestOptions(top_n=top, rerank=rerank, reranker=reranker, backend=backend, draft_evidence=evidence)
         limits = ServeLimits(
             max_documents=max_documents,
             max_document_chars=max_document_chars,

@@ -17,11 +17,13 @@ from rich.table import Table
 from citerec.cli.common import (
     AllowOutsideIncludesOption,
     BackendOption,
+    DraftEvidenceOption,
     EmbedderOption,
     LibraryDirOption,
     MethodOption,
     ModeOption,
     PlanOption,
+    RankerOption,
     RerankerOption,
     RerankOption,
     StrictOption,
@@ -29,6 +31,7 @@ from citerec.cli.common import (
     console,
     emit,
     fail,
+    on_off,
     read_named_draft,
     read_warnings_caption,
     rich_progress,
@@ -108,6 +111,8 @@ def suggest(
     allow_outside_includes: AllowOutsideIncludesOption = False,
     strict: StrictOption = False,
     plan: PlanOption = "auto",
+    draft_evidence: DraftEvidenceOption = "on",
+    ranker: RankerOption = "",
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
     workers: WorkersOption = None,
@@ -137,6 +142,8 @@ def suggest(
             expand_url=expand_url,
             expand_model=expand_model,
             plan=plan,
+            draft_evidence=on_off(draft_evidence, "--draft-evidence"),
+            ranker=ranker,
         )
         if "-" in drafts and len(drafts) > 1:
             fail("- (stdin) must be the only draft")
@@ -219,7 +226,7 @@ def _print_table(result: SuggestResult) -> None:
                 str(number),
                 f"[green]{escape(suggestion.key)}[/]",
                 f"{suggestion.confidence:.0%}" if not result.reranked else f"{suggestion.confidence:.3f}",
-                escape(suggestion.title),
+                escape(suggestion.title) + (f"\n[dim]{escape('; '.join(suggestion.why))}[/]" if suggestion.why else ""),
                 end_section=number == len(item.suggestions),
             )
     stdout_console.print(table)

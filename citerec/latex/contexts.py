@@ -48,6 +48,7 @@ class Context:
     placeholders: tuple[Placeholder, ...] = ()
     wide: str = ""  # the sentence with twice as many neighbours ("" when that adds nothing to `text`)
     draft: str = ""  # the draft it comes from: passages of one draft share its topic
+    paragraph: int = -1  # the paragraph's index in the whole draft (the draft evidence measures by it)
 
 
 def _sentences(draft: Draft) -> list[Sentence]:
@@ -146,7 +147,7 @@ def extract_contexts(
         if not own:
             continue
         group_cites = tuple(c for k in members for c in cites[k])
-        contexts.append(_context(draft, number, [sentences[k] for k in members], group_cites, own, own))
+        contexts.append(_context(draft, number, [sentences[k] for k in members], group_cites, own, own, "", number))
     return contexts
 
 
@@ -170,6 +171,7 @@ def _context(
     own: str,
     window: str,
     wide: str = "",
+    paragraph: int | None = None,
 ) -> Context:
     first, last = sents[0], sents[-1]
     src = draft.files[first.file]
@@ -188,4 +190,5 @@ def _context(
         placeholders=_placeholders(cites),
         wide=wide,
         draft=str(draft.main),
+        paragraph=first.paragraph if paragraph is None else paragraph,
     )

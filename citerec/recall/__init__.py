@@ -8,10 +8,15 @@ decides what to search and how to merge it, driven by one frozen `RecallSpec`:
 - `readings`: a passage read at three scales, and a draft's topic;
 - `feedback`: pseudo-relevance feedback (RM3 for BM25, Rocchio for dense);
 - `search`: the readings searched, fused and cached;
-- `plans`: the reading plans, and each draft's choice from its own citations;
+- `plans`: the reading plans, and each draft's choice from its own citations (the t-test);
+- `evidence`: what the draft's other passages cite, leave-one-out exact (`--draft-evidence on`);
+- `features`: per-candidate features (both plans' lists, dense similarity, the evidence);
+- `adapt`: the learned ranking re-weighed per draft on its own cited passages, cross-fitted;
+- `learned`: the shipped ranking model (`models/ranker-v1.json`) and each candidate's "why";
 - `run`: `recall(index, passages, spec)`, all of the above in one call.
 
-Modules depend one way: spec ← fusion ← readings, feedback ← search ← plans ← run.
+Modules depend one way: spec ← fusion ← readings, feedback ← search ← plans ← run, and
+spec ← evidence ← features ← adapt ← learned ← run.
 """
 
 from __future__ import annotations

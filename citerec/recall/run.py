@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from citerec.choices import Plan
-from citerec.recall.plans import PlanChoice, fit_plans, recall_with_plan
+from citerec.recall.evidence import draft_evidence
+from citerec.recall.learned import load_model, rank_learned
+from citerec.recall.plans import PlanChoice, fit_plans, recall_window, recall_with_plan
 from citerec.recall.search import feedback_words
 from citerec.recall.spec import Candidate, Passage, RecallSpec
 
@@ -17,11 +19,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PassageRecall:
-    """What one passage recalled, the plan its draft chose (None: none chosen), and the words feedback added."""
+    """What one passage recalled, the plan its draft chose (None: none chosen), the words feedback added, and
+    why the learned ranking put each candidate where it is (by key; empty without it)."""
 
     candidates: tuple[Candidate, ...]
     plan: PlanChoice | None = None
     feedback: tuple[str, ...] = ()
+    why: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def recall(
@@ -35,20 +39,35 @@ def recall(
     """Every passage's candidates as `spec` asks.
 
     `known` are the library keys each passage already cites: with plan "auto" they
-    choose each draft's plan, never a passage's own (leave-one-out). `topic_of` are
-    the passages as written, when `passages` carry a rewrite (their draft topic).
+    choose each draft's plan, and with the draft evidence on they are the evidence,
+    never for a passage's own ranking (leave-one-out). `topic_of` are the passages
+    as written, when `passages` carry a rewrite (their draft topic).
     """
     if not passages:
         return []
     recalled = recall_with_plan(index, passages, spec, topic_of)
     plans: list[PlanChoice | None] = [None] * len(passages)
-    if spec.plan == Plan.AUTO and spec.hybrid:
+    why: list[Mapping[str, tuple[str, ...]]] = [{} for _ in passages]
+    evidence = draft_evidence(passages, known) if spec.learned and spec.draft_evidence else []
+    if spec.learned and (spec.plan == Plan.LEARNED or any(evidence)):
+        window = recall_window(index, passages, spec)
+        evidence = evidence or [{} for _ in passages]
+        known = known if spec.draft_evidence else ()
+        ranked = rank_learned(index, passages, recalled, window, evidence, load_model(spec.ranker), spec.k, known)
+        # "auto" keeps the passage plan where the draft gave no evidence: the fresh part does not beat it on
+        # every eval paper (README, Evaluation); "learned" asks for it
+        keep = [spec.plan == Plan.AUTO and not found for found in evidence]
+        recalled = [
+            old if kept else list(new.candidates) for old, new, kept in zip(recalled, ranked, keep, strict=True)
+        ]
+        why = [{} if kept else item.why for item, kept in zip(ranked, keep, strict=True)]
+    elif spec.plan == Plan.AUTO and spec.hybrid:  # no evidence (or it is off): the plan switch
         recalled, plans = fit_plans(index, passages, recalled, known, spec)
     words: list[tuple[str, ...]] = [()] * len(passages)
     if spec.feedback:
         shown = [p.sentence if spec.fusion.sentence_weight > 0 else p.window for p in passages]  # what dominates
         words = feedback_words(index, shown, spec)
     return [
-        PassageRecall(tuple(candidates), plan, tuple(added))
-        for candidates, plan, added in zip(recalled, plans, words, strict=True)
+        PassageRecall(tuple(candidates), plan, tuple(added), reasons)
+        for candidates, plan, added, reasons in zip(recalled, plans, words, why, strict=True)
     ]

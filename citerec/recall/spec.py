@@ -81,7 +81,9 @@ class RecallSpec:
     method: hybrid, bm25 or dense; k: candidates kept per passage; plan: how
     passages are read (auto: each draft chooses from its own citations);
     feedback: a pseudo-relevance-feedback pass (RM3 + Rocchio); fusion: the
-    readings' and lists' weights (`FusionSettings`).
+    readings' and lists' weights (`FusionSettings`); draft_evidence: what the
+    draft's other passages cite counts (`evidence`), through the learned ranking
+    (`learned`), which `ranker` names (a model file; "" the shipped one).
     """
 
     method: str = Method.HYBRID.value
@@ -89,6 +91,8 @@ class RecallSpec:
     plan: str = Plan.AUTO.value
     feedback: bool = False
     fusion: FusionSettings = field(default_factory=FusionSettings)
+    draft_evidence: bool = True
+    ranker: str = ""
 
     def __post_init__(self) -> None:
         check_choice(Method, self.method, "method")
@@ -97,6 +101,11 @@ class RecallSpec:
     @property
     def hybrid(self) -> bool:
         return self.method == Method.HYBRID
+
+    @property
+    def learned(self) -> bool:
+        """Whether the learned ranking combines the readings: asked for, or "auto" with the draft evidence on."""
+        return self.hybrid and (self.plan == Plan.LEARNED or (self.plan == Plan.AUTO and self.draft_evidence))
 
     def with_fusion(self, fusion: FusionSettings) -> RecallSpec:
         return dataclasses.replace(self, fusion=fusion)
@@ -124,23 +133,37 @@ class Candidate:
 @dataclass(frozen=True)
 class Passage:
     """What recall reads of one passage: its window (the sentence with its neighbours), its own sentence and
-    a wider window ("" when absent), and the draft it belongs to (passages of one draft share a topic)."""
+    a wider window ("" when absent), the draft it belongs to (passages of one draft share a topic), and
+    where it stands in that draft (sentence, paragraph, section; -1 and "" when unknown), which the draft
+    evidence measures distances by."""
 
     window: str
     sentence: str = ""
     wide: str = ""
     draft: str = ""
+    position: int = -1
+    paragraph: int = -1
+    section: str = ""
 
     @classmethod
     def of(cls, context: object) -> Passage:
-        """The passage of a LaTeX `Context` (anything with text, sentence, wide and draft)."""
-        return cls(context.text, context.sentence, context.wide, context.draft)  # type: ignore[attr-defined]
+        """The passage of a LaTeX `Context` (anything with text, sentence, wide, draft, id and section)."""
+        c = context
+        return cls(
+            c.text,  # type: ignore[attr-defined]
+            c.sentence,  # type: ignore[attr-defined]
+            c.wide,  # type: ignore[attr-defined]
+            c.draft,  # type: ignore[attr-defined]
+            getattr(c, "id", -1),
+            getattr(c, "paragraph", -1),
+            getattr(c, "section", ""),
+        )
 
     def extended(self, words: str) -> Passage:
         """The passage with `words` (a rewrite) added to each of its readings."""
-        return Passage(
-            f"{self.window} {words}",
-            f"{self.sentence} {words}",
-            f"{self.wide} {words}" if self.wide else "",
-            self.draft,
+        return dataclasses.replace(
+            self,
+            window=f"{self.window} {words}",
+            sentence=f"{self.sentence} {words}",
+            wide=f"{self.wide} {words}" if self.wide else "",
         )

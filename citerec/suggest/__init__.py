@@ -15,6 +15,7 @@ from citerec.suggest.api import open_library, suggest
 from citerec.suggest.options import (
     DEFAULT_RERANK_THRESHOLD,
     PLAN_AUTO,
+    PLAN_LEARNED,
     PLAN_PASSAGE,
     PLAN_WINDOW,
     PLANS,
@@ -30,6 +31,7 @@ __all__ = [
     "DEFAULT_RERANK_THRESHOLD",
     "PLANS",
     "PLAN_AUTO",
+    "PLAN_LEARNED",
     "PLAN_PASSAGE",
     "PLAN_WINDOW",
     "RECALL_METHODS",

@@ -69,7 +69,10 @@ def cut(
     if scores is not None:
         order.sort(key=lambda i: (-scores[i], i))
     top = max((float(c.score) for c in candidates), default=0.0)
-    ranking = [_suggestion(candidates[i], rank, i, scores, top, papers, cited) for rank, i in enumerate(order, 1)]
+    ranking = [
+        _suggestion(candidates[i], rank, i, scores, top, papers, cited, item.why.get(candidates[i].key, ()))
+        for rank, i in enumerate(order, 1)
+    ]
     threshold = options.threshold
     if threshold is None and scores is not None:
         threshold = DEFAULT_RERANK_THRESHOLD
@@ -89,6 +92,7 @@ def _suggestion(
     top: float,
     papers: Mapping[str, Paper],
     cited: set[str],
+    why: tuple[str, ...] = (),
 ) -> Suggestion:
     paper = papers.get(normalise_key(candidate.key))
     rerank_score = None if scores is None else float(scores[i])
@@ -104,6 +108,7 @@ def _suggestion(
         dense_rank=candidate.dense_rank,
         rerank_score=rerank_score,
         already_cited=normalise_key(candidate.key) in cited,
+        why=why,
     )
 
 

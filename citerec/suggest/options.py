@@ -14,7 +14,7 @@ DEFAULT_RERANK_THRESHOLD = 0.05
 RERANK_MODES = tuple(m.value for m in RerankMode)
 RECALL_METHODS = tuple(m.value for m in Method)
 PLANS = tuple(p.value for p in Plan)
-PLAN_AUTO, PLAN_PASSAGE, PLAN_WINDOW = PLANS
+PLAN_AUTO, PLAN_PASSAGE, PLAN_WINDOW, PLAN_LEARNED = PLANS
 
 
 def _check(choice: type, value: object, option: str) -> None:
@@ -56,6 +56,10 @@ class SuggestOptions:
     # between the passage plan (three scales, the default) and the window plan; passage or window forces one.
     plan: str = Plan.AUTO.value
     fusion: FusionSettings = field(default_factory=FusionSettings)  # how readings and lists are merged
+    # What the draft's other citations say counts (citerec.recall.evidence): with plan auto, the learned ranking
+    # (citerec.recall.learned) combines the readings and the evidence. `ranker` is a model file ("" the shipped one).
+    draft_evidence: bool = True
+    ranker: str = ""
 
     def __post_init__(self) -> None:
         _check(RerankMode, self.rerank, "--rerank")
@@ -77,4 +81,6 @@ class SuggestOptions:
             plan=self.plan,
             feedback=self.expand == Expansion.PRF,
             fusion=self.fusion,
+            draft_evidence=self.draft_evidence,
+            ranker=self.ranker,
         )

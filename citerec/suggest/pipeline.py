@@ -108,7 +108,8 @@ class Suggester:
 
         `known` are the library keys each context already cites (default: its
         cited keys found in the library); with `options.plan` "auto" they choose
-        each draft's reading plan, never a context's own.
+        each draft's reading plan, and with the draft evidence on they are the
+        evidence; never for a context's own ranking.
         """
         options = options or self.options
         if not contexts:
@@ -116,7 +117,7 @@ class Suggester:
         spec = options.recall
         written = [Passage.of(context) for context in contexts]
         passages, rewrites = _expanded(written, options)
-        needs_known = spec.plan == "auto" and spec.hybrid
+        needs_known = (spec.plan == "auto" and spec.hybrid) or (spec.learned and spec.draft_evidence)
         if needs_known and known is None:
             known = self.known_citations(contexts)
         index = self.index

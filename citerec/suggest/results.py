@@ -31,6 +31,7 @@ class Suggestion:
     dense_rank: int | None
     rerank_score: float | None
     already_cited: bool
+    why: tuple[str, ...] = ()  # what supported it (the draft evidence, the readings), strongest first
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

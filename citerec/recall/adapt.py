@@ -1,0 +1,112 @@
+"""Adapting the shipped ranking to one draft, from the draft's own cited passages, cross-fitted.
+
+Drafts differ in how far their other citations should count: a thesis that cites
+one toolkit in every chapter and a short paper whose sentences each cite a new
+paper want different weights. The shipped model's logit splits into what the
+readings say (R) and what the draft evidence says (E); per draft, a logistic
+regression re-weighs the two, logit = a·R + b·E + c, fitted on the draft's cited
+passages with the shipped weights as its prior (a Gaussian around a = b = 1,
+c = 0), so a draft with little evidence keeps the shipped model.
+
+Cross-fitting keeps it honest: the cited passages fall into `FOLDS` folds, and a
+passage is scored by weights fitted on the other folds, whose evidence is
+computed without the passage's fold's citations. No passage is scored by a model
+that saw its citations; passages without citations (placeholders) use weights
+fitted on every cited passage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from citerec.papers import normalise_key
+from citerec.recall.evidence import PaperEvidence, draft_evidence
+from citerec.recall.features import EVIDENCE_FEATURES, FEATURES, Rows, candidate_rows
+from citerec.recall.spec import Candidate, Passage
+
+if TYPE_CHECKING:
+    from citerec.index import Index
+    from citerec.recall.learned import Part
+
+FOLDS = 5
+PRIOR = np.array([1.0, 1.0, 0.0])  # a, b, c of the shipped model
+PRIOR_PRECISION = 1.0  # the prior's weight: one unit of log-likelihood per squared unit of change
+_SPLIT = len(FEATURES) - len(EVIDENCE_FEATURES)
+
+
+def split_logits(part: Part, rows: Rows) -> np.ndarray:
+    """Rows x 2: the readings' share (R) and the evidence's share (E) of each row's logit, bias in R."""
+    contributions = part.contributions(rows.features)
+    return np.stack([contributions[:, :_SPLIT].sum(axis=1) + part.bias, contributions[:, _SPLIT:].sum(axis=1)], 1)
+
+
+def adapted_weights(
+    index: Index,
+    passages: Sequence[Passage],
+    recalled: Sequence[Sequence[Candidate]],
+    window: Sequence[Sequence[Candidate]],
+    known: Sequence[Collection[str]],
+    part: Part,
+) -> list[np.ndarray]:
+    """Each passage's (a, b, c): its draft's cross-fitted weights (the shipped ones where there is no fit)."""
+    weights: list[np.ndarray] = [PRIOR] * len(passages)
+    by_draft: dict[str, list[int]] = {}
+    for i, passage in enumerate(passages):
+        by_draft.setdefault(passage.draft, []).append(i)
+    for members in by_draft.values():
+        cited = [i for i in members if i < len(known) and known[i]]
+        if len(cited) < 2:
+            continue
+        folds = min(FOLDS, len(cited))
+        fold_of = {i: n % folds for n, i in enumerate(cited)}
+        for fold in range(folds + 1):  # the last "fold" fits on every cited passage, for the uncited ones
+            held = {i for i in cited if fold_of[i] == fold}
+            train = [i for i in cited if i not in held]
+            fitted = _fit_fold(index, passages, recalled, window, known, train, part)
+            for i in members:
+                if (i in held) if fold < folds else (i not in fold_of):
+                    weights[i] = fitted
+    return weights
+
+
+def _fit_fold(
+    index: Index,
+    passages: Sequence[Passage],
+    recalled: Sequence[Sequence[Candidate]],
+    window: Sequence[Sequence[Candidate]],
+    known: Sequence[Collection[str]],
+    train: Sequence[int],
+    part: Part,
+) -> np.ndarray:
+    """Weights fitted on `train`, with evidence that never includes the citations of `held`.
+
+    Every cited passage outside `held` is in `train`, so the evidence among `train` alone is the draft's
+    evidence without `held`'s citations."""
+    sub = [passages[i] for i in train]
+    evidence: list[Mapping[str, PaperEvidence]] = draft_evidence(sub, [known[i] for i in train])
+    rows = candidate_rows(index, sub, [recalled[i] for i in train], [window[i] for i in train], evidence)
+    x = np.vstack([split_logits(part, r) for r in rows])
+    y = np.concatenate(
+        [
+            np.asarray([k in {normalise_key(t) for t in known[i]} for k in r.keys])
+            for i, r in zip(train, rows, strict=True)
+        ]
+    )
+    return _map_fit(np.column_stack([x, np.ones(len(x))]), y.astype(np.float64))
+
+
+def _map_fit(x: np.ndarray, y: np.ndarray, steps: int = 25) -> np.ndarray:
+    """Maximum a posteriori logistic regression (Newton steps), with a Gaussian prior around `PRIOR`."""
+    w = PRIOR.copy()
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -30, 30)))
+        gradient = x.T @ (y - p) - PRIOR_PRECISION * (w - PRIOR)
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + PRIOR_PRECISION * np.eye(len(w))
+        step = np.linalg.solve(hessian, gradient)
+        w = w + step
+        if np.abs(step).max() < 1e-6:
+            break
+    return w

@@ -1,0 +1,126 @@
+"""What a draft already says about each paper it cites: the draft's other citing sentences, leave-one-out.
+
+A finishing draft cites most of its papers more than once: on the eval papers
+two citing sentences in three cite a paper the same draft cites elsewhere. For a
+passage, every paper cited by *another* passage of the same draft carries
+evidence: where that passage stands (sentences away, same paragraph, same
+section) and what it says about the paper (its sentence, often a better
+description than the paper's own abstract). A passage's own citations never
+count for it, so leave-citations-out evaluation stays exact and a passage's
+suggestions do not depend on what it already cites.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from citerec.papers import normalise_key
+from citerec.recall.spec import Passage
+
+QUOTE_CHARS = 60  # how much of a citing sentence a "why" line quotes
+
+
+@dataclass(frozen=True)
+class Citing:
+    """Another passage of the draft that cites a paper: its index among the passages, and where it stands."""
+
+    passage: int  # index into the passages evidence was built from
+    distance: int  # sentences between the two passages (-1: positions unknown)
+    same_paragraph: bool
+    same_section: bool
+    earlier: bool  # it comes before the passage in the draft
+    sentence: str  # what the draft says there (citations removed)
+
+    @property
+    def proximity(self) -> float:
+        """1 / (1 + distance): 0.5 for the next sentence, small far away; a small constant when unknown."""
+        return 1.0 / (1.0 + self.distance) if self.distance >= 0 else 0.01
+
+
+@dataclass(frozen=True)
+class PaperEvidence:
+    """Everything the draft, outside one passage, says about one paper (nearest citing passage first)."""
+
+    key: str  # the library key as the draft's known citations name it
+    citing: tuple[Citing, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.citing)
+
+    @property
+    def proximity(self) -> float:
+        return sum(c.proximity for c in self.citing)
+
+    @property
+    def nearest(self) -> Citing:
+        return self.citing[0]
+
+
+def draft_evidence(passages: Sequence[Passage], known: Sequence[Collection[str]]) -> list[dict[str, PaperEvidence]]:
+    """For each passage, every paper cited by another passage of its draft (normalised key → evidence).
+
+    `known` are the library keys each passage cites (empty for a placeholder or a
+    fresh draft). A passage never sees its own citations, nor those of passages
+    of other drafts.
+    """
+    if not any(known):
+        return [{} for _ in passages]
+    by_draft: dict[str, list[int]] = {}
+    for i, passage in enumerate(passages):
+        by_draft.setdefault(passage.draft, []).append(i)
+    out: list[dict[str, PaperEvidence]] = [{} for _ in passages]
+    for members in by_draft.values():
+        citers: dict[str, list[int]] = {}
+        names: dict[str, str] = {}
+        for j in members:
+            for key in dict.fromkeys(known[j]) if j < len(known) else ():
+                norm = normalise_key(key)
+                names.setdefault(norm, key)
+                citers.setdefault(norm, []).append(j)
+        for i in members:
+            found = {}
+            for norm, js in citers.items():
+                citing = sorted((_citing(passages[i], passages[j], j) for j in js if j != i), key=_nearest_first)
+                if citing:
+                    found[norm] = PaperEvidence(names[norm], tuple(citing))
+            out[i] = found
+    return out
+
+
+def _citing(here: Passage, there: Passage, j: int) -> Citing:
+    known = here.position >= 0 and there.position >= 0
+    return Citing(
+        passage=j,
+        distance=abs(here.position - there.position) if known else -1,
+        same_paragraph=known and here.paragraph >= 0 and here.paragraph == there.paragraph,
+        same_section=bool(here.section) and here.section == there.section,
+        earlier=known and there.position < here.position,
+        sentence=there.sentence or there.window,
+    )
+
+
+def _nearest_first(citing: Citing) -> tuple[int, int]:
+    return (citing.distance if citing.distance >= 0 else 1 << 30, citing.passage)
+
+
+def why_cited(evidence: PaperEvidence) -> str:
+    """A line for people: where the draft cites the paper nearest to this passage, and what it says there."""
+    nearest = evidence.nearest
+    quote = _quote(nearest.sentence)
+    others = f" (and {evidence.count - 1} more)" if evidence.count > 1 else ""
+    if nearest.distance < 0:
+        where = "cited elsewhere in this draft"
+    elif nearest.earlier:
+        where = f"cited {nearest.distance} sentence{'s' if nearest.distance != 1 else ''} earlier"
+    else:
+        where = f"cited {nearest.distance} sentence{'s' if nearest.distance != 1 else ''} later"
+    return f"{where}{others}: '{quote}'"
+
+
+def _quote(sentence: str) -> str:
+    words = " ".join(sentence.split())
+    if len(words) <= QUOTE_CHARS:
+        return words
+    return "… " + words[-QUOTE_CHARS:].split(" ", 1)[-1]

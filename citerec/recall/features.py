@@ -1,0 +1,182 @@
+"""Per-candidate features for the learned ranking: each reading's lists, their agreement, and the draft evidence.
+
+For every passage the candidates are its recalled papers (the passage plan's
+fused list) and, when the draft evidence is on, the papers the draft cites in
+*other* passages that recall missed. Each (passage, candidate) pair becomes one
+row of `FEATURES`; `citerec.recall.learned` turns rows into one score. The same
+function makes the rows the shipped model was trained on (scripts/train_ranker.py)
+and the rows it scores, so training and use cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from citerec.index.text import tokenize
+from citerec.papers import normalise_key
+from citerec.recall.evidence import PaperEvidence
+from citerec.recall.spec import Candidate, Passage
+
+if TYPE_CHECKING:
+    from citerec.index import Index
+
+FEATURES = (
+    "fused_z",  # the passage plan's fused score, z-scored within the passage's list
+    "fused_rank",  # 1/log2(1 + rank) in that list (0: not recalled)
+    "window_rank",  # the same in the window plan's list (the sentence with its neighbours, fused by rank)
+    "bm25_rank",  # the same in the BM25 list
+    "dense_rank",  # the same in the dense list
+    "agreement",  # 1 when BM25 and dense both list it
+    "dense_cos",  # cosine of the passage's window and the paper's vector
+    "dense_gap",  # that cosine minus the best among the passage's candidates
+    "cited_elsewhere",  # 1 when another passage of the draft cites it
+    "log_count",  # log(1 + how many other passages cite it)
+    "proximity",  # Σ 1/(1 + sentences away) over those passages
+    "nearest",  # 1/(1 + sentences away) of the nearest one
+    "same_paragraph",  # 1 when one of them is in the passage's paragraph
+    "same_section",  # 1 when one of them is in the passage's section
+    "context_cos",  # citation-context expansion: best cosine of the passage's sentence and a citing sentence
+    "context_lex",  # the same by tf-idf over the draft's words
+)
+EVIDENCE_FEATURES = FEATURES[FEATURES.index("cited_elsewhere") :]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """One passage's candidates (normalised keys, recalled first, in recall order) and their feature rows."""
+
+    keys: tuple[str, ...]
+    features: np.ndarray  # len(keys) x len(FEATURES), float32
+    recalled: tuple[Candidate | None, ...]  # the passage plan's candidate, None for one the evidence added
+    evidence: tuple[PaperEvidence | None, ...]
+    best_context: tuple[int, ...]  # index of the most alike citing passage (-1: none)
+
+
+def candidate_rows(
+    index: Index,
+    passages: Sequence[Passage],
+    recalled: Sequence[Sequence[Candidate]],
+    window: Sequence[Sequence[Candidate]],
+    evidence: Sequence[Mapping[str, PaperEvidence]],
+) -> list[Rows]:
+    """Every passage's candidate rows: its recalled papers, then the papers its draft cites elsewhere."""
+    windows = index.query_vectors([p.window for p in passages]) if passages else np.zeros((0, 0), np.float32)
+    lexical, semantic = _sentence_similarities(index, passages, evidence)
+    out = []
+    for i in range(len(passages)):
+        own = {normalise_key(c.key): c for c in recalled[i]}
+        by_norm = {norm: found.key if _has(index, found.key) else None for norm, found in evidence[i].items()}
+        added = [norm for norm, key in by_norm.items() if key is not None and norm not in own]
+        keys = [*own, *added]
+        library_keys = [c.key for c in recalled[i]] + [by_norm[n] for n in added]
+        vectors = index.paper_vectors(library_keys) if library_keys else np.zeros((0, windows.shape[1]), np.float32)
+        cosines = vectors @ windows[i] if len(library_keys) else np.zeros(0, np.float32)
+        window_ranks = {normalise_key(c.key): r for r, c in enumerate(window[i], 1)} if window else {}
+        scores = np.asarray([c.score for c in recalled[i]], dtype=np.float64)
+        mean, std = (scores.mean(), scores.std()) if len(scores) else (0.0, 0.0)
+        floor = float((scores.min() - mean) / std) if len(scores) and std > 0 else 0.0
+        matrix = np.zeros((len(keys), len(FEATURES)), dtype=np.float32)
+        contexts = []
+        for row, norm in enumerate(keys):
+            candidate = own.get(norm)
+            found = evidence[i].get(norm)
+            if candidate is not None:
+                z = (candidate.score - mean) / std if std > 0 else 0.0
+                head = [z, _gain(row + 1), _gain(window_ranks.get(norm)), _gain(candidate.bm25_rank)]
+                head += [
+                    _gain(candidate.dense_rank),
+                    float(candidate.bm25_rank is not None and candidate.dense_rank is not None),
+                ]
+            else:
+                head = [floor, 0.0, _gain(window_ranks.get(norm)), 0.0, 0.0, 0.0]
+            cos = float(cosines[row])
+            tail, best = _evidence_features(found, i, lexical, semantic)
+            matrix[row] = [*head, cos, cos - float(cosines.max()), *tail]
+            contexts.append(best)
+        out.append(
+            Rows(
+                tuple(keys),
+                matrix,
+                tuple(own.get(n) for n in keys),
+                tuple(evidence[i].get(n) for n in keys),
+                tuple(contexts),
+            )
+        )
+    return out
+
+
+def _has(index: Index, key: str) -> bool:
+    try:
+        index.row(key)
+    except KeyError:
+        return False
+    return True
+
+
+def _gain(rank: int | None) -> float:
+    return 1.0 / math.log2(1 + rank) if rank else 0.0
+
+
+def _evidence_features(
+    found: PaperEvidence | None, i: int, lexical: Mapping[int, np.ndarray], semantic: Mapping[int, np.ndarray]
+) -> tuple[list[float], int]:
+    if found is None:
+        return [0.0] * len(EVIDENCE_FEATURES), -1
+    js = [c.passage for c in found.citing]
+    sem = [float(semantic[i][j]) for j in js] if i in semantic else [0.0]
+    lex = [float(lexical[i][j]) for j in js] if i in lexical else [0.0]
+    best = js[int(np.argmax(sem))] if i in semantic else -1
+    citing = found.citing
+    features = [
+        1.0,
+        math.log1p(found.count),
+        found.proximity,
+        found.nearest.proximity,
+        float(any(c.same_paragraph for c in citing)),
+        float(any(c.same_section for c in citing)),
+        max(sem),
+        max(lex),
+    ]
+    return features, best
+
+
+def _sentence_similarities(
+    index: Index, passages: Sequence[Passage], evidence: Sequence[Mapping[str, PaperEvidence]]
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """For each passage with evidence, its sentence's tf-idf and dense cosine to every passage's sentence.
+
+    Rows are indexed by passage; only passages of the same draft are ever compared."""
+    wanted = [i for i, found in enumerate(evidence) if found]
+    if not wanted:
+        return {}, {}
+    sentences = [p.sentence or p.window for p in passages]
+    vectors = index.query_vectors(sentences)
+    weights = _tfidf(sentences, [p.draft for p in passages])
+    lexical = {i: weights @ weights[i] for i in wanted}
+    semantic = {i: vectors @ vectors[i] for i in wanted}
+    return lexical, semantic
+
+
+def _tfidf(sentences: Sequence[str], drafts: Sequence[str]) -> np.ndarray:
+    """Unit tf-idf rows of the sentences; document frequencies counted within each sentence's draft."""
+    tokens = [tokenize(s) for s in sentences]
+    vocab: dict[str, int] = {}
+    for words in tokens:
+        for word in words:
+            vocab.setdefault(word, len(vocab))
+    matrix = np.zeros((len(sentences), max(len(vocab), 1)), dtype=np.float32)
+    for row, words in enumerate(tokens):
+        for word in words:
+            matrix[row, vocab[word]] += 1.0
+    for draft in set(drafts):
+        rows = [i for i, d in enumerate(drafts) if d == draft]
+        df = (matrix[rows] > 0).sum(axis=0)
+        idf = np.log((1 + len(rows)) / (1 + df)) + 1.0
+        matrix[rows] *= idf
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms > 0, norms, 1.0)

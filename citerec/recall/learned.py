@@ -1,0 +1,193 @@
+"""The learned combination: one logistic-regression score per candidate, instead of hand-set plan switches.
+
+A passage's candidates (`features.candidate_rows`) are scored by a small model
+shipped with citerec (`models/ranker-v1.json`, trained by scripts/train_ranker.py
+on the eval papers only; its effect is measured leave-one-paper-out). The model
+has two parts: *finishing*, for passages whose draft cites library papers
+elsewhere (the draft evidence counts), and *fresh*, for passages without any
+(a first draft: only the readings count). Inference is numpy alone. Each
+suggestion's "why" names the features that raised its score most.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from citerec.errors import CiterecError
+from citerec.recall.adapt import PRIOR, adapted_weights
+from citerec.recall.evidence import PaperEvidence, why_cited
+from citerec.recall.features import EVIDENCE_FEATURES, FEATURES, Rows, candidate_rows
+from citerec.recall.spec import Candidate, Passage
+
+if TYPE_CHECKING:
+    from citerec.index import Index
+
+MODEL_VERSION = 1
+MODEL_FILE = f"ranker-v{MODEL_VERSION}.json"
+FINISHING, FRESH = "finishing", "fresh"
+WHY_SHOWN = 3  # reasons kept per suggestion
+
+
+@dataclass(frozen=True)
+class Part:
+    """One logistic regression over standardised features: sigmoid(bias + Σ w·(x − mean)/scale)."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+
+    def contributions(self, features: np.ndarray) -> np.ndarray:
+        """Each feature's share of each row's logit (rows x features)."""
+        mean = np.asarray(self.mean, dtype=np.float32)
+        scale = np.asarray(self.scale, dtype=np.float32)
+        return (features - mean) / scale * np.asarray(self.weights, dtype=np.float32)
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        return self.contributions(features).sum(axis=1) + self.bias
+
+    def to_json(self) -> dict[str, object]:
+        return {"mean": list(self.mean), "scale": list(self.scale), "weights": list(self.weights), "bias": self.bias}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Part:
+        return cls(*(tuple(map(float, data[name])) for name in ("mean", "scale", "weights")), float(data["bias"]))  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class RankerModel:
+    """The shipped (or a user's) ranking model: the features it reads and its two parts."""
+
+    version: int
+    features: tuple[str, ...]
+    parts: Mapping[str, Part]
+    trained_on: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        parts = {name: part.to_json() for name, part in self.parts.items()}
+        return {"version": self.version, "features": list(self.features), "trained_on": list(self.trained_on)} | {
+            "parts": parts
+        }
+
+
+def read_model(path: Path) -> RankerModel:
+    """A model file; a clear error when it is not one citerec can use."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        model = RankerModel(
+            int(data["version"]),
+            tuple(data["features"]),
+            {name: Part.from_json(part) for name, part in data["parts"].items()},
+            tuple(data.get("trained_on", ())),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CiterecError(f"{path}: not a citerec ranking model ({exc})") from exc
+    if model.version != MODEL_VERSION or model.features != FEATURES or set(model.parts) != {FINISHING, FRESH}:
+        raise CiterecError(f"{path}: a ranking model for other features (version {model.version}), retrain it")
+    return model
+
+
+@functools.lru_cache(maxsize=8)
+def load_model(path: str = "") -> RankerModel:
+    """The model at `path`, or the shipped one ("")."""
+    if path:
+        return read_model(Path(path))
+    with resources.as_file(resources.files("citerec.recall") / "models" / MODEL_FILE) as shipped:
+        return read_model(shipped)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A passage's candidates in the model's order, and why each was ranked where it is (by key)."""
+
+    candidates: tuple[Candidate, ...]
+    why: Mapping[str, tuple[str, ...]]
+
+
+def rank_learned(
+    index: Index,
+    passages: Sequence[Passage],
+    recalled: Sequence[Sequence[Candidate]],
+    window: Sequence[Sequence[Candidate]],
+    evidence: Sequence[Mapping[str, PaperEvidence]],
+    model: RankerModel,
+    k: int,
+    known: Sequence[Collection[str]] = (),
+) -> list[Ranked]:
+    """Each passage's candidates scored by the model, best first, `k` kept (the fresh part without evidence)."""
+    rows = candidate_rows(index, passages, recalled, window, evidence)
+    finishing = model.parts[FINISHING]
+    weights = adapted_weights(index, passages, recalled, window, known, finishing) if any(known) else None
+    return [
+        _ranked(passages, row, model.parts[FINISHING if found else FRESH], k, PRIOR if weights is None else weights[i])
+        for i, (row, found) in enumerate(zip(rows, evidence, strict=True))
+    ]
+
+
+def _ranked(passages: Sequence[Passage], rows: Rows, part: Part, k: int, weights: np.ndarray) -> Ranked:
+    """The rows ordered by a·(readings' logit) + b·(evidence's logit) + c, with (a, b, c) = `weights`."""
+    if not rows.keys:
+        return Ranked((), {})
+    a, b, c = (float(w) for w in weights)
+    split = len(FEATURES) - len(EVIDENCE_FEATURES)
+    contributions = part.contributions(rows.features)
+    contributions[:, :split] *= a
+    contributions[:, split:] *= b
+    logits = contributions.sum(axis=1) + a * part.bias + c
+    order = sorted(range(len(rows.keys)), key=lambda r: (-logits[r], r))[:k]
+    candidates, why = [], {}
+    for r in order:
+        base = rows.recalled[r]
+        score = 1.0 / (1.0 + math.exp(-float(logits[r])))
+        key = base.key if base is not None else rows.evidence[r].key  # type: ignore[union-attr]
+        candidates.append(Candidate(key, score, *(None, None, None, None) if base is None else _ranks(base)))
+        why[key] = _why(rows, r, contributions[r], passages)
+    return Ranked(tuple(candidates), why)
+
+
+def _ranks(base: Candidate) -> tuple[int | None, int | None, float | None, float | None]:
+    return base.bm25_rank, base.dense_rank, base.bm25_score, base.dense_score
+
+
+_REASONS = {
+    "fused_z": "recalled by the passage",
+    "fused_rank": "recalled by the passage",
+    "window_rank": "recalled by the sentence with its neighbours",
+    "bm25_rank": "close in wording",
+    "dense_rank": "close in meaning",
+    "agreement": "found by wording and meaning alike",
+    "dense_cos": "close in meaning",
+    "dense_gap": "close in meaning",
+}
+
+
+def _why(rows: Rows, r: int, contributions: np.ndarray, passages: Sequence[Passage]) -> tuple[str, ...]:
+    """The reasons behind the features that raised this candidate's score most (positive shares only)."""
+    reasons: dict[str, None] = {}
+    for f in np.argsort(-contributions):
+        if contributions[f] <= 0 or len(reasons) >= WHY_SHOWN:
+            break
+        name = FEATURES[f]
+        found = rows.evidence[r]
+        if name in EVIDENCE_FEATURES and found is not None:
+            if name.startswith("context_") and rows.best_context[r] >= 0:
+                said = " ".join((passages[rows.best_context[r]].sentence or "").split())
+                reasons.setdefault(f"described alike where the draft cites it: '{_short(said)}'", None)
+            else:
+                reasons.setdefault(why_cited(found), None)
+        elif name in _REASONS:
+            reasons.setdefault(_REASONS[name], None)
+    return tuple(reasons)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
