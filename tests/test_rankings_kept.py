@@ -1,11 +1,13 @@
-"""The recall redesign kept every ranking: top-50 recall lists and final suggestions, as recorded before it.
+"""Rankings change only on purpose: top-50 recall lists and final suggestions, as recorded.
 
-The record (tests/fixtures/rankings/) was written by `scripts/record_rankings.py`
-from the code before the redesign: every eval paper's citing passages against
-its own library and the pooled one (the draft's other citations known, as in
-`citerec eval`), every eval paper as `citerec suggest` reads it, and 50
-passages of the example draft. A change that is meant to alter rankings
-records anew, and says so in its commit.
+The record (tests/fixtures/rankings/) is written by `scripts/record_rankings.py`:
+every eval paper's citing passages against its own library and the pooled one
+(the draft's other citations known, as in `citerec eval`), every eval paper as
+`citerec suggest` reads it, and 50 passages of the example draft. It was first
+written from the code before the recall redesign, which this test then proved
+unchanged; since then it is written anew only by a change meant to alter
+rankings (the reader's verbatim URLs; draft evidence on by default), in the
+commit that makes the change, which says so.
 """
 
 from __future__ import annotations
