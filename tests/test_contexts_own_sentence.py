@@ -7,6 +7,7 @@ sentence together with its neighbour.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -141,13 +142,17 @@ VISION_DRAFT = (
 
 
 def test_the_draft_topic_steers_a_vague_passage_when_asked(small_library: Path, tmp_path: Path) -> None:
-    """Off by default; with a topic weight the same vague sentence follows its draft's subject."""
+    """Off by default; with a topic weight the same vague sentence follows its draft's subject.
+
+    Draft evidence is off here: it would steer the vague sentence by what each draft cites (on purpose; see
+    test_draft_evidence), and this is about the topic prior alone."""
     from citerec.library import Library
     from citerec.suggest import Suggester, SuggestOptions
 
     (tmp_path / "retrieval.tex").write_text(RETRIEVAL_DRAFT, encoding="utf-8")
     (tmp_path / "vision.tex").write_text(VISION_DRAFT, encoding="utf-8")
-    suggester = Suggester(Library(small_library), options=SuggestOptions(rerank="off", include_cited=True))
+    plain = SuggestOptions(rerank="off", include_cited=True, draft_evidence=False)
+    suggester = Suggester(Library(small_library), options=plain)
     drafts = [tmp_path / "retrieval.tex", tmp_path / "vision.tex"]
 
     def vague_rankings(options: SuggestOptions | None = None) -> list[list[str]]:
@@ -156,7 +161,7 @@ def test_the_draft_topic_steers_a_vague_passage_when_asked(small_library: Path, 
 
     retrieval, vision = vague_rankings()
     assert retrieval == vision  # the default: the sentence alone decides
-    topical = SuggestOptions(rerank="off", include_cited=True, fusion=FusionSettings(topic_weight=3.0))  # strong
+    topical = dataclasses.replace(plain, fusion=FusionSettings(topic_weight=3.0))  # strong, for eight papers
     retrieval, vision = vague_rankings(topical)
     assert retrieval[0] in {"karpukhin2020dense", "robertson2009bm25", "nogueira2019passage", "lewis2020rag"}
     assert vision[0] in {"he2016deep", "chen2020simple", "kingma2015adam"}
