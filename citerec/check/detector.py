@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 DEFAULT_THRESHOLD = 0.3  # best F1 of the hidden citations (finishing reading), leave-one-paper-out
 ADAPT_HALF = 50  # cited sentences at which the draft's adaptation and the shipped model weigh the same
 STRENGTH_DEPTH = 10
+CHUNK = 16  # sentences embedded and recalled at once when an editor waits between chunks
 _VECTOR_FEATURES = ("emb_", "paragraph_emb_")
 CHECK_EMBEDDER = None  # the bundled MiniLM (ONNX int8): the shipped model's embedding features come from it
 
@@ -176,21 +177,43 @@ def score_rows(
     return sigmoid(prior), False
 
 
+def _in_chunks(
+    compute: Callable[[Sequence[str]], np.ndarray], texts: Sequence[str], between: Callable[[], None] | None
+) -> np.ndarray:
+    """`compute(texts)`; with `between`, a chunk at a time, `between` called before each (it may wait)."""
+    if between is None:
+        return compute(texts)
+    parts = []
+    for start in range(0, len(texts), CHUNK):
+        between()
+        parts.append(compute(texts[start : start + CHUNK]))
+    return np.vstack(parts)
+
+
 def check_rows(
-    suggester: Suggester, rows: Sequence[SentenceRow], options: CheckOptions, *, model: CiteModel | None = None
+    suggester: Suggester,
+    rows: Sequence[SentenceRow],
+    options: CheckOptions,
+    *,
+    model: CiteModel | None = None,
+    between: Callable[[], None] | None = None,
 ) -> tuple[list[SentenceCheck], bool]:
-    """Scores and suggestions for the uncited ones among `rows` (one draft's sentences)."""
+    """Scores and suggestions for the uncited ones among `rows` (one draft's sentences).
+
+    `between` is called between chunks of work: the language server waits there while completions run."""
     if not rows:
         return [], False
     model = model or load_model()
     texts = [r.text for r in rows]
-    scores, adapted = score_rows(
-        rows, embed_sentences(texts), recall_strength(suggester, texts), model=model, adapt_to_draft=options.adapt
-    )
+    vectors = _in_chunks(embed_sentences, texts, between)
+    strength = _in_chunks(lambda chunk: recall_strength(suggester, chunk), texts, between)
+    scores, adapted = score_rows(rows, vectors, strength, model=model, adapt_to_draft=options.adapt)
     uncited = [(row, float(score)) for row, score in zip(rows, scores, strict=True) if not row.cited]
     flagged = [row.context for row, score in uncited if score >= options.threshold]
     suggestions: dict[tuple[str, int], tuple[Suggestion, ...]] = {}
     if flagged and options.top_n > 0:
+        if between is not None:
+            between()
         opts = dataclasses.replace(options.suggest, top_n=options.top_n)
         for item in suggester.rank(flagged, opts):
             suggestions[(item.context.file, item.context.start)] = item.suggestions
@@ -212,19 +235,34 @@ def check_rows(
     return checks, adapted
 
 
-def check_text(suggester: Suggester, text: str, *, is_tex: bool, options: CheckOptions | None = None) -> CheckResult:
-    """`check_draft` on text sent by someone else (the HTTP service): its includes are never followed."""
+def check_text(
+    suggester: Suggester,
+    text: str,
+    *,
+    is_tex: bool,
+    options: CheckOptions | None = None,
+    between: Callable[[], None] | None = None,
+) -> CheckResult:
+    """`check_draft` on text sent by someone else (the HTTP service, an editor's buffer): its includes are
+    never followed."""
     from citerec.latex import read_draft
 
-    return check_draft(suggester, read_draft("draft.tex" if is_tex else "draft.txt", text=text, is_tex=is_tex), options)
+    draft = read_draft("draft.tex" if is_tex else "draft.txt", text=text, is_tex=is_tex)
+    return check_draft(suggester, draft, options, between=between)
 
 
-def check_draft(suggester: Suggester, draft: Draft, options: CheckOptions | None = None) -> CheckResult:
+def check_draft(
+    suggester: Suggester,
+    draft: Draft,
+    options: CheckOptions | None = None,
+    *,
+    between: Callable[[], None] | None = None,
+) -> CheckResult:
     """Where `draft` may need citations, against the suggester's library."""
     options = options or CheckOptions()
     model = load_model()
     rows = read_sentences(draft)
-    checks, adapted = check_rows(suggester, rows, options, model=model)
+    checks, adapted = check_rows(suggester, rows, options, model=model, between=between)
     n_cited = sum(r.cited for r in rows)
     log.info(
         "%s: %d sentences, %d cited, %d flagged", draft.main, len(rows), n_cited, sum(c.needs_citation for c in checks)

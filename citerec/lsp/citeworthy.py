@@ -42,9 +42,8 @@ def check_diagnostics(editor: EditorSession, text: str, positions: Positions) ->
 
     assert editor.suggester is not None
     suggest = dataclasses.replace(editor.options, top_n=ACTIONS_LISTED)
-    result = check_text(
-        editor.suggester, text, is_tex=True, options=CheckOptions(top_n=ACTIONS_LISTED, suggest=suggest)
-    )
+    options = CheckOptions(top_n=ACTIONS_LISTED, suggest=suggest)
+    result = check_text(editor.suggester, text, is_tex=True, options=options, between=editor.plans.after_rankings)
     main = next((s.file for s in result.sentences), "")
     found = []
     for sentence in result.flagged():
@@ -100,7 +99,7 @@ class Citeworthiness:
     """Per buffer: the last check's diagnostics and the check waiting to run."""
 
     def __init__(self, server: Any) -> None:
-        self.server = server  # the CiterecServer: its editor, worker thread and buffers
+        self.server = server  # the CiterecServer: its editor session and buffers
         self.found: dict[str, list[Found]] = {}
         self.tasks: dict[str, asyncio.Task] = {}
 
@@ -119,7 +118,7 @@ class Citeworthiness:
         if editor is None or uri not in self.server.workspace.text_documents:
             return
         text, version, positions = self.server.buffer(uri)
-        found = await self.server.run(check_diagnostics, editor, text, positions)
+        found = await asyncio.wrap_future(editor.in_background(check_diagnostics, editor, text, positions))
         if uri in self.server.workspace.text_documents:
             self.found[uri] = found
             self.server.schedule_diagnostics(uri, 0)

@@ -152,6 +152,12 @@ class EditorSession:
     def close(self) -> None:
         self._maintenance.shutdown(wait=False, cancel_futures=True)
 
+    def in_background(self, fn, *args) -> Future:
+        """`fn(*args)` on the maintenance thread: long work (a whole buffer's check) that must never hold a
+        completion up, as the worker thread would; `fn` waits for completions to pause between its steps
+        (`plans.after_rankings`)."""
+        return self._maintenance.submit(fn, *args)
+
     # -- library changes --------------------------------------------------
     def check_library(self) -> None:
         """When the library changed since the index was built (any process), update the index in the background."""
