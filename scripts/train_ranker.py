@@ -41,7 +41,7 @@ from citerec.latex import extract_contexts, read_draft  # noqa: E402
 from citerec.papers import normalise_key  # noqa: E402
 from citerec.recall import Passage, RecallSpec  # noqa: E402
 from citerec.recall.evidence import draft_evidence  # noqa: E402
-from citerec.recall.features import FEATURES, candidate_rows  # noqa: E402
+from citerec.recall.features import FEATURES, PlanLists, candidate_rows  # noqa: E402
 from citerec.recall.learned import FINISHING, FRESH, MODEL_FILE, MODEL_VERSION, Part, RankerModel  # noqa: E402
 from citerec.recall.plans import recall_window, recall_with_plan  # noqa: E402
 from citerec.suggest import Suggester, SuggestOptions  # noqa: E402
@@ -79,7 +79,7 @@ def paper_rows(suggester: Suggester, tex: Path, keymap: dict[str, str], name: st
     window = recall_window(index, passages, spec)
     out = {}
     for reading, known in ((FINISHING, truths), (FRESH, ())):
-        rows = candidate_rows(index, passages, recalled, window, draft_evidence(passages, known))
+        rows = candidate_rows(index, PlanLists.of(passages, recalled, window), draft_evidence(passages, known))
         labels = [
             np.asarray([k in {normalise_key(t) for t in truth} for k in r.keys])
             for r, truth in zip(rows, truths, strict=True)

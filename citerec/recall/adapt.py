@@ -24,8 +24,7 @@ import numpy as np
 
 from citerec.papers import normalise_key
 from citerec.recall.evidence import PaperEvidence, draft_evidence
-from citerec.recall.features import EVIDENCE_FEATURES, FEATURES, Rows, candidate_rows
-from citerec.recall.spec import Candidate, Passage
+from citerec.recall.features import EVIDENCE_FEATURES, FEATURES, PlanLists, Rows, candidate_rows
 
 if TYPE_CHECKING:
     from citerec.index import Index
@@ -43,18 +42,11 @@ def split_logits(part: Part, rows: Rows) -> np.ndarray:
     return np.stack([contributions[:, :_SPLIT].sum(axis=1) + part.bias, contributions[:, _SPLIT:].sum(axis=1)], 1)
 
 
-def adapted_weights(
-    index: Index,
-    passages: Sequence[Passage],
-    recalled: Sequence[Sequence[Candidate]],
-    window: Sequence[Sequence[Candidate]],
-    known: Sequence[Collection[str]],
-    part: Part,
-) -> list[np.ndarray]:
+def adapted_weights(index: Index, lists: PlanLists, known: Sequence[Collection[str]], part: Part) -> list[np.ndarray]:
     """Each passage's (a, b, c): its draft's cross-fitted weights (the shipped ones where there is no fit)."""
-    weights: list[np.ndarray] = [PRIOR] * len(passages)
+    weights: list[np.ndarray] = [PRIOR] * len(lists.passages)
     by_draft: dict[str, list[int]] = {}
-    for i, passage in enumerate(passages):
+    for i, passage in enumerate(lists.passages):
         by_draft.setdefault(passage.draft, []).append(i)
     for members in by_draft.values():
         cited = [i for i in members if i < len(known) and known[i]]
@@ -65,7 +57,7 @@ def adapted_weights(
         for fold in range(folds + 1):  # the last "fold" fits on every cited passage, for the uncited ones
             held = {i for i in cited if fold_of[i] == fold}
             train = [i for i in cited if i not in held]
-            fitted = _fit_fold(index, passages, recalled, window, known, train, part)
+            fitted = _fit_fold(index, lists, known, train, part)
             for i in members:
                 if (i in held) if fold < folds else (i not in fold_of):
                     weights[i] = fitted
@@ -73,21 +65,15 @@ def adapted_weights(
 
 
 def _fit_fold(
-    index: Index,
-    passages: Sequence[Passage],
-    recalled: Sequence[Sequence[Candidate]],
-    window: Sequence[Sequence[Candidate]],
-    known: Sequence[Collection[str]],
-    train: Sequence[int],
-    part: Part,
+    index: Index, lists: PlanLists, known: Sequence[Collection[str]], train: Sequence[int], part: Part
 ) -> np.ndarray:
     """Weights fitted on `train`, with evidence that never includes the citations of `held`.
 
     Every cited passage outside `held` is in `train`, so the evidence among `train` alone is the draft's
     evidence without `held`'s citations."""
-    sub = [passages[i] for i in train]
-    evidence: list[Mapping[str, PaperEvidence]] = draft_evidence(sub, [known[i] for i in train])
-    rows = candidate_rows(index, sub, [recalled[i] for i in train], [window[i] for i in train], evidence)
+    sub = lists.subset(train)
+    evidence: list[Mapping[str, PaperEvidence]] = draft_evidence(sub.passages, [known[i] for i in train])
+    rows = candidate_rows(index, sub, evidence)
     x = np.vstack([split_logits(part, r) for r in rows])
     y = np.concatenate(
         [

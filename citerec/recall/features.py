@@ -47,6 +47,29 @@ EVIDENCE_FEATURES = FEATURES[FEATURES.index("cited_elsewhere") :]
 
 
 @dataclass(frozen=True)
+class PlanLists:
+    """Passages and what each reading plan recalled for them: what the learned ranking reads, as one value."""
+
+    passages: tuple[Passage, ...]
+    recalled: tuple[tuple[Candidate, ...], ...]  # per passage, the passage plan's fused list
+    window: tuple[tuple[Candidate, ...], ...] = ()  # per passage, the window plan's list (empty: not recalled)
+
+    @classmethod
+    def of(
+        cls,
+        passages: Sequence[Passage],
+        recalled: Sequence[Sequence[Candidate]],
+        window: Sequence[Sequence[Candidate]] = (),
+    ) -> PlanLists:
+        return cls(tuple(passages), tuple(map(tuple, recalled)), tuple(map(tuple, window)))
+
+    def subset(self, rows: Sequence[int]) -> PlanLists:
+        """The lists of the passages at `rows`, in that order."""
+        window = tuple(self.window[i] for i in rows) if self.window else ()
+        return PlanLists(tuple(self.passages[i] for i in rows), tuple(self.recalled[i] for i in rows), window)
+
+
+@dataclass(frozen=True)
 class Rows:
     """One passage's candidates (normalised keys, recalled first, in recall order) and their feature rows."""
 
@@ -57,14 +80,9 @@ class Rows:
     best_context: tuple[int, ...]  # index of the most alike citing passage (-1: none)
 
 
-def candidate_rows(
-    index: Index,
-    passages: Sequence[Passage],
-    recalled: Sequence[Sequence[Candidate]],
-    window: Sequence[Sequence[Candidate]],
-    evidence: Sequence[Mapping[str, PaperEvidence]],
-) -> list[Rows]:
+def candidate_rows(index: Index, lists: PlanLists, evidence: Sequence[Mapping[str, PaperEvidence]]) -> list[Rows]:
     """Every passage's candidate rows: its recalled papers, then the papers its draft cites elsewhere."""
+    passages, recalled, window = lists.passages, lists.recalled, lists.window
     windows = index.query_vectors([p.window for p in passages]) if passages else np.zeros((0, 0), np.float32)
     lexical, semantic = _sentence_similarities(index, passages, evidence)
     out = []

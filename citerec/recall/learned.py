@@ -25,7 +25,7 @@ import numpy as np
 from citerec.errors import CiterecError
 from citerec.recall.adapt import PRIOR, adapted_weights
 from citerec.recall.evidence import PaperEvidence, why_cited
-from citerec.recall.features import EVIDENCE_FEATURES, FEATURES, Rows, candidate_rows
+from citerec.recall.features import EVIDENCE_FEATURES, FEATURES, PlanLists, Rows, candidate_rows
 from citerec.recall.spec import Candidate, Passage
 
 if TYPE_CHECKING:
@@ -115,20 +115,20 @@ class Ranked:
 
 def rank_learned(
     index: Index,
-    passages: Sequence[Passage],
-    recalled: Sequence[Sequence[Candidate]],
-    window: Sequence[Sequence[Candidate]],
+    lists: PlanLists,
     evidence: Sequence[Mapping[str, PaperEvidence]],
     model: RankerModel,
     k: int,
     known: Sequence[Collection[str]] = (),
 ) -> list[Ranked]:
     """Each passage's candidates scored by the model, best first, `k` kept (the fresh part without evidence)."""
-    rows = candidate_rows(index, passages, recalled, window, evidence)
+    rows = candidate_rows(index, lists, evidence)
     finishing = model.parts[FINISHING]
-    weights = adapted_weights(index, passages, recalled, window, known, finishing) if any(known) else None
+    weights = adapted_weights(index, lists, known, finishing) if any(known) else None
     return [
-        _ranked(passages, row, model.parts[FINISHING if found else FRESH], k, PRIOR if weights is None else weights[i])
+        _ranked(
+            lists.passages, row, model.parts[FINISHING if found else FRESH], k, PRIOR if weights is None else weights[i]
+        )
         for i, (row, found) in enumerate(zip(rows, evidence, strict=True))
     ]
 

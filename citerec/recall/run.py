@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from citerec.choices import Plan
 from citerec.recall.evidence import draft_evidence
+from citerec.recall.features import PlanLists
 from citerec.recall.learned import load_model, rank_learned
 from citerec.recall.plans import PlanChoice, fit_plans, recall_window, recall_with_plan
 from citerec.recall.search import feedback_words
@@ -53,7 +54,8 @@ def recall(
         window = recall_window(index, passages, spec)
         evidence = evidence or [{} for _ in passages]
         known = known if spec.draft_evidence else ()
-        ranked = rank_learned(index, passages, recalled, window, evidence, load_model(spec.ranker), spec.k, known)
+        lists = PlanLists.of(passages, recalled, window)
+        ranked = rank_learned(index, lists, evidence, load_model(spec.ranker), spec.k, known)
         # "auto" keeps the passage plan where the draft gave no evidence: the fresh part does not beat it on
         # every eval paper (README, Evaluation); "learned" asks for it
         keep = [spec.plan == Plan.AUTO and not found for found in evidence]
