@@ -74,8 +74,8 @@ class ContextMode(StrEnum):
     PARAGRAPH = "paragraph"
 
 
-def check_choice(choice: type[StrEnum], value: object, option: str) -> None:
-    """Refuse a value that is not one of `choice`'s members, naming the option and the members."""
+def check_choice(choice: type[StrEnum], value: object, option: str, error: type[Exception] = ValueError) -> None:
+    """Refuse a value that is not one of `choice`'s members with `error`, naming the option and the members."""
     if value not in {member.value for member in choice}:
         names = ", ".join(member.value for member in choice)
-        raise ValueError(f"{option} must be one of {names}, not {value!r}")
+        raise error(f"{option} must be one of {names}, not {value!r}")

@@ -23,6 +23,7 @@ from citerec.suggest import Suggester, Suggestion, SuggestOptions
 
 if TYPE_CHECKING:
     from citerec.embed import Embedder
+    from citerec.index import Index
     from citerec.latex import Draft
 
 log = logging.getLogger(__name__)
@@ -111,10 +112,15 @@ class CheckResult:
 _EMBEDDER: list[Embedder] = []
 
 
-def embed_sentences(texts: Sequence[str]) -> np.ndarray:
-    """The sentences' vectors from the embedder the shipped model was trained with (loaded once)."""
-    from citerec.embed import load_embedder
+def embed_sentences(texts: Sequence[str], index: Index | None = None) -> np.ndarray:
+    """The sentences' vectors from the embedder the shipped model was trained with (loaded once).
 
+    An `index` built with that same embedder embeds them instead, through its recall cache: recall
+    (`recall_strength`) then finds every sentence's vector there and embeds nothing twice."""
+    from citerec.embed import embedder_name, load_embedder
+
+    if index is not None and texts and index.embedder_name == embedder_name(CHECK_EMBEDDER):
+        return np.asarray(index.query_vectors(list(texts)), dtype=np.float64)
     if not _EMBEDDER:
         _EMBEDDER.append(load_embedder(CHECK_EMBEDDER))
     if not texts:
@@ -205,7 +211,7 @@ def check_rows(
         return [], False
     model = model or load_model()
     texts = [r.text for r in rows]
-    vectors = _in_chunks(embed_sentences, texts, between)
+    vectors = _in_chunks(lambda chunk: embed_sentences(chunk, suggester.index), texts, between)
     strength = _in_chunks(lambda chunk: recall_strength(suggester, chunk), texts, between)
     scores, adapted = score_rows(rows, vectors, strength, model=model, adapt_to_draft=options.adapt)
     uncited = [(row, float(score)) for row, score in zip(rows, scores, strict=True) if not row.cited]

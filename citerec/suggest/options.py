@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from citerec.choices import ContextMode, Expansion, Method, Plan, RerankMode
+from citerec.choices import ContextMode, Expansion, Method, Plan, RerankMode, check_choice
 from citerec.engine import LOCAL, EngineConfig
 from citerec.errors import CiterecError
 from citerec.recall import FusionSettings, RecallSpec
@@ -15,12 +15,6 @@ RERANK_MODES = tuple(m.value for m in RerankMode)
 RECALL_METHODS = tuple(m.value for m in Method)
 PLANS = tuple(p.value for p in Plan)
 PLAN_AUTO, PLAN_PASSAGE, PLAN_WINDOW, PLAN_LEARNED = PLANS
-
-
-def _check(choice: type, value: object, option: str) -> None:
-    members = [m.value for m in choice]
-    if value not in members:
-        raise CiterecError(f"{option} must be one of {', '.join(members)}, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -62,13 +56,13 @@ class SuggestOptions:
     ranker: str = ""
 
     def __post_init__(self) -> None:
-        _check(RerankMode, self.rerank, "--rerank")
-        _check(Method, self.method, "--method")
-        _check(ContextMode, self.mode, "--mode")
+        check_choice(RerankMode, self.rerank, "--rerank", CiterecError)
+        check_choice(Method, self.method, "--method", CiterecError)
+        check_choice(ContextMode, self.mode, "--mode", CiterecError)
         if self.top_n < 1 or self.recall_k < 1:
             raise CiterecError("--top and --recall-k must be at least 1")
-        _check(Expansion, self.expand, "--expand")
-        _check(Plan, self.plan, "--plan")
+        check_choice(Expansion, self.expand, "--expand", CiterecError)
+        check_choice(Plan, self.plan, "--plan", CiterecError)
         if self.expand == Expansion.LLM and not (self.expand_url and self.expand_model):
             raise CiterecError("--expand llm needs --expand-url URL and --expand-model NAME")
 
