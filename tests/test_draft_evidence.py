@@ -9,6 +9,7 @@ and that `suggest` and `eval` take `--draft-evidence` and say why.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from citerec.cli import app
 from citerec.errors import CiterecError
 from citerec.index import Index
 from citerec.library import Library
-from citerec.recall import Passage, RecallSpec, recall
+from citerec.recall import DraftCitations, Passage, RecallSpec, recall, recall_in_draft
 from citerec.recall.adapt import PRIOR, _map_fit
 from citerec.recall.evidence import draft_evidence, why_cited
 from citerec.recall.features import FEATURES
@@ -188,3 +189,29 @@ def test_the_training_script_learns_the_evidence_and_its_ablation_removes_it() -
     assert train.recall_at_10(papers[0], FINISHING, part) == 1.0
     blind = [train.without(p, ("proximity",), drop_added=False) for p in papers]
     assert train.recall_at_10(blind[0], FINISHING, train.fit(blind[1:], FINISHING)) < 1.0
+
+
+def test_a_new_passage_is_ranked_with_the_evidence_of_a_draft_read_before(example_library_dir: Path) -> None:
+    library = Library(example_library_dir)
+    index = Index.open(library)
+    passages, known = _draft_passages(library)
+    draft = DraftCitations.read(
+        index, [*passages, _passage("No citation here.", 20, 9, draft="draft.tex")], [*known, ()]
+    )
+    assert len(draft) == len(passages)  # a passage citing nothing is no evidence
+    cited = known[2][0]
+    new = Passage(passages[2].sentence, passages[2].sentence, "", "draft.tex", 5, 2, "Intro")
+    spec = RecallSpec(k=10)
+    ranked = recall_in_draft(index, new, spec, draft)
+    assert ranked.candidates[0].key == cited
+    assert "cited 1 sentence earlier" in " ".join(ranked.why[cited])
+    # leave-one-out: the passage being completed (say, passage 2 itself) never counts for itself
+    alone = recall_in_draft(index, dataclasses.replace(new, position=4), spec, draft.without(2))
+    assert not any(reason.startswith("cited") for reason in alone.why.get(cited, ()))
+    moved = list(known)
+    moved[2] = (known[0][0],)
+    other = DraftCitations.read(index, passages, moved).without(2)
+    again = recall_in_draft(index, dataclasses.replace(new, position=4), spec, other)
+    assert [c.key for c in again.candidates] == [c.key for c in alone.candidates]
+    off = recall_in_draft(index, new, RecallSpec(k=10, draft_evidence=False), draft)
+    assert not off.why and [c.key for c in off.candidates] == [c.key for c in recall(index, [new], spec)[0].candidates]

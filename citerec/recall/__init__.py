@@ -13,14 +13,17 @@ decides what to search and how to merge it, driven by one frozen `RecallSpec`:
 - `features`: per-candidate features (both plans' lists, dense similarity, the evidence);
 - `adapt`: the learned ranking re-weighed per draft on its own cited passages, cross-fitted;
 - `learned`: the shipped ranking model (`models/ranker-v1.json`) and each candidate's "why";
-- `run`: `recall(index, passages, spec)`, all of the above in one call.
+- `run`: `recall(index, passages, spec)`, all of the above in one call;
+- `draft`: one new passage ranked against a draft's citing passages read before (`DraftCitations`,
+  what the language server keeps per project), with the same evidence and model as `run`.
 
 Modules depend one way: spec ← fusion ← readings, feedback ← search ← plans ← run, and
-spec ← evidence ← features ← adapt ← learned ← run.
+spec ← evidence ← features ← adapt ← learned ← run ← draft.
 """
 
 from __future__ import annotations
 
+from citerec.recall.draft import DraftCitations, recall_in_draft
 from citerec.recall.plans import PlanChoice, draft_plan, window_plan
 from citerec.recall.run import PassageRecall, recall
 from citerec.recall.search import feedback_words, recall_passages, recall_text, recall_texts
@@ -28,6 +31,7 @@ from citerec.recall.spec import Candidate, FusionSettings, Passage, RecallSpec
 
 __all__ = [
     "Candidate",
+    "DraftCitations",
     "FusionSettings",
     "Passage",
     "PassageRecall",
@@ -36,6 +40,7 @@ __all__ = [
     "draft_plan",
     "feedback_words",
     "recall",
+    "recall_in_draft",
     "recall_passages",
     "recall_text",
     "recall_texts",

@@ -72,21 +72,42 @@ def draft_evidence(passages: Sequence[Passage], known: Sequence[Collection[str]]
         by_draft.setdefault(passage.draft, []).append(i)
     out: list[dict[str, PaperEvidence]] = [{} for _ in passages]
     for members in by_draft.values():
-        citers: dict[str, list[int]] = {}
-        names: dict[str, str] = {}
-        for j in members:
-            for key in dict.fromkeys(known[j]) if j < len(known) else ():
-                norm = normalise_key(key)
-                names.setdefault(norm, key)
-                citers.setdefault(norm, []).append(j)
+        citers, names = _citers(members, known)
         for i in members:
-            found = {}
-            for norm, js in citers.items():
-                citing = sorted((_citing(passages[i], passages[j], j) for j in js if j != i), key=_nearest_first)
-                if citing:
-                    found[norm] = PaperEvidence(names[norm], tuple(citing))
-            out[i] = found
+            out[i] = _found(passages[i], i, passages, citers, names)
     return out
+
+
+def evidence_for(
+    here: Passage, passages: Sequence[Passage], known: Sequence[Collection[str]]
+) -> dict[str, PaperEvidence]:
+    """The evidence of a passage that is not among `passages` (a new one, as an editor completes it): every
+    paper the passages of its draft cite. `Citing.passage` indexes `passages`; leave its own out of them."""
+    citers, names = _citers([j for j, p in enumerate(passages) if p.draft == here.draft], known)
+    return _found(here, -1, passages, citers, names)
+
+
+def _citers(members: Sequence[int], known: Sequence[Collection[str]]) -> tuple[dict[str, list[int]], dict[str, str]]:
+    """The passages among `members` that cite each paper (by normalised key), and each key as first written."""
+    citers: dict[str, list[int]] = {}
+    names: dict[str, str] = {}
+    for j in members:
+        for key in dict.fromkeys(known[j]) if j < len(known) else ():
+            norm = normalise_key(key)
+            names.setdefault(norm, key)
+            citers.setdefault(norm, []).append(j)
+    return citers, names
+
+
+def _found(
+    here: Passage, i: int, passages: Sequence[Passage], citers: dict[str, list[int]], names: dict[str, str]
+) -> dict[str, PaperEvidence]:
+    found = {}
+    for norm, js in citers.items():
+        citing = sorted((_citing(here, passages[j], j) for j in js if j != i), key=_nearest_first)
+        if citing:
+            found[norm] = PaperEvidence(names[norm], tuple(citing))
+    return found
 
 
 def _citing(here: Passage, there: Passage, j: int) -> Citing:

@@ -80,20 +80,51 @@ class Rows:
     best_context: tuple[int, ...]  # index of the most alike citing passage (-1: none)
 
 
-def candidate_rows(index: Index, lists: PlanLists, evidence: Sequence[Mapping[str, PaperEvidence]]) -> list[Rows]:
-    """Every passage's candidate rows: its recalled papers, then the papers its draft cites elsewhere."""
+@dataclass(frozen=True, eq=False)
+class Sentences:
+    """Passages' sentences as the context features compare them: their query vectors (unit) and their words.
+
+    Made once for a draft's citing passages (`citerec.recall.draft`), so that a new
+    passage is compared with them without embedding them again."""
+
+    vectors: np.ndarray  # passages x dimension, float32
+    tokens: tuple[tuple[str, ...], ...]
+
+    @classmethod
+    def of(cls, index: Index, passages: Sequence[Passage]) -> Sentences:
+        texts = [p.sentence or p.window for p in passages]
+        vectors = index.query_vectors(texts) if texts else np.zeros((0, index.manifest.dimension), np.float32)
+        return cls(vectors, tuple(tuple(tokenize(text)) for text in texts))
+
+    def __add__(self, other: Sentences) -> Sentences:
+        return Sentences(np.vstack([self.vectors, other.vectors]), self.tokens + other.tokens)
+
+
+def candidate_rows(
+    index: Index,
+    lists: PlanLists,
+    evidence: Sequence[Mapping[str, PaperEvidence]],
+    *,
+    only: Sequence[int] | None = None,
+    sentences: Sentences | None = None,
+) -> list[Rows]:
+    """Every passage's candidate rows: its recalled papers, then the papers its draft cites elsewhere.
+
+    `only`: the passages to make rows for (default all; the others are evidence alone); `sentences`: the
+    passages' `Sentences` when already made."""
     passages, recalled, window = lists.passages, lists.recalled, lists.window
-    windows = index.query_vectors([p.window for p in passages]) if passages else np.zeros((0, 0), np.float32)
-    lexical, semantic = _sentence_similarities(index, passages, evidence)
+    wanted = list(range(len(passages))) if only is None else list(only)
+    queried = index.query_vectors([passages[i].window for i in wanted]) if wanted else np.zeros((0, 0), np.float32)
+    windows = dict(zip(wanted, queried, strict=True))
+    lexical, semantic = _sentence_similarities(index, passages, evidence, sentences)
     out = []
-    for i in range(len(passages)):
+    for i in wanted:
         own = {normalise_key(c.key): c for c in recalled[i]}
         by_norm = {norm: found.key if _has(index, found.key) else None for norm, found in evidence[i].items()}
         added = [norm for norm, key in by_norm.items() if key is not None and norm not in own]
         keys = [*own, *added]
         library_keys = [c.key for c in recalled[i]] + [by_norm[n] for n in added]
-        vectors = index.paper_vectors(library_keys) if library_keys else np.zeros((0, windows.shape[1]), np.float32)
-        cosines = vectors @ windows[i] if len(library_keys) else np.zeros(0, np.float32)
+        cosines = index.paper_vectors(library_keys) @ windows[i] if library_keys else np.zeros(0, np.float32)
         window_ranks = {normalise_key(c.key): r for r, c in enumerate(window[i], 1)} if window else {}
         scores = np.asarray([c.score for c in recalled[i]], dtype=np.float64)
         mean, std = (scores.mean(), scores.std()) if len(scores) else (0.0, 0.0)
@@ -164,7 +195,10 @@ def _evidence_features(
 
 
 def _sentence_similarities(
-    index: Index, passages: Sequence[Passage], evidence: Sequence[Mapping[str, PaperEvidence]]
+    index: Index,
+    passages: Sequence[Passage],
+    evidence: Sequence[Mapping[str, PaperEvidence]],
+    sentences: Sentences | None = None,
 ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
     """For each passage with evidence, its sentence's tf-idf and dense cosine to every passage's sentence.
 
@@ -172,22 +206,20 @@ def _sentence_similarities(
     wanted = [i for i, found in enumerate(evidence) if found]
     if not wanted:
         return {}, {}
-    sentences = [p.sentence or p.window for p in passages]
-    vectors = index.query_vectors(sentences)
-    weights = _tfidf(sentences, [p.draft for p in passages])
+    sentences = sentences if sentences is not None else Sentences.of(index, passages)
+    weights = _tfidf(sentences.tokens, [p.draft for p in passages])
     lexical = {i: weights @ weights[i] for i in wanted}
-    semantic = {i: vectors @ vectors[i] for i in wanted}
+    semantic = {i: sentences.vectors @ sentences.vectors[i] for i in wanted}
     return lexical, semantic
 
 
-def _tfidf(sentences: Sequence[str], drafts: Sequence[str]) -> np.ndarray:
-    """Unit tf-idf rows of the sentences; document frequencies counted within each sentence's draft."""
-    tokens = [tokenize(s) for s in sentences]
+def _tfidf(tokens: Sequence[Sequence[str]], drafts: Sequence[str]) -> np.ndarray:
+    """Unit tf-idf rows of the sentences (as words); document frequencies counted within each sentence's draft."""
     vocab: dict[str, int] = {}
     for words in tokens:
         for word in words:
             vocab.setdefault(word, len(vocab))
-    matrix = np.zeros((len(sentences), max(len(vocab), 1)), dtype=np.float32)
+    matrix = np.zeros((len(tokens), max(len(vocab), 1)), dtype=np.float32)
     for row, words in enumerate(tokens):
         for word in words:
             matrix[row, vocab[word]] += 1.0

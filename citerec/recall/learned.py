@@ -25,7 +25,7 @@ import numpy as np
 from citerec.errors import CiterecError
 from citerec.recall.adapt import PRIOR, adapted_weights
 from citerec.recall.evidence import PaperEvidence, why_cited
-from citerec.recall.features import EVIDENCE_FEATURES, FEATURES, PlanLists, Rows, candidate_rows
+from citerec.recall.features import EVIDENCE_FEATURES, FEATURES, PlanLists, Rows, Sentences, candidate_rows
 from citerec.recall.spec import Candidate, Passage
 
 if TYPE_CHECKING:
@@ -120,16 +120,27 @@ def rank_learned(
     model: RankerModel,
     k: int,
     known: Sequence[Collection[str]] = (),
+    *,
+    only: Sequence[int] | None = None,
+    sentences: Sentences | None = None,
 ) -> list[Ranked]:
-    """Each passage's candidates scored by the model, best first, `k` kept (the fresh part without evidence)."""
-    rows = candidate_rows(index, lists, evidence)
+    """Each passage's candidates scored by the model, best first, `k` kept (the fresh part without evidence).
+
+    `known` adapts the weights to the draft (`adapt`; none: the shipped ones); `only` ranks those passages
+    alone (the others are evidence); `sentences` are the passages' `Sentences` when already made."""
+    wanted = list(range(len(lists.passages))) if only is None else list(only)
+    rows = candidate_rows(index, lists, evidence, only=wanted, sentences=sentences)
     finishing = model.parts[FINISHING]
     weights = adapted_weights(index, lists, known, finishing) if any(known) else None
     return [
         _ranked(
-            lists.passages, row, model.parts[FINISHING if found else FRESH], k, PRIOR if weights is None else weights[i]
+            lists.passages,
+            row,
+            model.parts[FINISHING if evidence[i] else FRESH],
+            k,
+            PRIOR if weights is None else weights[i],
         )
-        for i, (row, found) in enumerate(zip(rows, evidence, strict=True))
+        for i, row in zip(wanted, rows, strict=True)
     ]
 
 

@@ -64,7 +64,7 @@ def recall(
         ]
         why = [{} if kept else item.why for item, kept in zip(ranked, keep, strict=True)]
     elif spec.plan == Plan.AUTO and spec.hybrid:  # no evidence (or it is off): the plan switch
-        recalled, plans = fit_plans(index, passages, recalled, known, spec)
+        recalled, plans = fit_plans(index, passages, recalled, known or [()] * len(passages), spec)
     words: list[tuple[str, ...]] = [()] * len(passages)
     if spec.feedback:
         shown = [p.sentence if spec.fusion.sentence_weight > 0 else p.window for p in passages]  # what dominates

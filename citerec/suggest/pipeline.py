@@ -19,7 +19,7 @@ from citerec.errors import CiterecError
 from citerec.library import Library
 from citerec.papers import normalise_key
 from citerec.progress import ProgressCallback, no_progress
-from citerec.recall import Passage, PlanChoice, draft_plan, recall
+from citerec.recall import DraftCitations, Passage, PlanChoice, draft_plan, recall, recall_in_draft
 from citerec.suggest.cut import cut, rerank_scores
 from citerec.suggest.options import SuggestOptions
 from citerec.suggest.reading import draft_contexts, text_contexts
@@ -103,13 +103,16 @@ class Suggester:
         options: SuggestOptions | None = None,
         *,
         known: Sequence[Collection[str]] | None = None,
+        draft: DraftCitations | None = None,
     ) -> list[ContextSuggestions]:
         """Recall then (optionally) rerank candidates for every context.
 
         `known` are the library keys each context already cites (default: its
         cited keys found in the library); with `options.plan` "auto" they choose
         each draft's reading plan, and with the draft evidence on they are the
-        evidence; never for a context's own ranking.
+        evidence; never for a context's own ranking. `draft` instead: the citing
+        passages of the contexts' draft, read before (an editor's project), each
+        context ranked as a new passage of it (`citerec.recall.draft`).
         """
         options = options or self.options
         if not contexts:
@@ -118,10 +121,13 @@ class Suggester:
         written = [Passage.of(context) for context in contexts]
         passages, rewrites = _expanded(written, options)
         needs_known = (spec.plan == "auto" and spec.hybrid) or (spec.learned and spec.draft_evidence)
-        if needs_known and known is None:
-            known = self.known_citations(contexts)
         index = self.index
-        recalled = recall(index, passages, spec, known=known or (), topic_of=written)
+        if draft is not None:
+            recalled = [recall_in_draft(index, passage, spec, draft) for passage in passages]
+        else:
+            if needs_known and known is None:
+                known = self.known_citations(contexts)
+            recalled = recall(index, passages, spec, known=known or (), topic_of=written)
         reranker = self.rerankers.get(options)
         # One query for every candidate's entry, not one per candidate (50 a passage).
         papers = self.library.get_many(c.key for item in recalled for c in item.candidates)

@@ -1,0 +1,81 @@
+"""Ranking one new passage with the evidence of a draft read earlier: what an editor asks per keystroke.
+
+`recall` reads a whole draft at once: its passages' evidence, their sentences,
+the adaptation to the draft. An editor completes one passage at a time, many
+times a second, in a draft that changed only where the cursor is. So the draft's
+citing passages are read once, when it is opened or saved (`DraftCitations`: the
+passages, the library keys each cites, their sentences embedded), and a new
+passage is ranked against them (`recall_in_draft`) with the same evidence,
+features and shipped model as `recall`, recalling only the new passage. The
+per-draft adaptation (`adapt`) is left out: it recalls every cited passage again.
+Leave-one-out stays the caller's: it drops the passage being completed
+(`without`) when the draft held it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from citerec.choices import Plan
+from citerec.recall.evidence import evidence_for
+from citerec.recall.features import PlanLists, Sentences
+from citerec.recall.learned import load_model, rank_learned
+from citerec.recall.plans import recall_window, recall_with_plan
+from citerec.recall.run import PassageRecall
+from citerec.recall.search import feedback_words
+from citerec.recall.spec import Passage, RecallSpec
+
+if TYPE_CHECKING:
+    from citerec.index import Index
+
+
+@dataclass(frozen=True, eq=False)
+class DraftCitations:
+    """A draft's citing passages, the library keys each cites, and their sentences as the features read them."""
+
+    passages: tuple[Passage, ...]
+    known: tuple[tuple[str, ...], ...]
+    sentences: Sentences
+
+    @classmethod
+    def read(cls, index: Index, passages: Sequence[Passage], known: Sequence[Collection[str]]) -> DraftCitations:
+        """The passages that cite library papers (the others are no evidence), their sentences embedded once."""
+        kept = [i for i, keys in enumerate(known) if keys]
+        cited = tuple(passages[i] for i in kept)
+        return cls(cited, tuple(tuple(known[i]) for i in kept), Sentences.of(index, cited))
+
+    def __len__(self) -> int:
+        return len(self.passages)
+
+    def without(self, i: int) -> DraftCitations:
+        """The draft without its passage `i` (the one being completed: its own citations never count)."""
+        keep = [j for j in range(len(self.passages)) if j != i]
+        sentences = Sentences(self.sentences.vectors[keep], tuple(self.sentences.tokens[j] for j in keep))
+        return DraftCitations(tuple(self.passages[j] for j in keep), tuple(self.known[j] for j in keep), sentences)
+
+
+def recall_in_draft(index: Index, passage: Passage, spec: RecallSpec, draft: DraftCitations) -> PassageRecall:
+    """The new passage's candidates, with the evidence of `draft` when the spec ranks by the learned model.
+
+    Without evidence (the draft cites no library paper, or the spec does not
+    learn) the passage keeps the list of the plan the spec names, as `recall` does.
+    """
+    recalled = recall_with_plan(index, [passage], spec)[0]
+    found = evidence_for(passage, draft.passages, draft.known) if spec.learned and spec.draft_evidence else {}
+    words = tuple(feedback_words(index, [_shown(passage, spec)], spec)[0]) if spec.feedback else ()
+    if not found and not (spec.learned and spec.plan == Plan.LEARNED):
+        return PassageRecall(tuple(recalled), feedback=words)
+    window = recall_window(index, [passage], spec)[0]
+    n = len(draft.passages)
+    lists = PlanLists.of([*draft.passages, passage], [*([()] * n), recalled], [*([()] * n), window])
+    sentences = draft.sentences + Sentences.of(index, [passage])
+    evidence = [*([{}] * n), found]
+    ranked = rank_learned(index, lists, evidence, load_model(spec.ranker), spec.k, only=[n], sentences=sentences)[0]
+    return PassageRecall(ranked.candidates, feedback=words, why=ranked.why)
+
+
+def _shown(passage: Passage, spec: RecallSpec) -> str:
+    """What dominates the passage's recall, as `recall` names its feedback words."""
+    return passage.sentence if spec.fusion.sentence_weight > 0 else passage.window
