@@ -206,11 +206,11 @@ def test_a_new_passage_is_ranked_with_the_evidence_of_a_draft_read_before(exampl
     assert ranked.candidates[0].key == cited
     assert "cited 1 sentence earlier" in " ".join(ranked.why[cited])
     # leave-one-out: the passage being completed (say, passage 2 itself) never counts for itself
-    alone = recall_in_draft(index, dataclasses.replace(new, position=4), spec, draft.without(2))
+    alone = recall_in_draft(index, dataclasses.replace(new, position=4), spec, draft.without(4))
     assert not any(reason.startswith("cited") for reason in alone.why.get(cited, ()))
     moved = list(known)
     moved[2] = (known[0][0],)
-    other = DraftCitations.read(index, passages, moved).without(2)
+    other = DraftCitations.read(index, passages, moved).without(4)
     again = recall_in_draft(index, dataclasses.replace(new, position=4), spec, other)
     assert [c.key for c in again.candidates] == [c.key for c in alone.candidates]
     off = recall_in_draft(index, new, RecallSpec(k=10, draft_evidence=False), draft)

@@ -15,11 +15,13 @@ import typer
 
 from citerec.cli.common import (
     BackendOption,
+    DraftEvidenceOption,
     LibraryDirOption,
     PlanOption,
     RerankerOption,
     RerankOption,
     fail,
+    on_off,
     user_errors,
 )
 from citerec.rerank import DEFAULT_RERANKER
@@ -36,6 +38,7 @@ def lsp(
     backend: BackendOption = "hf",
     items: Annotated[int, typer.Option("--items", help="Ranked keys offered per completion.", min=1)] = 50,
     plan: PlanOption = "auto",
+    draft_evidence: DraftEvidenceOption = "on",
     poll: Annotated[
         float,
         typer.Option(
@@ -65,7 +68,10 @@ def lsp(
         for path in bib:
             if not path.is_file():
                 fail(f"{path}: no such file")
-        options = SuggestOptions(rerank=rerank, reranker=reranker, backend=backend, top_n=items, plan=plan)
+        evidence = on_off(draft_evidence, "--draft-evidence")
+        options = SuggestOptions(
+            rerank=rerank, reranker=reranker, backend=backend, top_n=items, plan=plan, draft_evidence=evidence
+        )
         editor = EditorSettings(
             library_dir=library_dir,
             bib=tuple(bib),

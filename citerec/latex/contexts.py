@@ -51,7 +51,9 @@ class Context:
     paragraph: int = -1  # the paragraph's index in the whole draft (the draft evidence measures by it)
 
 
-def _sentences(draft: Draft) -> list[Sentence]:
+def draft_sentences(draft: Draft) -> list[Sentence]:
+    """Every sentence of the draft as a span (file, offsets, paragraph, section), in reading order: what
+    `Context.id` counts. Splitting only, no text read: cheap enough to place an editor's cursor among them."""
     segments = [(seg.file, draft.files[seg.file].masked, seg.start, seg.end) for seg in draft.segments]
     return split_segments(segments, latex=draft.kind == "latex")
 
@@ -112,7 +114,7 @@ def extract_contexts(
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     draft = source if isinstance(source, Draft) else read_draft(source, text=text, is_tex=is_tex)
-    sentences = _sentences(draft)
+    sentences = draft_sentences(draft)
     cites = [_citations(draft, sent) for sent in sentences]
     readable: dict[int, str] = {}
     macros = MacroExpander(draft.definitions)

@@ -29,13 +29,16 @@ from typing import TYPE_CHECKING
 from citerec.errors import CiterecError
 from citerec.library import LIBRARY_ENV
 from citerec.lsp.bibs import ImportSummary, WatchedBibs
+from citerec.lsp.evidence import ProjectEvidence, Where
 from citerec.lsp.plans import BufferPlans
 from citerec.papers import Paper, normalise_key
 from citerec.session import LibrarySession
 
 if TYPE_CHECKING:
+    from citerec.latex import Draft
     from citerec.library import Library
     from citerec.lsp.project import Project
+    from citerec.recall import PlanChoice
     from citerec.suggest import Suggester, SuggestOptions
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,7 @@ class Ranked:
     rank: int
     score: float
     paper: Paper | None
+    why: tuple[str, ...] = ()  # what supported it (the draft evidence, the readings), strongest first
 
 
 def split_key(key: str) -> str:
@@ -93,6 +97,7 @@ class EditorSession:
         # query pool.
         self._maintenance = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citerec-lsp-library")
         self.plans = BufferPlans(self.options, self._maintenance.submit)
+        self.evidence = ProjectEvidence()
         self.loaded: Future | None = None
 
     @property
@@ -173,6 +178,40 @@ class EditorSession:
         summary = self.watched.reimport(self.library, paths)
         return dataclasses.replace(summary, refreshed=self.session.refresh())
 
+    # -- the project's citations -------------------------------------------
+    @property
+    def uses_evidence(self) -> bool:
+        """Whether completions rank with their project's draft evidence (`--draft-evidence on`, plan auto)."""
+        return self.options.recall.learned
+
+    def read_citations(
+        self, project: str, source: str | Draft, buffer: tuple[Path | None, str] | None = None
+    ) -> Future:
+        """On open and save, in the background: read the project's citing passages once, keep them as its draft
+        evidence, and let them choose its reading plan; the future holds (the plan before, the new choice)."""
+        return self._maintenance.submit(self._read_citations, project, source, buffer)
+
+    def _read_citations(
+        self, project: str, source: str | Draft, buffer: tuple[Path | None, str] | None
+    ) -> tuple[str, PlanChoice | None]:
+        from citerec.errors import InputError
+        from citerec.lsp.passages import read_passages
+
+        assert self.suggester is not None
+        between = self.plans.after_rankings
+        try:
+            passages = read_passages(
+                source, project, neighbours=self.options.neighbours, buffer=buffer, between=between
+            )
+        except InputError:  # does not parse while being edited: keep what was read last
+            return self.plans.kept(project)
+        if self.uses_evidence:
+            cited = self.evidence.update(self.suggester, passages, between)
+            log.info("%s: %d passages cite library papers (the draft evidence)", project, cited)
+        if not self.plans.chooses:
+            return self.plans.kept(project)
+        return self.plans.choose(self.suggester, project, list(passages.contexts))
+
     # -- questions --------------------------------------------------------
     def _current_keys(self) -> dict[str, str]:
         assert self.library is not None
@@ -220,10 +259,13 @@ class EditorSession:
         wide: str = "",
         limit: int | None = None,
         plan: str = "passage",
+        where: Where | None = None,
     ) -> tuple[Ranked, ...]:
         """Library entries ranked for a passage (recall, then the reranker when one is loaded), best first.
 
-        `plan` is how the passage is read: its buffer's (`plan_for`), since one passage cannot choose.
+        `plan` is how the passage is read: its buffer's (`plan_for`), since one passage cannot choose. `where`
+        the cursor is: with the draft evidence on, the passage is ranked as a new passage of its project, with
+        what the project's other passages cite (read on open and save).
         """
         from citerec.latex import Context
 
@@ -231,19 +273,31 @@ class EditorSession:
         self.check_library()
         limit = limit or self.settings.completion_items
         suggester = self.suggester
+        placed = self.evidence.at(where) if where is not None and self.uses_evidence else None
         options = dataclasses.replace(
-            self.options, top_n=limit, recall_k=max(limit, self.options.recall_k), include_cited=True, plan=plan
+            self.options,
+            top_n=limit,
+            recall_k=max(limit, self.options.recall_k),
+            include_cited=True,
+            plan=plan if placed is None else self.options.plan,
         )
-        cache_key = (suggester.index.manifest.generation, limit, query, sentence, wide, plan)
+        at = (placed.version, placed.place) if placed is not None else None
+        cache_key = (suggester.index.manifest.generation, limit, query, sentence, wide, plan, at)
         with self._lock:
             if cache_key in self._ranked:
                 self._ranked.move_to_end(cache_key)
                 return self._ranked[cache_key]
         context = Context(0, query, sentence or query, "<buffer>", 1, 1, (), True, wide=wide)
+        if placed is not None and where is not None:
+            place = placed.place
+            context = dataclasses.replace(
+                context, id=place.position, section=place.section, draft=where.project, paragraph=place.paragraph
+            )
         with self.plans.ranking():
-            ranking = suggester.rank([context], options)[0].ranking[:limit]
+            draft = placed.citations if placed is not None else None
+            ranking = suggester.rank([context], options, draft=draft)[0].ranking[:limit]
         papers = self.papers(s.key for s in ranking)
-        result = tuple(Ranked(s.key, s.rank, s.score, papers.get(s.key)) for s in ranking)
+        result = tuple(Ranked(s.key, s.rank, s.score, papers.get(s.key), s.why) for s in ranking)
         with self._lock:
             self._ranked[cache_key] = result
             while len(self._ranked) > RANK_CACHE_SIZE:

@@ -7,13 +7,15 @@ server's worker thread, never on the message loop.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 from lsprotocol import types as lsp
 
 from citerec.lsp import cursor
 from citerec.lsp.editor import EditorSession, Ranked
+from citerec.lsp.evidence import Where
 from citerec.lsp.positions import Positions
-from citerec.lsp.render import abstract_markdown, detail, escape
+from citerec.lsp.render import abstract_markdown, detail, escape, why_markdown
 from citerec.papers import Paper
 
 SOURCE = "citerec"
@@ -73,40 +75,61 @@ def read_warning_diagnostics(text: str, positions: Positions) -> list[lsp.Diagno
     return diagnostics
 
 
+@dataclass(frozen=True)
+class Entry:
+    """A key offered in a completion: its paper, whether it was ranked for the sentence, and why."""
+
+    key: str
+    paper: Paper | None
+    ranked: bool
+    why: tuple[str, ...] = ()
+
+
 def completion_entries(
-    editor: EditorSession, source: str, at: int, site: cursor.CiteSite, plan: str = "passage"
-) -> list[tuple[str, Paper | None, bool]]:
-    """(key, paper, ranked) to offer: the keys ranked for the sentence (read with the buffer's `plan`), then
-    other keys holding the typed prefix."""
+    editor: EditorSession,
+    source: str,
+    at: int,
+    site: cursor.CiteSite,
+    plan: str = "passage",
+    where: Where | None = None,
+) -> list[Entry]:
+    """The keys to offer: those ranked for the sentence (read with the buffer's `plan`, with its project's
+    evidence `where` the cursor is), then other keys holding the typed prefix."""
     passage = _passage(source, at, editor.options.neighbours)
     ranked: tuple[Ranked, ...] = (
-        editor.rank(passage.query, sentence=passage.sentence, wide=passage.wide, plan=plan) if passage else ()
+        editor.rank(passage.query, sentence=passage.sentence, wide=passage.wide, plan=plan, where=where)
+        if passage
+        else ()
     )
     taken = {k.lower() for k in site.keys} - {site.current.lower()}  # keys the argument already has
-    entries = [(r.key, r.paper, True) for r in ranked if r.key.lower() not in taken]
+    entries = [Entry(r.key, r.paper, True, r.why) for r in ranked if r.key.lower() not in taken]
     if site.prefix:
-        shown = {key.lower() for key, _, _ in entries}
+        shown = {entry.key.lower() for entry in entries}
         extra = [k for k in editor.keys_containing(site.prefix, MAX_PREFIX_MATCHES) if k.lower() not in shown]
         papers = editor.papers(extra)
-        entries += [(k, papers.get(k), False) for k in extra]
+        entries += [Entry(k, papers.get(k), False) for k in extra]
     return entries
 
 
-def documentation(paper: Paper | None) -> lsp.MarkupContent | None:
-    return lsp.MarkupContent(lsp.MarkupKind.Markdown, abstract_markdown(paper)) if paper and paper.abstract else None
+def documentation(paper: Paper | None, why: tuple[str, ...] = ()) -> lsp.MarkupContent | None:
+    """What supported the suggestion (`why`), then the abstract; None when there is neither."""
+    parts = [why_markdown(why)] if why else []
+    if paper and paper.abstract:
+        parts.append(abstract_markdown(paper))
+    return lsp.MarkupContent(lsp.MarkupKind.Markdown, "\n\n".join(parts)) if parts else None
 
 
-def completion_item(
-    key: str, paper: Paper | None, number: int, ranked: bool, edit_range: lsp.Range, lazy: bool
-) -> lsp.CompletionItem:
-    """One key offered; with `lazy`, its abstract is sent when the editor shows the item (`completionItem/resolve`)."""
+def completion_item(entry: Entry, number: int, edit_range: lsp.Range, lazy: bool) -> lsp.CompletionItem:
+    """One key offered; with `lazy`, its documentation (why, abstract) is sent when the editor shows the item
+    (`completionItem/resolve`)."""
+    key, paper = entry.key, entry.paper
     return lsp.CompletionItem(
         label=key,
         kind=lsp.CompletionItemKind.Reference,
         detail=detail(paper) if paper else None,
-        documentation=None if lazy else documentation(paper),
-        data={"key": key} if lazy else None,
-        label_details=lsp.CompletionItemLabelDetails(description=f"#{number + 1}" if ranked else None),
+        documentation=None if lazy else documentation(paper, entry.why),
+        data=({"key": key} | ({"why": list(entry.why)} if entry.why else {})) if lazy else None,
+        label_details=lsp.CompletionItemLabelDetails(description=f"#{number + 1}" if entry.ranked else None),
         sort_text=f"{number:05d}",
         filter_text=key,
         text_edit=lsp.TextEdit(edit_range, key),
@@ -227,6 +250,7 @@ def code_actions(
     positions: Positions,
     params: lsp.CodeActionParams,
     plan: str = "passage",
+    where: Where | None = None,
 ) -> list[lsp.CodeAction]:
     """Fixes for keys missing from the library; else citations for the placeholder or the sentence at the cursor.
 
@@ -249,11 +273,17 @@ def code_actions(
         actions += key_fixes(editor, uri, text, positions, here, None)
     if fixed:
         return _one_meaning(actions)
-    return _one_meaning(citation_actions(editor, uri, text, positions, offset, plan))
+    return _one_meaning(citation_actions(editor, uri, text, positions, offset, plan, where))
 
 
 def citation_actions(
-    editor: EditorSession, uri: str, text: str, positions: Positions, offset: int, plan: str
+    editor: EditorSession,
+    uri: str,
+    text: str,
+    positions: Positions,
+    offset: int,
+    plan: str,
+    where: Where | None = None,
 ) -> list[lsp.CodeAction]:
     """The top suggestions for the placeholder at the cursor (the first preferred), or to cite its sentence."""
     citation = cursor.citation_at(text, offset)
@@ -266,7 +296,7 @@ def citation_actions(
         return []
     ranked = [
         r
-        for r in editor.rank(passage.query, sentence=passage.sentence, wide=passage.wide, plan=plan)
+        for r in editor.rank(passage.query, sentence=passage.sentence, wide=passage.wide, plan=plan, where=where)
         if r.key not in passage.cited_keys
     ][:ACTIONS_LISTED]
     actions = []

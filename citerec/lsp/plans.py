@@ -13,12 +13,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from citerec.errors import InputError
 
 if TYPE_CHECKING:
+    from citerec.latex import Context
     from citerec.latex.reader import Draft
     from citerec.recall import PlanChoice
     from citerec.suggest import Suggester, SuggestOptions
@@ -74,24 +74,23 @@ class BufferPlans:
         return self._submit(self._fit, suggester, uri, text)
 
     def _fit(self, suggester: Suggester, uri: str, text: str | Draft) -> tuple[str, PlanChoice | None]:
-        from citerec.latex import extract_contexts
+        from citerec.lsp.passages import read_passages
 
         try:
-            if isinstance(text, str):
-                contexts = extract_contexts(
-                    Path("<buffer>.tex"), text=text, is_tex=True, neighbours=self.options.neighbours
-                )
-            else:  # a thesis takes a second or more to read: a file at a time, when completions pause
-                from citerec.lsp.project import citing_files
-
-                contexts = []
-                for part in citing_files(text):
-                    self.after_rankings()
-                    contexts += extract_contexts(part, neighbours=self.options.neighbours)
+            passages = read_passages(text, uri, neighbours=self.options.neighbours, between=self.after_rankings)
         except InputError:  # does not parse while being edited: keep the last choice
-            with self._lock:
-                kept = self._plans.get(uri)
-            return plan_name(kept), kept
+            return self.kept(uri)
+        return self.choose(suggester, uri, list(passages.contexts))
+
+    def kept(self, uri: str) -> tuple[str, PlanChoice | None]:
+        """(the plan the buffer reads by, the choice it was read with): what a read that failed leaves."""
+        with self._lock:
+            kept = self._plans.get(uri)
+        return plan_name(kept), kept
+
+    def choose(self, suggester: Suggester, uri: str, contexts: list[Context]) -> tuple[str, PlanChoice | None]:
+        """Let the passages of a buffer (or of its whole project) choose its plan; (the plan before, the choice).
+        On the maintenance thread, a few passages at a time while completions pause."""
         choice = suggester.draft_plan(contexts, self.options, between=self.after_rankings)
         with self._lock:
             before = self._plans.get(uri)

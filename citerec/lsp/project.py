@@ -137,16 +137,24 @@ def named_bibs(draft: Draft) -> tuple[list[Path], list[str]]:
     return found, missing
 
 
-def citing_files(draft: Draft) -> list[Draft]:
-    """The draft as one small draft per file that holds a cite command, in reading order, so that reading a
-    thesis can pause between files (sentences never span files in practice)."""
+def file_parts(draft: Draft) -> list[Draft]:
+    """The draft as one small draft per file, in reading order, so that reading a thesis can pause between
+    files (sentences never span files in practice)."""
     parts = []
     for number, source in enumerate(draft.files):
-        if "cite" not in source.masked:  # \\cite, \\citep, \\parencite, \\autocite, [cite] …
-            continue
         segments = tuple(Segment(0, s.start, s.end) for s in draft.segments if s.file == number)
         parts.append(Draft(source.path, (source,), (), segments, draft.kind, draft.definitions))
     return parts
+
+
+def cites_in(part: Draft) -> bool:
+    """Whether a file may hold a cite command or placeholder (\\cite, \\citep, \\parencite, [cite] …)."""
+    return "cite" in part.files[0].masked
+
+
+def citing_files(draft: Draft) -> list[Draft]:
+    """`file_parts` of the files that hold a cite command."""
+    return [part for part in file_parts(draft) if cites_in(part)]
 
 
 def read_project(path: Path, text: str, stop: Path | None = None) -> Project:

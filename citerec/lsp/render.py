@@ -37,6 +37,11 @@ def abstract_markdown(paper: Paper) -> str:
     return escape(abstract)
 
 
+def why_markdown(why: tuple[str, ...]) -> str:
+    """What supported a suggestion (the draft evidence, the readings), one line each."""
+    return "\n".join(["**Why**"] + [f"- {escape(line)}" for line in why])
+
+
 def entry_markdown(paper: Paper) -> str:
     """Hover text for a cited key: title, byline, identifiers, abstract."""
     lines = [f"**{escape(paper.title.strip() or paper.key)}**"]

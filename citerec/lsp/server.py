@@ -28,6 +28,7 @@ from citerec.lsp import cursor
 from citerec.lsp.bibs import ImportSummary
 from citerec.lsp.citeworthy import Citeworthiness, citation_actions
 from citerec.lsp.editor import EditorSession, EditorSettings
+from citerec.lsp.evidence import Where
 from citerec.lsp.features import (
     code_actions,
     completion_entries,
@@ -239,16 +240,23 @@ class CiterecServer(LanguageServer):
                 self.log_message(f"citerec: importing {', '.join(b.name for b in new)} (named by {project.root.name})")
                 self.watcher.touched(new)  # imported and then watched, like a .bib the editor reports
             self.diagnose_all()
-        self.fit_plan(uri, project)
+        self.read_citations(uri, project)
 
-    def fit_plan(self, uri: str, project: Project | None) -> None:
-        """Let the project's citations (the buffer's, outside a project) choose how its passages are read."""
-        if not self.editor.plans.chooses or not self.editor.ready:
+    def read_citations(self, uri: str, project: Project | None) -> None:
+        """Read the project's citing passages (the buffer's, outside a project) in the background: they are its
+        draft evidence for completions and choose how its passages are read."""
+        if not (self.editor.plans.chooses or self.editor.uses_evidence) or not self.editor.ready:
             return
         source = project.draft if project is not None and project.draft is not None else self.buffer(uri)[0]
+        path = to_fs_path(uri) if uri.startswith("file:") else None
         key = self.projects.key(uri)
-        future = self.editor.plans.fit(self.editor.suggester, key, source)
+        future = self.editor.read_citations(key, source, (Path(path) if path else None, self.buffer(uri)[0]))
         future.add_done_callback(lambda done: self.call_on_loop(self._plan_fitted, key, done))
+
+    def where(self, uri: str, offset: int) -> Where:
+        """The cursor at `offset` of a document, as the project evidence places it."""
+        path = to_fs_path(uri) if uri.startswith("file:") else None
+        return Where(self.projects.key(uri), Path(path) if path else None, offset)
 
     def _plan_fitted(self, uri: str, done) -> None:
         if done.cancelled():
@@ -356,6 +364,7 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         unused = ls.projects.drop(uri)
         if unused is not None:
             ls.editor.plans.forget(unused)
+            ls.editor.evidence.forget(unused)
         if uri in ls.projects.files():  # still a file of an open project: checked as saved
             ls.schedule_diagnostics(uri, 0)
         else:
@@ -384,11 +393,9 @@ def create_server(settings: ServerSettings) -> CiterecServer:
             return lsp.CompletionList(is_incomplete=True, items=[notice])
         source, _, at = cursor.passage_source(text, offset)
         plan = editor.plans.plan_for(ls.projects.key(work.uri))
-        entries = await ls.run(completion_entries, editor, source, at, site, plan)
+        entries = await ls.run(completion_entries, editor, source, at, site, plan, ls.where(work.uri, offset))
         lazy = ls.lazy_documentation
-        items = [
-            completion_item(key, paper, n, ranked, edit_range, lazy) for n, (key, paper, ranked) in enumerate(entries)
-        ]
+        items = [completion_item(entry, n, edit_range, lazy) for n, entry in enumerate(entries)]
         # Incomplete: what is offered depends on the key typed so far (keys beyond the ranked ones are looked up).
         return lsp.CompletionList(is_incomplete=True, items=items)
 
@@ -398,7 +405,7 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         editor = await ls.ready_editor()
         if key and editor is not None and item.documentation is None:
             papers = await ls.run(editor.papers, [key])
-            item.documentation = documentation(papers.get(key))
+            item.documentation = documentation(papers.get(key), tuple(item.data.get("why") or ()))
         return item
 
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)
@@ -427,7 +434,8 @@ def create_server(settings: ServerSettings) -> CiterecServer:
             return None
         plan = editor.plans.plan_for(ls.projects.key(work.uri))
         actions = citation_actions(work.uri, params)
-        actions += await ls.run(code_actions, editor, work.uri, work.text, work.positions, params, plan)
+        where = ls.where(work.uri, work.positions.offset(params.range.start))
+        actions += await ls.run(code_actions, editor, work.uri, work.text, work.positions, params, plan, where)
         only = params.context.only
         if only:
             wanted = [getattr(k, "value", k) for k in only]

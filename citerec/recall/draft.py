@@ -9,14 +9,16 @@ passage is ranked against them (`recall_in_draft`) with the same evidence,
 features and shipped model as `recall`, recalling only the new passage. The
 per-draft adaptation (`adapt`) is left out: it recalls every cited passage again.
 Leave-one-out stays the caller's: it drops the passage being completed
-(`without`) when the draft held it.
+(`without` its position) when the draft held it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from citerec.choices import Plan
 from citerec.recall.evidence import evidence_for
@@ -40,18 +42,34 @@ class DraftCitations:
     sentences: Sentences
 
     @classmethod
-    def read(cls, index: Index, passages: Sequence[Passage], known: Sequence[Collection[str]]) -> DraftCitations:
-        """The passages that cite library papers (the others are no evidence), their sentences embedded once."""
+    def read(
+        cls,
+        index: Index,
+        passages: Sequence[Passage],
+        known: Sequence[Collection[str]],
+        *,
+        between: Callable[[], None] | None = None,
+        chunk: int = 16,
+    ) -> DraftCitations:
+        """The passages that cite library papers (the others are no evidence), their sentences embedded once,
+        `chunk` at a time with `between` called before each (a caller in the background lets others go first)."""
         kept = [i for i, keys in enumerate(known) if keys]
         cited = tuple(passages[i] for i in kept)
-        return cls(cited, tuple(tuple(known[i]) for i in kept), Sentences.of(index, cited))
+        sentences = Sentences(np.zeros((0, index.manifest.dimension), np.float32), ())
+        for start in range(0, len(cited), chunk):
+            if between is not None:
+                between()
+            sentences = sentences + Sentences.of(index, cited[start : start + chunk])
+        return cls(cited, tuple(tuple(known[i]) for i in kept), sentences)
 
     def __len__(self) -> int:
         return len(self.passages)
 
-    def without(self, i: int) -> DraftCitations:
-        """The draft without its passage `i` (the one being completed: its own citations never count)."""
-        keep = [j for j in range(len(self.passages)) if j != i]
+    def without(self, position: int) -> DraftCitations:
+        """The draft without its passage at `position` (the one being completed: its own citations never count)."""
+        keep = [j for j, passage in enumerate(self.passages) if passage.position != position]
+        if len(keep) == len(self.passages):
+            return self
         sentences = Sentences(self.sentences.vectors[keep], tuple(self.sentences.tokens[j] for j in keep))
         return DraftCitations(tuple(self.passages[j] for j in keep), tuple(self.known[j] for j in keep), sentences)
 
