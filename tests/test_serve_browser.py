@@ -29,6 +29,11 @@ PARAGRAPH = (  # two sentences of data/examples/draft.tex, each with a placehold
     "Dense vectors are searched with a GPU-friendly similarity search library based on product quantisation \\cite{?}."
 )
 
+CITED_FIRST = (  # the same placeholder sentence after a sentence that cites the paper it describes
+    "Reciprocal rank fusion adds up reciprocal ranks of every list \\cite{cormack2009reciprocal}. "
+    "The two ranked lists are merged by summing the reciprocals of each document's ranks \\cite{?}."
+)
+
 
 def _missing(reason: str):
     if os.environ.get("CI"):
@@ -111,6 +116,21 @@ def test_page_suggests_library_keys_for_a_pasted_paragraph(page, _indexed_exampl
     first_cite = page.locator(".context code.cite").first.inner_text()
     assert first_cite.startswith("\\cite{") and first_cite.endswith("}")
     assert "reranked by" in page.inner_text("#suggest-status")
+
+
+def test_page_says_why_each_key_is_suggested(page):
+    page.wait_for_selector("#health:has-text('papers')")
+    page.fill("#suggest-text", CITED_FIRST)
+    page.fill("#suggest-top", "5")
+    page.select_option("#suggest-rerank", "off")  # the test reranker is random: recall's order, and its reasons
+    page.click("#suggest-go")
+    page.wait_for_selector("#suggest-go:enabled")
+    placeholder = page.locator(".context").filter(has_text="summing the reciprocals")
+    row = placeholder.locator("tr.suggestion").filter(has=page.locator("code.key", has_text="cormack2009reciprocal"))
+    assert placeholder.locator("code.key").first.inner_text() == "cormack2009reciprocal"
+    why = row.locator("ul.why li").all_inner_texts()
+    assert any(line.startswith("cited 1 sentence earlier: '") and "reciprocal ranks" in line for line in why), why
+    assert all(len(r.locator("ul.why li").all()) <= 3 for r in placeholder.locator("tr.suggestion").all())
 
 
 def test_page_reranks_documents_one_per_line(page):

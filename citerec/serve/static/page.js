@@ -56,6 +56,13 @@ for (const tab of document.querySelectorAll('[role="tab"]')) {
 }
 
 // -- suggest -------------------------------------------------------------
+// What supported a suggestion (the draft's own citations nearby, the readings), strongest first.
+function whyList(s) {
+  const list = el("ul", { className: "why" });
+  for (const line of s.why || []) list.append(el("li", {}, line));
+  return list;
+}
+
 function renderContext(context, reranked) {
   const where = `${context.file}:${context.line_start}` + (context.section ? ` · ${context.section}` : "");
   const box = el("div", { className: "context" },
@@ -71,7 +78,7 @@ function renderContext(context, reranked) {
     table.append(el("tr", { className: "suggestion" },
       confidenceCell(s, reranked),
       el("td", {}, el("code", { className: "key" }, s.key)),
-      el("td", {}, s.title)));
+      el("td", {}, s.title, whyList(s))));
   }
   const cite = `\\cite{${context.suggestions.map((s) => s.key).join(",")}}`;
   const line = el("code", { className: "cite" }, cite);
