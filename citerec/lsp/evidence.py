@@ -30,8 +30,15 @@ class Where:
     """A cursor, as a completion asks: the project it belongs to (its key), the file and the offset in it."""
 
     project: str
-    path: Path | None
+    path: Path | None  # None: a document never saved
     offset: int
+
+    @classmethod
+    def of(cls, project: str, uri: str, offset: int) -> Where:
+        from pygls.uris import to_fs_path
+
+        path = to_fs_path(uri) if uri.startswith("file:") else None
+        return cls(project, Path(path) if path else None, offset)
 
 
 @dataclass(frozen=True, eq=False)

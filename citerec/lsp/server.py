@@ -248,15 +248,10 @@ class CiterecServer(LanguageServer):
         if not (self.editor.plans.chooses or self.editor.uses_evidence) or not self.editor.ready:
             return
         source = project.draft if project is not None and project.draft is not None else self.buffer(uri)[0]
-        path = to_fs_path(uri) if uri.startswith("file:") else None
         key = self.projects.key(uri)
-        future = self.editor.read_citations(key, source, (Path(path) if path else None, self.buffer(uri)[0]))
+        buffer = (Where.of(key, uri, 0).path, self.buffer(uri)[0])  # read as it is, unsaved
+        future = self.editor.read_citations(key, source, buffer)
         future.add_done_callback(lambda done: self.call_on_loop(self._plan_fitted, key, done))
-
-    def where(self, uri: str, offset: int) -> Where:
-        """The cursor at `offset` of a document, as the project evidence places it."""
-        path = to_fs_path(uri) if uri.startswith("file:") else None
-        return Where(self.projects.key(uri), Path(path) if path else None, offset)
 
     def _plan_fitted(self, uri: str, done) -> None:
         if done.cancelled():
@@ -393,7 +388,8 @@ def create_server(settings: ServerSettings) -> CiterecServer:
             return lsp.CompletionList(is_incomplete=True, items=[notice])
         source, _, at = cursor.passage_source(text, offset)
         plan = editor.plans.plan_for(ls.projects.key(work.uri))
-        entries = await ls.run(completion_entries, editor, source, at, site, plan, ls.where(work.uri, offset))
+        where = Where.of(ls.projects.key(work.uri), work.uri, offset)
+        entries = await ls.run(completion_entries, editor, source, at, site, plan, where)
         lazy = ls.lazy_documentation
         items = [completion_item(entry, n, edit_range, lazy) for n, entry in enumerate(entries)]
         # Incomplete: what is offered depends on the key typed so far (keys beyond the ranked ones are looked up).
@@ -434,7 +430,7 @@ def create_server(settings: ServerSettings) -> CiterecServer:
             return None
         plan = editor.plans.plan_for(ls.projects.key(work.uri))
         actions = citation_actions(work.uri, params)
-        where = ls.where(work.uri, work.positions.offset(params.range.start))
+        where = Where.of(ls.projects.key(work.uri), work.uri, work.positions.offset(params.range.start))
         actions += await ls.run(code_actions, editor, work.uri, work.text, work.positions, params, plan, where)
         only = params.context.only
         if only:
