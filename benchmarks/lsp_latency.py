@@ -15,7 +15,11 @@ commands in turn:
   typed one by one, each followed by a completion (what an editor sends on every
   keystroke while a key is typed);
 - in process, new / cached: `Suggester.rank` on the very same query (the
-  baseline: recall with nothing in between), cache emptied, then again.
+  baseline: recall with nothing in between), cache emptied, then again;
+- with the draft evidence: the completions start once the server has read the
+  project's citing passages (it logs "… (the draft evidence)"), so each one ranks
+  as a new passage of the project: the learned ranking over both plans' lists
+  with what the other passages cite (the default; `--draft-evidence off` skips it).
 
 Times are milliseconds per completion, warm (library and models loaded).
 
@@ -105,10 +109,17 @@ def in_process(library_root: Path, text: str, arguments: list[tuple[int, int]]) 
 
 
 async def over_json_rpc(
-    library_root: Path, draft: Path, text: str, arguments: list[tuple[int, int]], keystrokes: int, plan: str
+    library_root: Path,
+    draft: Path,
+    text: str,
+    arguments: list[tuple[int, int]],
+    keystrokes: int,
+    plan: str,
+    evidence: bool = False,
 ) -> tuple[list[float], list[float], float]:
     """Per cite command: empty its argument, complete (a new sentence), then type its first key a character
-    at a time, completing after each (keystrokes); then put the argument back. `plan` goes to the server."""
+    at a time, completing after each (keystrokes); then put the argument back. `plan` goes to the server;
+    with `evidence`, completions start once the server has read the project's draft evidence."""
     from lsprotocol import types as lsp
     from pygls.lsp.client import LanguageClient
 
@@ -119,8 +130,12 @@ async def over_json_rpc(
     @client.feature(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     def _diagnostics(params: lsp.PublishDiagnosticsParams) -> None: ...
 
+    read = asyncio.Event()
+
     @client.feature(lsp.WINDOW_LOG_MESSAGE)
-    def _log(params: lsp.LogMessageParams) -> None: ...
+    def _log(params: lsp.LogMessageParams) -> None:
+        if "(the draft evidence)" in params.message:
+            read.set()
 
     # Like VS Code, Neovim and Helix: an item's abstract is fetched when the item is shown.
     completion = lsp.CompletionClientCapabilities(
@@ -160,6 +175,8 @@ async def over_json_rpc(
 
     await complete(positions.position(arguments[0][0]))  # waits for the server to load library, index and models
     load_seconds = time.perf_counter() - started
+    if evidence:
+        await asyncio.wait_for(read.wait(), timeout=300)
     empty_recall_cache(library_root)
     new, keystroke = [], []
     for start, end in arguments:
@@ -228,6 +245,10 @@ def main() -> None:
     # while these completions run. That choice recalls the chapter's cited sentences, so some "new" sentences
     # below find their vectors cached: read this row for interference (p95, max), not for a cold sentence.
     new_auto, keystroke_auto, _ = asyncio.run(over_json_rpc(root, draft, text, arguments, args.keystrokes, "auto"))
+    # The same once the project's citing passages are read (on open): every completion ranks with the draft
+    # evidence (learned ranking, the window plan's list too), while the plan is still being chosen.
+    run = over_json_rpc(root, draft, text, arguments, args.keystrokes, "auto", evidence=True)
+    new_evidence, keystroke_evidence, _ = asyncio.run(run)
     rows = []
     base_new_p95 = percentiles(base_new)[1]
     for name, samples in (
@@ -237,6 +258,8 @@ def main() -> None:
         ("server over JSON-RPC, keystroke in a key (--plan passage)", keystroke),
         ("server, new sentence, plan chosen meanwhile (--plan auto)", new_auto),
         ("server, keystroke, plan chosen meanwhile (--plan auto)", keystroke_auto),
+        ("server, new sentence, with the draft evidence (--plan auto)", new_evidence),
+        ("server, keystroke, with the draft evidence (--plan auto)", keystroke_evidence),
     ):
         p50, p95, mean, most = percentiles(samples)
         ratio = f"{p95 / base_new_p95:.2f}"

@@ -67,6 +67,7 @@ async def test_a_paper_cited_elsewhere_in_the_project_is_suggested_with_why(
         assert result.items[0].label == CITED
         documentation = await resolved(client, result.items[0])
         assert documentation.startswith("**Why**") and "Zorblax quibbler" in documentation  # then the abstract
+        assert any("main.tex: 1 passages cite library papers" in m.message for m in client.log_messages)
 
         # A citation added to this chapter and saved is evidence for the next new sentence.
         text = NEW_SENTENCE.replace("\\cite{|}", f"\\cite{{{CITED}}}") + SAVED

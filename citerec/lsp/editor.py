@@ -20,7 +20,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,14 +185,23 @@ class EditorSession:
         return self.options.recall.learned
 
     def read_citations(
-        self, project: str, source: str | Draft, buffer: tuple[Path | None, str] | None = None
+        self,
+        project: str,
+        source: str | Draft,
+        buffer: tuple[Path | None, str] | None = None,
+        kept: Callable[[int], None] | None = None,
     ) -> Future:
         """On open and save, in the background: read the project's citing passages once, keep them as its draft
-        evidence, and let them choose its reading plan; the future holds (the plan before, the new choice)."""
-        return self._maintenance.submit(self._read_citations, project, source, buffer)
+        evidence (then `kept(how many cite library papers)`), and let them choose its reading plan; the future
+        holds (the plan before, the new choice)."""
+        return self._maintenance.submit(self._read_citations, project, source, buffer, kept)
 
     def _read_citations(
-        self, project: str, source: str | Draft, buffer: tuple[Path | None, str] | None
+        self,
+        project: str,
+        source: str | Draft,
+        buffer: tuple[Path | None, str] | None,
+        kept: Callable[[int], None] | None,
     ) -> tuple[str, PlanChoice | None]:
         from citerec.errors import InputError
         from citerec.lsp.passages import read_passages
@@ -207,7 +216,8 @@ class EditorSession:
             return self.plans.kept(project)
         if self.uses_evidence:
             cited = self.evidence.update(self.suggester, passages, between)
-            log.info("%s: %d passages cite library papers (the draft evidence)", project, cited)
+            if kept is not None:
+                kept(cited)
         if not self.plans.chooses:
             return self.plans.kept(project)
         return self.plans.choose(self.suggester, project, list(passages.contexts))

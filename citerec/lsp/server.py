@@ -250,7 +250,9 @@ class CiterecServer(LanguageServer):
         source = project.draft if project is not None and project.draft is not None else self.buffer(uri)[0]
         key = self.projects.key(uri)
         buffer = (Where.of(key, uri, 0).path, self.buffer(uri)[0])  # read as it is, unsaved
-        future = self.editor.read_citations(key, source, buffer)
+        said = f"citerec: {Path(to_fs_path(key) or key).name}: {{}} passages cite library papers (the draft evidence)"
+        kept = functools.partial(self.call_on_loop, lambda n: self.log_message(said.format(n)))
+        future = self.editor.read_citations(key, source, buffer, kept)
         future.add_done_callback(lambda done: self.call_on_loop(self._plan_fitted, key, done))
 
     def _plan_fitted(self, uri: str, done) -> None:
