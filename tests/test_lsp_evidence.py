@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from lsprotocol import types as lsp
 
+from citerec.lsp.passages import read_passages
+from citerec.lsp.project import read_project
 from tests.test_lsp import Buffer, start_server, stop_server
-
-pytestmark = pytest.mark.asyncio(loop_scope="function")
 
 MAIN = "\\documentclass{article}\n\\begin{document}\n\\input{intro}\n\\input{method}\n\\end{document}\n"
 INTRO = (
@@ -56,6 +56,7 @@ async def ranked_first(doc: Buffer, key: str, timeout: float = 60.0) -> lsp.Comp
         await asyncio.sleep(0.2)
 
 
+@pytest.mark.asyncio(loop_scope="function")
 async def test_a_paper_cited_elsewhere_in_the_project_is_suggested_with_why(
     example_library_dir: Path, tmp_path: Path
 ) -> None:
@@ -84,6 +85,7 @@ async def test_a_paper_cited_elsewhere_in_the_project_is_suggested_with_why(
         await stop_server(client)
 
 
+@pytest.mark.asyncio(loop_scope="function")
 async def test_with_the_draft_evidence_off_the_project_gives_neither_boost_nor_why(
     example_library_dir: Path, tmp_path: Path
 ) -> None:
@@ -99,3 +101,20 @@ async def test_with_the_draft_evidence_off_the_project_gives_neither_boost_nor_w
             await asyncio.sleep(0.3)
     finally:
         await stop_server(client)
+
+
+def test_a_cursor_is_placed_among_the_projects_sentences_the_buffer_read_unsaved(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "paper")
+    method = root / "method.tex"
+    unsaved = NEW_SENTENCE.replace("\\cite{|}", "\\cite{x}") + SAVED  # not saved: the file on disk cites nothing
+    project = read_project(method, unsaved)
+    passages = read_passages(project.draft, "paper", buffer=(method, unsaved))
+    assert [c.cited_keys for c in passages.contexts] == [(CITED,), ("x",), (SAVED_KEY,)]
+    ids = [c.id for c in passages.contexts]
+    assert ids == sorted(ids) and ids[2] == ids[1] + 1  # positions count every sentence of the project, in order
+    assert {c.draft for c in passages.contexts} == {"paper"}
+    inside = passages.place(method, unsaved.index("Blorptang"))
+    assert inside is not None and inside.inside and inside.position == ids[2] and inside.section == "Method"
+    after = passages.place(method, len(unsaved))  # a sentence typed after the last one
+    assert after is not None and not after.inside and after.position == ids[2] + 1
+    assert passages.place(tmp_path / "elsewhere.tex", 0) is None
