@@ -194,30 +194,26 @@ class EditorSession:
         """On open and save, in the background: read the project's citing passages once, keep them as its draft
         evidence (then `kept(how many cite library papers)`), and let them choose its reading plan; the future
         holds (the plan before, the new choice)."""
-        return self._maintenance.submit(self._read_citations, project, source, buffer, kept)
+        return self._maintenance.submit(self._read_citations, project, source, buffer, kept or (lambda _: None))
 
     def _read_citations(
         self,
         project: str,
         source: str | Draft,
         buffer: tuple[Path | None, str] | None,
-        kept: Callable[[int], None] | None,
+        kept: Callable[[int], None],
     ) -> tuple[str, PlanChoice | None]:
         from citerec.errors import InputError
         from citerec.lsp.passages import read_passages
 
         assert self.suggester is not None
-        between = self.plans.after_rankings
+        between, neighbours = self.plans.after_rankings, self.options.neighbours
         try:
-            passages = read_passages(
-                source, project, neighbours=self.options.neighbours, buffer=buffer, between=between
-            )
+            passages = read_passages(source, project, neighbours=neighbours, buffer=buffer, between=between)
         except InputError:  # does not parse while being edited: keep what was read last
             return self.plans.kept(project)
         if self.uses_evidence:
-            cited = self.evidence.update(self.suggester, passages, between)
-            if kept is not None:
-                kept(cited)
+            kept(self.evidence.update(self.suggester, passages, between))
         if not self.plans.chooses:
             return self.plans.kept(project)
         return self.plans.choose(self.suggester, project, list(passages.contexts))
@@ -284,12 +280,9 @@ class EditorSession:
         limit = limit or self.settings.completion_items
         suggester = self.suggester
         placed = self.evidence.at(where) if where is not None and self.uses_evidence else None
+        plan = plan if placed is None else self.options.plan  # with the evidence: read as `suggest` reads it
         options = dataclasses.replace(
-            self.options,
-            top_n=limit,
-            recall_k=max(limit, self.options.recall_k),
-            include_cited=True,
-            plan=plan if placed is None else self.options.plan,
+            self.options, top_n=limit, recall_k=max(limit, self.options.recall_k), include_cited=True, plan=plan
         )
         at = (placed.version, placed.place) if placed is not None else None
         cache_key = (suggester.index.manifest.generation, limit, query, sentence, wide, plan, at)
@@ -298,11 +291,8 @@ class EditorSession:
                 self._ranked.move_to_end(cache_key)
                 return self._ranked[cache_key]
         context = Context(0, query, sentence or query, "<buffer>", 1, 1, (), True, wide=wide)
-        if placed is not None and where is not None:
-            place = placed.place
-            context = dataclasses.replace(
-                context, id=place.position, section=place.section, draft=where.project, paragraph=place.paragraph
-            )
+        if placed is not None:
+            context = placed.moved(context)
         with self.plans.ranking():
             draft = placed.citations if placed is not None else None
             ranking = suggester.rank([context], options, draft=draft)[0].ranking[:limit]

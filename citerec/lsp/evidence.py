@@ -13,11 +13,12 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from citerec.latex import Context
     from citerec.lsp.passages import Place, ProjectPassages
     from citerec.recall import DraftCitations
     from citerec.suggest import Suggester
@@ -49,6 +50,12 @@ class Placed:
     citations: DraftCitations
     place: Place
     version: int
+    project: str
+
+    def moved(self, context: Context) -> Context:
+        """`context` standing where the cursor is in its project (what the evidence measures distances from)."""
+        place = self.place
+        return replace(context, id=place.position, section=place.section, draft=self.project, paragraph=place.paragraph)
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,7 +95,7 @@ class ProjectEvidence:
         if place is None:
             return None
         citations = read.citations.without(place.position) if place.inside else read.citations
-        return Placed(citations, place, read.version)
+        return Placed(citations, place, read.version, where.project)
 
     def forget(self, project: str) -> None:
         with self._lock:
