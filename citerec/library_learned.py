@@ -63,13 +63,20 @@ class LearnReport:
     missing: tuple[str, ...]
 
     def summary(self) -> str:
-        text = f"{self.source}: {self.sentences} citing sentences about {self.papers} papers learned"
+        text = (
+            f"{self.source}: {counted(self.sentences, 'citing sentence')} about {counted(self.papers, 'paper')} learned"
+        )
         if self.replaced:
             text += f" (replacing {self.replaced} from its last learning)"
         if self.missing:
             named = ", ".join(self.missing[:MISSING_NAMED]) + (", …" if len(self.missing) > MISSING_NAMED else "")
-            text += f"; {len(self.missing)} cited keys not in the library ({named}), not kept"
+            text += f"; {counted(len(self.missing), 'cited key')} not in the library ({named}), not kept"
         return text
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 paper', '2 papers'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def source_name(path: Path | str) -> str:

@@ -152,6 +152,8 @@ def _evidence_features(
     sem = [float(semantic[i][j]) for j in js] if i in semantic else [0.0]
     lex = [float(lexical[i][j]) for j in js] if i in lexical else [0.0]
     best = js[int(np.argmax(sem))] if i in semantic else -1
+    if not citing:  # only learned sentences: they say nothing of where the draft cites the paper
+        return [0.0] * (len(EVIDENCE_FEATURES) - len(CONTEXT_FEATURES)) + [max(sem), max(lex)], best
     prior = [
         1.0,
         math.log1p(found.count),
@@ -160,7 +162,7 @@ def _evidence_features(
         float(any(c.same_paragraph for c in citing)),
         float(any(c.same_section for c in citing)),
     ]
-    return [*(prior if citing else [0.0] * len(prior)), max(sem), max(lex)], best
+    return [*prior, max(sem), max(lex)], best
 
 
 def _sentence_similarities(
