@@ -19,9 +19,10 @@ from typer.testing import CliRunner
 from citerec.cli import app
 from citerec.index import Index
 from citerec.library import Library
-from citerec.library_learned import CitingSentence, source_name
+from citerec.library_learned import CitingSentence, LearnedSentence, source_name
 from citerec.papers import Paper
-from citerec.recall import Passage, RecallSpec, recall
+from citerec.recall import Candidate, Passage, RecallSpec, recall
+from citerec.recall.evidence import draft_evidence, learned_evidence
 
 runner = CliRunner()
 
@@ -87,6 +88,19 @@ def test_a_library_from_before_gains_the_table(tmp_path: Path) -> None:
     assert library.learn("/d/old.tex", _sentences((1, "Gamma.", ("gamma",)))).sentences == 1
     with sqlite3.connect(root / "library.sqlite") as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_learned_evidence_describes_recalled_candidates_and_in_a_finishing_draft_only_its_cited_papers() -> None:
+    passages = [Passage("one", "one", "", "new.tex", 0, 0), Passage("two", "two", "", "new.tex", 1, 0)]
+    recalled = [[Candidate(k, 1.0, 1, 1, 1.0, 1.0) for k in ("A", "B")]] * 2
+    learned = [LearnedSentence(k, f"about {k}", "/old.tex", "old.tex", n) for n, k in enumerate(("a", "b", "c"))]
+    fresh = learned_evidence(passages, recalled, learned, draft_evidence(passages, [(), ()]))
+    assert sorted(fresh[0]) == ["a", "b"]  # never "c": it was not recalled
+    assert fresh[0]["a"].citing == () and [(c.passage, c.where) for c in fresh[0]["a"].learned] == [(2, "old.tex:0")]
+    finishing = learned_evidence(passages, recalled, learned, draft_evidence(passages, [(), ("A",)]))
+    assert list(finishing[0]) == ["a"] and finishing[0]["a"].citing and finishing[0]["a"].learned
+    assert sorted(finishing[1]) == ["a", "b"]  # its own citation of A never counts: nothing else is cited for it
+    assert finishing[1]["a"].citing == ()
 
 
 def _target(library: Library) -> str:

@@ -103,7 +103,9 @@ def learned_evidence(
     learned: Sequence[LearnedSentence],
     evidence: Sequence[Mapping[str, PaperEvidence]],
 ) -> list[dict[str, PaperEvidence]]:
-    """`evidence` with the learned sentences about each passage's recalled candidates added.
+    """`evidence` with the learned sentences about each passage's recalled candidates added: about any of them
+    where the draft gives no evidence (a fresh draft), only about the papers the draft cites elsewhere where it
+    does (measured: describing other candidates too costs finishing drafts, benchmarks/learn_from_drafts.py).
 
     A learned sentence is `Citing.passage` len(passages) + its index in `learned`. Sentences learned from the
     passage's own draft are left out (the draft evidence already has them, leave-one-out), and so is the
@@ -113,6 +115,7 @@ def learned_evidence(
         by_key.setdefault(normalise_key(item.key), []).append(m)
     drafts = {p.draft: source_name(p.draft) for p in passages if p.draft} if learned else {}
     out = [dict(found) for found in evidence] if evidence else [{} for _ in passages]
+    drafted = [any(e.citing for e in found.values()) for found in out]
     for i, passage in enumerate(passages):
         own = " ".join((passage.sentence or passage.window).split())
         for candidate in recalled[i] if learned else ():
@@ -122,6 +125,8 @@ def learned_evidence(
                 for m in by_key.get(norm, ())
                 if learned[m].source != drafts.get(passage.draft) and learned[m].sentence != own
             )
+            if said and norm not in out[i] and drafted[i]:  # a draft citing papers elsewhere: they alone gain
+                said = ()
             if said:
                 found = out[i].get(norm)
                 out[i][norm] = replace(found, learned=said) if found else PaperEvidence(candidate.key, (), said)
