@@ -44,6 +44,7 @@ FEATURES = (
     "context_lex",  # the same by tf-idf over the draft's words
 )
 EVIDENCE_FEATURES = FEATURES[FEATURES.index("cited_elsewhere") :]
+CONTEXT_FEATURES = ("context_cos", "context_lex")  # what a learned sentence of the user's earlier drafts feeds
 
 
 @dataclass(frozen=True)
@@ -143,40 +144,52 @@ def _gain(rank: int | None) -> float:
 def _evidence_features(
     found: PaperEvidence | None, i: int, lexical: Mapping[int, np.ndarray], semantic: Mapping[int, np.ndarray]
 ) -> tuple[list[float], int]:
+    """The evidence features of one candidate; learned sentences count in the context similarities alone."""
     if found is None:
         return [0.0] * len(EVIDENCE_FEATURES), -1
-    js = [c.passage for c in found.citing]
+    citing = found.citing
+    js = [c.passage for c in (*citing, *found.learned)]
     sem = [float(semantic[i][j]) for j in js] if i in semantic else [0.0]
     lex = [float(lexical[i][j]) for j in js] if i in lexical else [0.0]
     best = js[int(np.argmax(sem))] if i in semantic else -1
-    citing = found.citing
-    features = [
+    if not citing:  # only learned sentences: they say nothing of where the draft cites the paper
+        return [0.0] * (len(EVIDENCE_FEATURES) - len(CONTEXT_FEATURES)) + [max(sem), max(lex)], best
+    prior = [
         1.0,
         math.log1p(found.count),
         found.proximity,
         found.nearest.proximity,
         float(any(c.same_paragraph for c in citing)),
         float(any(c.same_section for c in citing)),
-        max(sem),
-        max(lex),
     ]
-    return features, best
+    return [*prior, max(sem), max(lex)], best
 
 
 def _sentence_similarities(
     index: Index, passages: Sequence[Passage], evidence: Sequence[Mapping[str, PaperEvidence]]
 ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
-    """For each passage with evidence, its sentence's tf-idf and dense cosine to every passage's sentence.
+    """For each passage with evidence, its sentence's tf-idf and dense cosine to every passage's sentence,
+    then to every learned sentence (`Citing.passage` past the passages).
 
     Rows are indexed by passage; only passages of the same draft are ever compared."""
     wanted = [i for i, found in enumerate(evidence) if found]
     if not wanted:
         return {}, {}
     sentences = [p.sentence or p.window for p in passages]
-    vectors = index.query_vectors(sentences)
-    weights = _tfidf(sentences, [p.draft for p in passages])
+    said = {c.passage - len(passages): c.sentence for i in wanted for e in evidence[i].values() for c in e.learned}
+    learned = [said.get(m, "") for m in range(max(said) + 1)] if said else []
+    vectors = index.query_vectors(sentences + learned)
+    drafts = [p.draft for p in passages]
+    weights = _tfidf(sentences, drafts)
     lexical = {i: weights @ weights[i] for i in wanted}
     semantic = {i: vectors @ vectors[i] for i in wanted}
+    if learned:
+        for draft in {drafts[i] for i in wanted}:  # learned sentences weighed by each draft's own idf
+            rows = [i for i, d in enumerate(drafts) if d == draft]
+            both = _tfidf([sentences[i] for i in rows] + learned, [draft] * (len(rows) + len(learned)))
+            for local, i in enumerate(rows):
+                if i in lexical:
+                    lexical[i] = np.concatenate([lexical[i], both[len(rows) :] @ both[local]])
     return lexical, semantic
 
 
