@@ -14,7 +14,6 @@ import dataclasses
 import json
 import logging
 import os
-import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from citerec.library_db import (
     paper_from_json,
     paper_row,
 )
-from citerec.library_file import LibraryFile
+from citerec.library_learned import LearnedSentences
 from citerec.papers import Paper, first_free_key, normalise_key
 
 log = logging.getLogger(__name__)
@@ -92,8 +91,9 @@ def merge_papers(existing: Paper, incoming: Paper) -> Paper:
     return dataclasses.replace(existing, **updates) if updates else existing
 
 
-class Library(LibraryFile):
-    """A user's papers in a folder; safe to use from many processes and threads at once."""
+class Library(LearnedSentences):
+    """A user's papers in a folder (and what the user wrote about them); safe to use from many processes and
+    threads at once."""
 
     # -- locations -------------------------------------------------------
     @property
@@ -192,11 +192,6 @@ class Library(LibraryFile):
         return f"{meta.get('id', '')}:{meta.get('version', '0')}" if meta else ""
 
     # -- writing ---------------------------------------------------------
-    def _write(self, sql: str, params: Iterable[object] = ()) -> sqlite3.Cursor:
-        conn = self._connection(create=True)
-        assert conn is not None and self._local.depth, "writes happen inside transaction()"
-        return conn.execute(sql, tuple(params))
-
     def _bump_version(self) -> None:
         self._write(
             "INSERT INTO meta (name, value) VALUES ('version', '1') "
@@ -256,6 +251,7 @@ class Library(LibraryFile):
                 found = self._write("SELECT key FROM papers WHERE norm_key = ?", [norm]).fetchone()
                 if found is not None:
                     self._write("DELETE FROM papers WHERE norm_key = ?", [norm])
+                    self._write("DELETE FROM learned WHERE norm_key = ?", [norm])
                     removed.append(found[0])
             if removed:
                 self._bump_version()
@@ -267,6 +263,7 @@ class Library(LibraryFile):
         """Remove every paper (one transaction); returns how many there were."""
         with self.transaction():
             count = self._write("DELETE FROM papers").rowcount
+            self._write("DELETE FROM learned")
             self._write("DELETE FROM sources")
             if count:
                 self._bump_version()

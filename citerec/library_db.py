@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 DB_FILE = "library.sqlite"
 LEGACY_FILE = "papers.jsonl"  # the store before SQLite: migrated on first open
 MIGRATED_SUFFIX = ".migrated"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the `learned` table (an older file gains it on open)
 BUSY_TIMEOUT_S = float(os.environ.get("CITEREC_BUSY_TIMEOUT", "600"))
 MIN_TITLE_FOR_DEDUP = 12  # shorter normalised titles ("Introduction") are too common to identify a work
 
@@ -56,6 +56,16 @@ CREATE TABLE IF NOT EXISTS sources (    -- .bib files imported, to skip them whi
     entries INTEGER NOT NULL,
     problems TEXT NOT NULL             -- [line, key, message] of each problem, to report them again
 );
+CREATE TABLE IF NOT EXISTS learned (   -- citing sentences of the user's finished drafts (`library learn`)
+    id INTEGER PRIMARY KEY,
+    norm_key TEXT NOT NULL,            -- the paper's; its rows go when the paper does
+    source TEXT NOT NULL,              -- the draft learned from (resolved path): re-learning it replaces its rows
+    file TEXT NOT NULL,                -- the file of the draft the sentence is in
+    line INTEGER NOT NULL,
+    sentence TEXT NOT NULL             -- citations removed, as the reader gives it
+);
+CREATE INDEX IF NOT EXISTS learned_key ON learned(norm_key);
+CREATE INDEX IF NOT EXISTS learned_source ON learned(source);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta (name, value) VALUES ('id', lower(hex(randomblob(8))));
 """

@@ -60,6 +60,16 @@ class LibraryFile:
         except sqlite3.DatabaseError as exc:
             raise LibraryError(f"{self.db_path}: {exc}") from exc
 
+    def _write(self, sql: str, params: Iterable[object] = ()) -> sqlite3.Cursor:
+        conn = self._connection(create=True)
+        assert conn is not None and self._local.depth, "writes happen inside transaction()"
+        return conn.execute(sql, tuple(params))
+
+    def _write_many(self, sql: str, rows: Iterable[Iterable[object]]) -> None:
+        conn = self._connection(create=True)
+        assert conn is not None and self._local.depth, "writes happen inside transaction()"
+        conn.executemany(sql, (tuple(row) for row in rows))
+
     @contextlib.contextmanager
     def _transaction(self, begin: str) -> Iterator[None]:
         conn = self._connection(create=True)

@@ -55,8 +55,9 @@ DraftEvidenceOption = Annotated[
     typer.Option(
         "--draft-evidence",
         help="on (default): what the draft cites in its other passages counts (nearby citations, how the draft "
-        "describes each paper, papers it cites that recall missed), combined with the readings by the shipped "
-        "ranking model; off: not (the plan switch decides).",
+        "describes each paper, papers it cites that recall missed) and the sentences `library learn` kept from "
+        "your other drafts, combined with the readings by the shipped ranking model; off: none of it (the plan "
+        "switch decides).",
     ),
 ]
 RankerOption = Annotated[

@@ -1,4 +1,4 @@
-"""`citerec library …`: import BibTeX / arXiv, list, export, remove.
+"""`citerec library …`: import BibTeX / arXiv, list, get, export, remove, learn from your drafts.
 
 A thin layer over `citerec.ingest` and `citerec.Library`: parse options, call
 the library, print a summary on stderr (machine output on stdout only).
@@ -6,6 +6,7 @@ the library, print a summary on stderr (machine output on stdout only).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated
@@ -13,11 +14,24 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from citerec.cli.common import LibraryDirOption, console, emit, fail, rich_progress, stdout_console, user_errors, warn
+from citerec.cli.common import (
+    AllowOutsideIncludesOption,
+    LibraryDirOption,
+    StrictOption,
+    console,
+    emit,
+    fail,
+    read_named_draft,
+    rich_progress,
+    stdout_console,
+    user_errors,
+    warn,
+)
 from citerec.library import AddReport, Library, default_library_dir
 
 app = typer.Typer(
-    help="Manage the paper library (import BibTeX and arXiv, list, export, remove).", no_args_is_help=True
+    help="Manage the paper library (import BibTeX and arXiv, list, export, remove, learn from your drafts).",
+    no_args_is_help=True,
 )
 
 
@@ -255,3 +269,76 @@ def remove(
         console.print(f"removed {', '.join(removed)}", highlight=False)
     if missing:
         fail(f"not in the library: {', '.join(missing)}")
+
+
+@app.command("get")
+def get(
+    key: Annotated[str, typer.Argument(help="The paper's key.")],
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    library_dir: LibraryDirOption = None,
+) -> None:
+    """Show one paper, with the sentences the library learned about it from your drafts (`library learn`)."""
+    if fmt not in ("table", "json"):
+        fail(f"unknown format {fmt!r} (expected table or json)")
+    with user_errors():
+        library = _open(library_dir)
+        paper = library.get(key)
+        if paper is None:
+            fail(f"not in the library: {key}")
+        learned = library.learned([paper.key])
+    if fmt == "json":
+        said = [{"source": s.source, "file": s.file, "line": s.line, "sentence": s.sentence} for s in learned]
+        emit(json.dumps(paper.to_dict() | {"learned": said}, ensure_ascii=False, indent=2))
+        return
+    table = Table("field", "value", title=paper.key, title_justify="left", show_header=False)
+    for name, value in paper.to_dict().items():
+        if value not in (None, "", [], {}) and name != "key":
+            table.add_row(name, ", ".join(map(str, value)) if isinstance(value, list) else str(value))
+    for sentence in learned:
+        table.add_row(f"learned {sentence.where}", sentence.sentence)
+    stdout_console.print(table)
+    if learned:
+        from citerec.library_learned import counted
+
+        drafts = counted(len({s.source for s in learned}), "draft")
+        console.print(f"{counted(len(learned), 'sentence')} learned from {drafts}", highlight=False)
+
+
+@app.command("learn")
+def learn(
+    drafts: Annotated[list[Path], typer.Argument(help="Your finished drafts (.tex, includes followed).")],
+    forget: Annotated[
+        bool, typer.Option("--forget", help="Drop what was learned from these drafts instead of learning them.")
+    ] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    allow_outside_includes: AllowOutsideIncludesOption = False,
+    strict: StrictOption = False,
+    library_dir: LibraryDirOption = None,
+) -> None:
+    """Keep the citing sentences of your drafts, so new drafts are ranked with how you described each paper.
+
+    Learning a draft again replaces what it gave before; removing a paper removes its sentences.
+    """
+    from citerec.library_learned import counted, source_name
+
+    if fmt not in ("table", "json"):
+        fail(f"unknown format {fmt!r} (expected table or json)")
+    with user_errors():
+        library = _open(library_dir)
+        if forget:
+            dropped = [(source_name(d), library.forget(source_name(d))) for d in drafts]
+        else:
+            if len(library) == 0:
+                fail(f"the library in {library.root} is empty: import a .bib first (citerec library import)")
+            read = [read_named_draft(str(d), allow_outside_includes, strict) for d in drafts]
+            reports = [library.learn_draft(draft) for draft in read]
+    if forget:
+        if fmt == "json":
+            emit(json.dumps([{"source": s, "forgotten": n} for s, n in dropped], indent=2))
+        for source, count in dropped:
+            console.print(f"{source}: {counted(count, 'learned sentence')} dropped", highlight=False, soft_wrap=True)
+        return
+    if fmt == "json":
+        emit(json.dumps([dataclasses.asdict(r) for r in reports], ensure_ascii=False, indent=2))
+    for report in reports:
+        console.print(report.summary(), highlight=False, markup=False, soft_wrap=True)

@@ -213,7 +213,8 @@ class EditorSession:
         except InputError:  # does not parse while being edited: keep what was read last
             return self.plans.kept(project)
         if self.uses_evidence:
-            kept(self.evidence.update(self.suggester, passages, between))
+            learned = self.options.recall.draft_evidence  # the library's learned sentences, as `suggest` reads them
+            kept(self.evidence.update(self.suggester, passages, between, learned=learned))
         if not self.plans.chooses:
             return self.plans.kept(project)
         return self.plans.choose(self.suggester, project, list(passages.contexts))

@@ -2,10 +2,11 @@
 
 A completion ranks one passage many times a second; the project around it
 changes only when a file is saved. So the project's citing passages, the
-library keys each cites and their sentences' vectors (`DraftCitations`) are
-made on the session's maintenance thread when a document is opened or saved,
-and a completion only places its cursor among them (`ProjectPassages.place`)
-and leaves out the passage it stands in (leave-one-out).
+library keys each cites and their sentences' vectors (`DraftCitations`), with
+the sentences the library learned from the user's other drafts, are made on the
+session's maintenance thread when a document is opened or saved, and a
+completion only places its cursor among them (`ProjectPassages.place`) and
+leaves out the passage it stands in (leave-one-out).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from citerec.latex import Context
+    from citerec.library_learned import LearnedSentence
     from citerec.lsp.passages import Place, ProjectPassages
     from citerec.recall import DraftCitations
     from citerec.suggest import Suggester
@@ -72,15 +74,25 @@ class ProjectEvidence:
         self._read: dict[str, _Read] = {}
         self._lock = threading.Lock()
 
-    def update(self, suggester: Suggester, passages: ProjectPassages, between: Callable[[], None] | None = None) -> int:
-        """Keep what `passages` cite (the library keys) as its project's evidence; the number of citing passages.
+    def update(
+        self,
+        suggester: Suggester,
+        passages: ProjectPassages,
+        between: Callable[[], None] | None = None,
+        *,
+        learned: bool = False,
+    ) -> int:
+        """Keep what `passages` cite (the library keys) as its project's evidence, and with `learned` what the
+        library learned from the user's other drafts; the number of citing passages.
 
         Runs on the maintenance thread: embedding the sentences waits for completions to pause (`between`)."""
         from citerec.recall import DraftCitations, Passage
 
         contexts = passages.contexts
         known = suggester.known_citations(contexts)
-        citations = DraftCitations.read(suggester.index, [Passage.of(c) for c in contexts], known, between=between)
+        said = learned_elsewhere(suggester, passages.name) if learned else ()
+        index, read = suggester.index, [Passage.of(c) for c in contexts]
+        citations = DraftCitations.read(index, read, known, learned=said, between=between)
         with self._lock:
             self._read[passages.name] = _Read(passages, citations, next(_versions))
         return len(citations)
@@ -100,3 +112,13 @@ class ProjectEvidence:
     def forget(self, project: str) -> None:
         with self._lock:
             self._read.pop(project, None)
+
+
+def learned_elsewhere(suggester: Suggester, project: str) -> list[LearnedSentence]:
+    """The library's learned sentences but those learned from the project itself (its root document): its
+    citations are its draft evidence already, and a passage's own never count for it."""
+    from citerec.library_learned import source_name
+
+    path = Where.of(project, project, 0).path
+    own = source_name(path) if path is not None else None
+    return [s for s in suggester.library.learned() if s.source != own]

@@ -7,9 +7,12 @@ citing passages are read once, when it is opened or saved (`DraftCitations`: the
 passages, the library keys each cites, their sentences embedded), and a new
 passage is ranked against them (`recall_in_draft`) with the same evidence,
 features and shipped model as `recall`, recalling only the new passage. The
-per-draft adaptation (`adapt`) is left out: it recalls every cited passage again.
-Leave-one-out stays the caller's: it drops the passage being completed
-(`without` its position) when the draft held it.
+sentences the library learned from the user's other drafts (`citerec library
+learn`) are read and embedded with them, so they describe the new passage's
+candidates as in `recall`. The per-draft adaptation (`adapt`) is left out: it
+recalls every cited passage again. Leave-one-out stays the caller's: it drops
+the passage being completed (`without` its position) when the draft held it,
+and leaves out the sentences learned from the draft itself.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from citerec.choices import Plan
-from citerec.recall.evidence import evidence_for
+from citerec.recall.evidence import evidence_for, learned_evidence
 from citerec.recall.features import PlanLists, Sentences
 from citerec.recall.learned import load_model, rank_learned
 from citerec.recall.plans import recall_window, recall_with_plan
@@ -31,15 +34,19 @@ from citerec.recall.spec import Passage, RecallSpec
 
 if TYPE_CHECKING:
     from citerec.index import Index
+    from citerec.library_learned import LearnedSentence
 
 
 @dataclass(frozen=True, eq=False)
 class DraftCitations:
-    """A draft's citing passages, the library keys each cites, and their sentences as the features read them."""
+    """A draft's citing passages, the library keys each cites, and their sentences as the features read them;
+    then the user's learned sentences (from other drafts), read the same way."""
 
     passages: tuple[Passage, ...]
     known: tuple[tuple[str, ...], ...]
     sentences: Sentences
+    learned: tuple[LearnedSentence, ...] = ()
+    learned_sentences: Sentences | None = None  # of `learned`, in order (None: none learned)
 
     @classmethod
     def read(
@@ -48,19 +55,18 @@ class DraftCitations:
         passages: Sequence[Passage],
         known: Sequence[Collection[str]],
         *,
+        learned: Sequence[LearnedSentence] = (),
         between: Callable[[], None] | None = None,
         chunk: int = 16,
     ) -> DraftCitations:
         """The passages that cite library papers (the others are no evidence), their sentences embedded once,
-        `chunk` at a time with `between` called before each (a caller in the background lets others go first)."""
+        then the `learned` sentences, `chunk` at a time with `between` called before each (a caller in the
+        background lets others go first)."""
         kept = [i for i, keys in enumerate(known) if keys]
         cited = tuple(passages[i] for i in kept)
-        sentences = Sentences(np.zeros((0, index.manifest.dimension), np.float32), ())
-        for start in range(0, len(cited), chunk):
-            if between is not None:
-                between()
-            sentences = sentences + Sentences.of(index, cited[start : start + chunk])
-        return cls(cited, tuple(tuple(known[i]) for i in kept), sentences)
+        sentences = _embedded(index, [p.sentence or p.window for p in cited], between, chunk)
+        said = _embedded(index, [s.sentence for s in learned], between, chunk) if learned else None
+        return cls(cited, tuple(tuple(known[i]) for i in kept), sentences, tuple(learned), said)
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -71,27 +77,44 @@ class DraftCitations:
         if len(keep) == len(self.passages):
             return self
         sentences = Sentences(self.sentences.vectors[keep], tuple(self.sentences.tokens[j] for j in keep))
-        return DraftCitations(tuple(self.passages[j] for j in keep), tuple(self.known[j] for j in keep), sentences)
+        passages, known = tuple(self.passages[j] for j in keep), tuple(self.known[j] for j in keep)
+        return DraftCitations(passages, known, sentences, self.learned, self.learned_sentences)
 
 
 def recall_in_draft(index: Index, passage: Passage, spec: RecallSpec, draft: DraftCitations) -> PassageRecall:
-    """The new passage's candidates, with the evidence of `draft` when the spec ranks by the learned model.
+    """The new passage's candidates, with the evidence of `draft` (its learned sentences included) when the spec
+    ranks by the learned model.
 
     Without evidence (the draft cites no library paper, or the spec does not
     learn) the passage keeps the list of the plan the spec names, as `recall` does.
     """
     recalled = recall_with_plan(index, [passage], spec)[0]
+    n = len(draft.passages)
     found = evidence_for(passage, draft.passages, draft.known) if spec.learned and spec.draft_evidence else {}
+    if draft.learned and spec.learned and spec.draft_evidence:  # learned sentences count on past the passages
+        found = learned_evidence([passage], [recalled], draft.learned, [found], after=n + 1)[0]
     words = tuple(feedback_words(index, [_shown(passage, spec)], spec)[0]) if spec.feedback else ()
     if not found and not (spec.learned and spec.plan == Plan.LEARNED):
         return PassageRecall(tuple(recalled), feedback=words)
     window = recall_window(index, [passage], spec)[0]
-    n = len(draft.passages)
     lists = PlanLists.of([*draft.passages, passage], [*([()] * n), recalled], [*([()] * n), window])
     sentences = draft.sentences + Sentences.of(index, [passage])
     evidence = [*([{}] * n), found]
-    ranked = rank_learned(index, lists, evidence, load_model(spec.ranker), spec.k, only=[n], sentences=sentences)[0]
+    model = load_model(spec.ranker)
+    ranked = rank_learned(
+        index, lists, evidence, model, spec.k, only=[n], sentences=sentences, learned=draft.learned_sentences
+    )[0]
     return PassageRecall(ranked.candidates, feedback=words, why=ranked.why)
+
+
+def _embedded(index: Index, texts: Sequence[str], between: Callable[[], None] | None, chunk: int) -> Sentences:
+    """The texts' `Sentences`, `chunk` at a time with `between` called before each."""
+    sentences = Sentences(np.zeros((0, index.manifest.dimension), np.float32), ())
+    for start in range(0, len(texts), chunk):
+        if between is not None:
+            between()
+        sentences = sentences + Sentences.of_texts(index, texts[start : start + chunk])
+    return sentences
 
 
 def _shown(passage: Passage, spec: RecallSpec) -> str:

@@ -8,15 +8,21 @@ section) and what it says about the paper (its sentence, often a better
 description than the paper's own abstract). A passage's own citations never
 count for it, so leave-citations-out evaluation stays exact and a passage's
 suggestions do not depend on what it already cites.
+
+What the user wrote about a paper in earlier drafts (`citerec library learn`) is
+evidence of the second kind only: its sentences describe the paper, but their
+distance to the passage means nothing. They count for a passage's recalled
+candidates, never from the passage's own draft, never the passage's own sentence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 
+from citerec.library_learned import LearnedSentence, source_name
 from citerec.papers import normalise_key
-from citerec.recall.spec import Passage
+from citerec.recall.spec import Candidate, Passage
 
 QUOTE_CHARS = 60  # how much of a citing sentence a "why" line quotes
 
@@ -31,6 +37,7 @@ class Citing:
     same_section: bool
     earlier: bool  # it comes before the passage in the draft
     sentence: str  # what the draft says there (citations removed)
+    where: str = ""  # a learned sentence's file:line in the user's earlier draft ("" for this draft's passages)
 
     @property
     def proximity(self) -> float:
@@ -43,7 +50,8 @@ class PaperEvidence:
     """Everything the draft, outside one passage, says about one paper (nearest citing passage first)."""
 
     key: str  # the library key as the draft's known citations name it
-    citing: tuple[Citing, ...]
+    citing: tuple[Citing, ...]  # this draft's other passages (may be empty when only `learned` speaks)
+    learned: tuple[Citing, ...] = ()  # sentences of the user's earlier drafts; `passage` counts on past the passages
 
     @property
     def count(self) -> int:
@@ -110,6 +118,46 @@ def _found(
     return found
 
 
+def learned_evidence(
+    passages: Sequence[Passage],
+    recalled: Sequence[Sequence[Candidate]],
+    learned: Sequence[LearnedSentence],
+    evidence: Sequence[Mapping[str, PaperEvidence]],
+    *,
+    after: int | None = None,
+) -> list[dict[str, PaperEvidence]]:
+    """`evidence` with the learned sentences about each passage's recalled candidates added: about any of them
+    where the draft gives no evidence (a fresh draft), only about the papers the draft cites elsewhere where it
+    does (measured: describing other candidates too costs finishing drafts, benchmarks/learn_from_drafts.py).
+
+    A learned sentence is `Citing.passage` `after` + its index in `learned` (`after`: len(passages), unless the
+    passages stand after others, as `citerec.recall.draft` ranks a new one). Sentences learned from the
+    passage's own draft are left out (the draft evidence already has them, leave-one-out), and so is the
+    passage's own sentence wherever it was learned."""
+    after = len(passages) if after is None else after
+    by_key: dict[str, list[int]] = {}
+    for m, item in enumerate(learned):
+        by_key.setdefault(normalise_key(item.key), []).append(m)
+    drafts = {p.draft: source_name(p.draft) for p in passages if p.draft} if learned else {}
+    out = [dict(found) for found in evidence] if evidence else [{} for _ in passages]
+    drafted = [any(e.citing for e in found.values()) for found in out]
+    for i, passage in enumerate(passages):
+        own = " ".join((passage.sentence or passage.window).split())
+        for candidate in recalled[i] if learned else ():
+            norm = normalise_key(candidate.key)
+            said = tuple(
+                Citing(after + m, -1, False, False, False, learned[m].sentence, learned[m].where)
+                for m in by_key.get(norm, ())
+                if learned[m].source != drafts.get(passage.draft) and learned[m].sentence != own
+            )
+            if said and norm not in out[i] and drafted[i]:  # a draft citing papers elsewhere: they alone gain
+                said = ()
+            if said:
+                found = out[i].get(norm)
+                out[i][norm] = replace(found, learned=said) if found else PaperEvidence(candidate.key, (), said)
+    return out
+
+
 def _citing(here: Passage, there: Passage, j: int) -> Citing:
     known = here.position >= 0 and there.position >= 0
     return Citing(
@@ -128,6 +176,9 @@ def _nearest_first(citing: Citing) -> tuple[int, int]:
 
 def why_cited(evidence: PaperEvidence) -> str:
     """A line for people: where the draft cites the paper nearest to this passage, and what it says there."""
+    if not evidence.citing:
+        said = evidence.learned[0]
+        return f"you cited it before ({said.where}): '{_quote(said.sentence)}'"
     nearest = evidence.nearest
     quote = _quote(nearest.sentence)
     others = f" (and {evidence.count - 1} more)" if evidence.count > 1 else ""

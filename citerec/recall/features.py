@@ -44,6 +44,7 @@ FEATURES = (
     "context_lex",  # the same by tf-idf over the draft's words
 )
 EVIDENCE_FEATURES = FEATURES[FEATURES.index("cited_elsewhere") :]
+CONTEXT_FEATURES = ("context_cos", "context_lex")  # what a learned sentence of the user's earlier drafts feeds
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,10 @@ class Sentences:
 
     @classmethod
     def of(cls, index: Index, passages: Sequence[Passage]) -> Sentences:
-        texts = [p.sentence or p.window for p in passages]
+        return cls.of_texts(index, [p.sentence or p.window for p in passages])
+
+    @classmethod
+    def of_texts(cls, index: Index, texts: Sequence[str]) -> Sentences:
         vectors = index.query_vectors(texts) if texts else np.zeros((0, index.manifest.dimension), np.float32)
         return cls(vectors, tuple(tuple(tokenize(text)) for text in texts))
 
@@ -107,16 +111,17 @@ def candidate_rows(
     *,
     only: Sequence[int] | None = None,
     sentences: Sentences | None = None,
+    learned: Sentences | None = None,
 ) -> list[Rows]:
     """Every passage's candidate rows: its recalled papers, then the papers its draft cites elsewhere.
 
     `only`: the passages to make rows for (default all; the others are evidence alone); `sentences`: the
-    passages' `Sentences` when already made."""
+    passages' `Sentences` when already made; `learned`: the learned sentences' (`PaperEvidence.learned`)."""
     passages, recalled, window = lists.passages, lists.recalled, lists.window
     wanted = list(range(len(passages))) if only is None else list(only)
     queried = index.query_vectors([passages[i].window for i in wanted]) if wanted else np.zeros((0, 0), np.float32)
     windows = dict(zip(wanted, queried, strict=True))
-    lexical, semantic = _sentence_similarities(index, passages, evidence, sentences)
+    lexical, semantic = _sentence_similarities(index, passages, evidence, sentences, learned)
     out = []
     for i in wanted:
         own = {normalise_key(c.key): c for c in recalled[i]}
@@ -174,24 +179,25 @@ def _gain(rank: int | None) -> float:
 def _evidence_features(
     found: PaperEvidence | None, i: int, lexical: Mapping[int, np.ndarray], semantic: Mapping[int, np.ndarray]
 ) -> tuple[list[float], int]:
+    """The evidence features of one candidate; learned sentences count in the context similarities alone."""
     if found is None:
         return [0.0] * len(EVIDENCE_FEATURES), -1
-    js = [c.passage for c in found.citing]
+    citing = found.citing
+    js = [c.passage for c in (*citing, *found.learned)]
     sem = [float(semantic[i][j]) for j in js] if i in semantic else [0.0]
     lex = [float(lexical[i][j]) for j in js] if i in lexical else [0.0]
     best = js[int(np.argmax(sem))] if i in semantic else -1
-    citing = found.citing
-    features = [
+    if not citing:  # only learned sentences: they say nothing of where the draft cites the paper
+        return [0.0] * (len(EVIDENCE_FEATURES) - len(CONTEXT_FEATURES)) + [max(sem), max(lex)], best
+    prior = [
         1.0,
         math.log1p(found.count),
         found.proximity,
         found.nearest.proximity,
         float(any(c.same_paragraph for c in citing)),
         float(any(c.same_section for c in citing)),
-        max(sem),
-        max(lex),
     ]
-    return features, best
+    return [*prior, max(sem), max(lex)], best
 
 
 def _sentence_similarities(
@@ -199,22 +205,52 @@ def _sentence_similarities(
     passages: Sequence[Passage],
     evidence: Sequence[Mapping[str, PaperEvidence]],
     sentences: Sentences | None = None,
+    learned: Sentences | None = None,
 ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
-    """For each passage with evidence, its sentence's tf-idf and dense cosine to every passage's sentence.
+    """For each passage with evidence, its sentence's tf-idf and dense cosine to every passage's sentence,
+    then to every learned sentence (`Citing.passage` past the passages; `learned`: all of them, when made).
 
     Rows are indexed by passage; only passages of the same draft are ever compared."""
     wanted = [i for i, found in enumerate(evidence) if found]
     if not wanted:
         return {}, {}
     sentences = sentences if sentences is not None else Sentences.of(index, passages)
-    weights = _tfidf(sentences.tokens, [p.draft for p in passages])
+    drafts = [p.draft for p in passages]
+    weights = _tfidf(sentences.tokens, drafts)
     lexical = {i: weights @ weights[i] for i in wanted}
-    semantic = {i: sentences.vectors @ sentences.vectors[i] for i in wanted}
+    said = {c.passage - len(passages): c.sentence for i in wanted for e in evidence[i].values() for c in e.learned}
+    if not said:
+        return lexical, {i: sentences.vectors @ sentences.vectors[i] for i in wanted}
+    used = sorted(said)  # the learned sentences about some candidate: the others are never read
+    if learned is None:
+        learned = Sentences.of_texts(index, [said[m] for m in used])
+    else:
+        learned = Sentences(learned.vectors[used], tuple(learned.tokens[m] for m in used))
+    top = used[-1] + 1
+    semantic = {}
+    for i in wanted:
+        here = sentences.vectors[i]
+        semantic[i] = np.concatenate([sentences.vectors @ here, _spread(learned.vectors @ here, used, top)])
+    for draft in {drafts[i] for i in wanted}:  # learned sentences weighed by each draft's own idf
+        rows = [i for i, d in enumerate(drafts) if d == draft]
+        tokens = [sentences.tokens[i] for i in rows] + list(learned.tokens)
+        both = _tfidf(tokens, [draft] * len(tokens), blank=top - len(used))
+        for local, i in enumerate(rows):
+            if i in lexical:
+                lexical[i] = np.concatenate([lexical[i], _spread(both[len(rows) :] @ both[local], used, top)])
     return lexical, semantic
 
 
-def _tfidf(tokens: Sequence[Sequence[str]], drafts: Sequence[str]) -> np.ndarray:
-    """Unit tf-idf rows of the sentences (as words); document frequencies counted within each sentence's draft."""
+def _spread(values: np.ndarray, at: Sequence[int], size: int) -> np.ndarray:
+    """`values` at the rows `at` of `size` zeros (where a learned sentence no candidate has would stand)."""
+    out = np.zeros(size, dtype=values.dtype)
+    out[list(at)] = values
+    return out
+
+
+def _tfidf(tokens: Sequence[Sequence[str]], drafts: Sequence[str], blank: int = 0) -> np.ndarray:
+    """Unit tf-idf rows of the sentences (as words); document frequencies counted within each sentence's draft,
+    each draft's count of sentences with `blank` empty ones more (learned sentences left unread)."""
     vocab: dict[str, int] = {}
     for words in tokens:
         for word in words:
@@ -226,7 +262,7 @@ def _tfidf(tokens: Sequence[Sequence[str]], drafts: Sequence[str]) -> np.ndarray
     for draft in set(drafts):
         rows = [i for i, d in enumerate(drafts) if d == draft]
         df = (matrix[rows] > 0).sum(axis=0)
-        idf = np.log((1 + len(rows)) / (1 + df)) + 1.0
+        idf = np.log((1 + len(rows) + blank) / (1 + df)) + 1.0
         matrix[rows] *= idf
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.where(norms > 0, norms, 1.0)

@@ -25,7 +25,15 @@ import numpy as np
 from citerec.errors import CiterecError
 from citerec.recall.adapt import PRIOR, adapted_weights
 from citerec.recall.evidence import PaperEvidence, why_cited
-from citerec.recall.features import EVIDENCE_FEATURES, FEATURES, PlanLists, Rows, Sentences, candidate_rows
+from citerec.recall.features import (
+    CONTEXT_FEATURES,
+    EVIDENCE_FEATURES,
+    FEATURES,
+    PlanLists,
+    Rows,
+    Sentences,
+    candidate_rows,
+)
 from citerec.recall.spec import Candidate, Passage
 
 if TYPE_CHECKING:
@@ -123,25 +131,42 @@ def rank_learned(
     *,
     only: Sequence[int] | None = None,
     sentences: Sentences | None = None,
+    learned: Sentences | None = None,
 ) -> list[Ranked]:
     """Each passage's candidates scored by the model, best first, `k` kept (the fresh part without evidence).
 
     `known` adapts the weights to the draft (`adapt`; none: the shipped ones); `only` ranks those passages
-    alone (the others are evidence); `sentences` are the passages' `Sentences` when already made."""
+    alone (the others are evidence); `sentences` and `learned` are the passages' and the learned sentences'
+    `Sentences` when already made."""
     wanted = list(range(len(lists.passages))) if only is None else list(only)
-    rows = candidate_rows(index, lists, evidence, only=wanted, sentences=sentences)
+    rows = candidate_rows(index, lists, evidence, only=wanted, sentences=sentences, learned=learned)
     finishing = model.parts[FINISHING]
     weights = adapted_weights(index, lists, known, finishing) if any(known) else None
     return [
-        _ranked(
-            lists.passages,
-            row,
-            model.parts[FINISHING if evidence[i] else FRESH],
-            k,
-            PRIOR if weights is None else weights[i],
-        )
+        _ranked(lists.passages, row, _part(model, evidence[i]), k, PRIOR if weights is None else weights[i])
         for i, row in zip(wanted, rows, strict=True)
     ]
+
+
+def _part(model: RankerModel, found: Mapping[str, PaperEvidence]) -> Part:
+    """Finishing where the draft cites papers elsewhere; fresh where nothing is known; and where only the
+    user's learned sentences speak, fresh plus the finishing part's weights of the context similarities."""
+    if any(e.citing for e in found.values()):
+        return model.parts[FINISHING]
+    if not found:
+        return model.parts[FRESH]
+    return described_part(model)
+
+
+def described_part(model: RankerModel) -> Part:
+    """The fresh part with the finishing part's weights on `CONTEXT_FEATURES` (measured from 0, not from their
+    mean: a candidate without learned sentences scores as the fresh part scores it)."""
+    fresh, finishing = model.parts[FRESH], model.parts[FINISHING]
+    mean, scale, weights = list(fresh.mean), list(fresh.scale), list(fresh.weights)
+    for name in CONTEXT_FEATURES:
+        f = FEATURES.index(name)
+        mean[f], scale[f], weights[f] = 0.0, finishing.scale[f], finishing.weights[f]
+    return Part(tuple(mean), tuple(scale), tuple(weights), fresh.bias)
 
 
 def _ranked(passages: Sequence[Passage], rows: Rows, part: Part, k: int, weights: np.ndarray) -> Ranked:
@@ -190,10 +215,15 @@ def _why(rows: Rows, r: int, contributions: np.ndarray, passages: Sequence[Passa
         name = FEATURES[f]
         found = rows.evidence[r]
         if name in EVIDENCE_FEATURES and found is not None:
-            if name.startswith("context_") and rows.best_context[r] >= 0:
-                said = " ".join((passages[rows.best_context[r]].sentence or "").split())
+            best = rows.best_context[r]
+            if name in CONTEXT_FEATURES and 0 <= best < len(passages):
+                said = " ".join((passages[best].sentence or "").split())
                 reasons.setdefault(f"described alike where the draft cites it: '{_short(said)}'", None)
-            else:
+            elif name in CONTEXT_FEATURES and best >= len(passages):
+                before = next(c for c in found.learned if c.passage == best)
+                said = f"described alike where you cited it before ({before.where}): '{_short(before.sentence)}'"
+                reasons.setdefault(said, None)
+            elif found.citing:
                 reasons.setdefault(why_cited(found), None)
         elif name in _REASONS:
             reasons.setdefault(_REASONS[name], None)

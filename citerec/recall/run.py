@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from citerec.choices import Plan
-from citerec.recall.evidence import draft_evidence
+from citerec.recall.evidence import draft_evidence, learned_evidence
 from citerec.recall.features import PlanLists
 from citerec.recall.learned import load_model, rank_learned
 from citerec.recall.plans import PlanChoice, fit_plans, recall_window, recall_with_plan
@@ -16,6 +16,7 @@ from citerec.recall.spec import Candidate, Passage, RecallSpec
 
 if TYPE_CHECKING:
     from citerec.index import Index
+    from citerec.library_learned import LearnedSentence
 
 
 @dataclass(frozen=True)
@@ -36,13 +37,16 @@ def recall(
     *,
     known: Sequence[Collection[str]] = (),
     topic_of: Sequence[Passage] | None = None,
+    learned: Sequence[LearnedSentence] = (),
 ) -> list[PassageRecall]:
     """Every passage's candidates as `spec` asks.
 
     `known` are the library keys each passage already cites: with plan "auto" they
     choose each draft's plan, and with the draft evidence on they are the evidence,
     never for a passage's own ranking (leave-one-out). `topic_of` are the passages
-    as written, when `passages` carry a rewrite (their draft topic).
+    as written, when `passages` carry a rewrite (their draft topic). `learned` are the user's sentences about
+    library papers from earlier drafts (`citerec library learn`): with the draft evidence on, they describe
+    the candidates they are about.
     """
     if not passages:
         return []
@@ -50,6 +54,8 @@ def recall(
     plans: list[PlanChoice | None] = [None] * len(passages)
     why: list[Mapping[str, tuple[str, ...]]] = [{} for _ in passages]
     evidence = draft_evidence(passages, known) if spec.learned and spec.draft_evidence else []
+    if learned and evidence:  # the user's earlier drafts describe some candidates
+        evidence = learned_evidence(passages, recalled, learned, evidence)
     if spec.learned and (spec.plan == Plan.LEARNED or any(evidence)):
         window = recall_window(index, passages, spec)
         evidence = evidence or [{} for _ in passages]
