@@ -4,9 +4,10 @@ Two readings of every paper, each scored leave-one-paper-out (the prior model of
 a paper never saw it):
 
 - finishing: the citation commands of a seeded 30 % of the citing sentences are
-  hidden; the draft adaptation learns from the other 70 %; every sentence
-  without a citation is ranked, and the hidden ones are the positives;
-- fresh: every citation is hidden (no adaptation possible); every citing
+  hidden; the draft model reads the other 70 % (its paper's draft model was
+  trained on the other eleven papers); every sentence without a citation is
+  ranked, and the hidden ones are the positives;
+- fresh: every citation is hidden (the prior model alone); every citing
   sentence is a positive.
 
 Metrics: average precision (AP), precision at n (n = number hidden), ROC AUC,
@@ -39,6 +40,7 @@ from train_citeworthiness import (  # noqa: E402
     PaperData,
     average_precision,
     leave_one_out,
+    leave_one_out_draft,
     load_papers,
 )
 
@@ -103,11 +105,13 @@ def hidden_mask(paper: PaperData, share: float = HIDE_SHARE) -> np.ndarray:
     return mask
 
 
-def evaluate(paper: PaperData, model: CiteModel, reading: str) -> dict[str, dict[str, float]]:
+def evaluate(paper: PaperData, model: CiteModel, draft_model: CiteModel, reading: str) -> dict[str, dict[str, float]]:
     """One paper in one reading: the detector, the cue rule and random, on the same sentences."""
     hidden = hidden_mask(paper) if reading == "finishing" else paper.cited
     visible = paper.cited & ~hidden
-    scores, adapted = score_rows(paper.rows, paper.embeddings, paper.strength, model=model, cited=visible)
+    scores, adapted = score_rows(
+        paper.rows, paper.embeddings, paper.strength, model=model, draft_model=draft_model, cited=visible
+    )
     pool = ~visible  # every sentence without a (visible) citation is ranked
     positive = hidden[pool]
     jitter = np.random.default_rng(SEED).random(len(paper.rows)) * 1e-6  # ties in the cue rule: random order
@@ -165,9 +169,10 @@ def main() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     papers = load_papers(args.papers, args.cache)
     models = leave_one_out(papers, l2=L2, cache=args.cache)
+    draft_models = leave_one_out_draft(papers, models)
     report: dict[str, object] = {"seed": SEED, "hide_share": HIDE_SHARE, "threshold": DEFAULT_THRESHOLD}
     for reading in ("finishing", "fresh"):
-        per_paper = {p.name: evaluate(p, models[p.name], reading) for p in papers}
+        per_paper = {p.name: evaluate(p, models[p.name], draft_models[p.name], reading) for p in papers}
         total = macro(per_paper)
         rows = [_row(name, r) for name, r in per_paper.items()] + [_row("**macro**", total)]
         what = "30 % of citing sentences hidden" if reading == "finishing" else "every citation hidden"

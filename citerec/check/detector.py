@@ -2,9 +2,10 @@
 
 The pipeline: the reader's sentences (features.read_sentences) → MiniLM vectors,
 cue words, position and section, and how strongly the library answers each
-sentence (one recall call) → the shipped model's prior score → the per-draft
-adaptation (model.adapt) when the draft cites enough → the sentences over the
-threshold get their suggestions from the ordinary suggester (reranked when on).
+sentence (one recall call) → the shipped prior model's score → the draft model,
+which reads the draft's own citations around each sentence, when the draft
+cites enough → the sentences over the threshold get their suggestions from the
+ordinary suggester (reranked when on).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from citerec.check.features import SentenceRow, draft_features, read_sentences, text_features
-from citerec.check.model import CiteModel, adapt, load_model, sigmoid
+from citerec.check.features import DRAFT_FEATURE_NAMES, SentenceRow, draft_features, read_sentences, text_features
+from citerec.check.model import DRAFT_MODEL_FILE, MIN_LABELLED, CiteModel, load_model, sigmoid
 from citerec.suggest import Suggester, Suggestion, SuggestOptions
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.3  # best F1 of the hidden citations (finishing reading), leave-one-paper-out
-ADAPT_HALF = 50  # cited sentences at which the draft's adaptation and the shipped model weigh the same
 STRENGTH_DEPTH = 10
 CHUNK = 16  # sentences embedded and recalled at once when an editor waits between chunks
 _VECTOR_FEATURES = ("emb_", "paragraph_emb_")
@@ -91,7 +91,7 @@ class CheckResult:
     source: str
     sentences: tuple[SentenceCheck, ...]
     threshold: float
-    adapted: bool  # whether the draft's own citations tuned the scores
+    adapted: bool  # whether the draft's own citations were read (the draft model scored)
     model_version: str
     n_cited: int
 
@@ -154,32 +154,42 @@ def strength_from(lists: Sequence[Sequence[Any]]) -> np.ndarray:
     return out
 
 
+def draft_inputs(
+    rows: Sequence[SentenceRow],
+    x: np.ndarray,
+    names: Sequence[str],
+    embeddings: np.ndarray,
+    cited: np.ndarray,
+    prior: np.ndarray,
+) -> tuple[np.ndarray, list[str]]:
+    """The draft model's features: the prior's logit, the readable text features (cues, position, section;
+    not the vectors) and what the draft's citations say around each sentence (its own never counted)."""
+    keep = [i for i, name in enumerate(names) if not name.startswith(_VECTOR_FEATURES)]
+    features = np.hstack([prior[:, None], x[:, keep], draft_features(rows, cited, embeddings)])
+    return features, ["prior_logit", *(names[i] for i in keep), *DRAFT_FEATURE_NAMES]
+
+
 def score_rows(
     rows: Sequence[SentenceRow],
     embeddings: np.ndarray,
     strength: np.ndarray,
     *,
     model: CiteModel,
+    draft_model: CiteModel | None = None,
     cited: np.ndarray | None = None,
     adapt_to_draft: bool = True,
-    seed: int = 0,
 ) -> tuple[np.ndarray, bool]:
-    """Every row's score in [0, 1] and whether the draft adaptation was used.
+    """Every row's score in [0, 1] and whether the draft model scored them (the draft cites enough).
 
     `cited` overrides which rows count as cited (the benchmark hides some); default: the rows' own.
     """
     cited = np.array([r.cited for r in rows], dtype=bool) if cited is None else cited.astype(bool)
     x, names = text_features(rows, embeddings, strength)
     prior = model.logit(x)
-    if adapt_to_draft:
-        # the draft-level model sees the readable features (cues, position, section), not the vectors
-        small = x[:, [i for i, name in enumerate(names) if not name.startswith(_VECTOR_FEATURES)]]
-        adapted = adapt(prior, np.hstack([small, draft_features(rows, cited)]), cited, seed=seed)
-        if adapted is not None:
-            # The draft's own evidence weighs in as it grows: a short paper's few citations would overrule
-            # what the papers behind the shipped model agree on.
-            share = cited.sum() / (cited.sum() + ADAPT_HALF)
-            return share * adapted + (1 - share) * sigmoid(prior), True
+    if adapt_to_draft and cited.sum() >= MIN_LABELLED and (~cited).sum() >= MIN_LABELLED:
+        draft_model = draft_model or load_model(DRAFT_MODEL_FILE)
+        features, _ = draft_inputs(rows, x, names, embeddings, cited, prior)
+        return sigmoid(draft_model.logit(features)), True
     return sigmoid(prior), False
 
 

@@ -1,13 +1,18 @@
 """The cite-worthiness model: a logistic regression kept as JSON, so scoring needs numpy alone.
 
-The default model ships in this package (`model.json`, written by
-scripts/train_citeworthiness.py from the eval papers). Per draft, `adapt` fits a
-second, small model on the draft's own sentences: cited ones are labelled
-positives, uncited ones are *unlabelled* (some of them are the gaps we look
-for), so it learns P(cited | x) and corrects it to P(needs a citation | x) with
-Elkan and Noto's constant c = E[P(cited | x) | x needs one], estimated on
-held-out cited sentences. Every sentence is scored by a model fitted on other
-folds (cross-fitting), so a sentence never grades itself.
+Two models ship in this package, both written by scripts/train_citeworthiness.py
+from the eval papers only:
+
+- `model.json`, the prior: P(a sentence cites | its text, paragraph, position,
+  and how strongly the library answers it). It is all a first draft gets.
+- `draft_model.json`, the draft model: for a draft that already cites, it reads
+  the prior's logit with what the draft's own citations say around each
+  uncited sentence (its paragraph, its neighbours, the sentences most alike in
+  wording; features.draft_features). It is trained on the papers with a random
+  share of their citations hidden (10-50 %, several draws), to rank the hidden
+  ones above the sentences that never cited: the writer's uncited sentences
+  are unlabelled, not negatives, and the model learns from drafts where we know
+  which unlabelled ones were gaps.
 """
 
 from __future__ import annotations
@@ -22,10 +27,10 @@ import numpy as np
 from citerec.errors import CiterecError
 
 MODEL_FILE = Path(__file__).with_name("model.json")
+DRAFT_MODEL_FILE = Path(__file__).with_name("draft_model.json")
 FORMAT = "citerec-citeworthiness"
 FORMAT_VERSION = 1
-MIN_LABELLED = 8  # cited (and uncited) sentences a draft needs before adapting to it
-FOLDS = 5
+MIN_LABELLED = 8  # cited (and uncited) sentences a draft needs before its citations are read
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -123,32 +128,3 @@ def load_model(path: Path | None = None) -> CiteModel:
         version=str(data["version"]),
         info=data.get("info", {}),
     )
-
-
-def adapt(prior_logit: np.ndarray, x: np.ndarray, cited: np.ndarray, *, seed: int = 0) -> np.ndarray | None:
-    """P(needs a citation) for every sentence from the draft's own labels, cross-fitted; None when the draft
-    has too few cited or uncited sentences to learn from (the prior model's score stands then).
-
-    `x` holds the draft-level features (cues, section, neighbours' citations); the prior model's logit is one
-    more feature, so a draft that behaves like the training papers keeps its ranking.
-    """
-    cited = cited.astype(bool)
-    if cited.sum() < MIN_LABELLED or (~cited).sum() < MIN_LABELLED:
-        return None
-    z = np.hstack([prior_logit[:, None], x])
-    mean, scale = z.mean(axis=0), z.std(axis=0)
-    scale[scale < 1e-9] = 1.0
-    z = (z - mean) / scale
-    rng = np.random.default_rng(seed)
-    fold = np.empty(len(z), dtype=int)
-    for group in (np.flatnonzero(cited), np.flatnonzero(~cited)):  # stratified: every fold has positives
-        fold[group] = rng.permutation(len(group)) % FOLDS
-    g = np.zeros(len(z))
-    for k in range(FOLDS):
-        test = fold == k
-        coef, intercept = fit_logistic(z[~test], cited[~test].astype(np.float64), l2=3.0)
-        g[test] = sigmoid(z[test] @ coef + intercept)
-    c = float(g[cited].mean())  # Elkan–Noto: labelled share among true positives, on held-out cited sentences
-    # P(needs one) = g / c, kept in [0, 1] without clipping (clipping ties the best sentences): 1 - (1 - g)^(1/c)
-    # equals g / c to first order, is 1 at g = 1, and keeps the order.
-    return 1.0 - np.power(1.0 - g, 1.0 / max(c, 1e-6))

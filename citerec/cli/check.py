@@ -55,7 +55,10 @@ def check(
     reranker: RerankerOption = DEFAULT_RERANKER,
     backend: BackendOption = "hf",
     adapt: Annotated[
-        bool, typer.Option("--adapt/--no-adapt", help="Tune the scores to the draft's own cited sentences.")
+        bool,
+        typer.Option(
+            "--adapt/--no-adapt", help="Read the draft's own cited sentences (the draft model) when it has enough."
+        ),
     ] = True,
     output_format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
     allow_outside_includes: AllowOutsideIncludesOption = False,
@@ -97,7 +100,7 @@ def check(
 def _print_table(result: CheckResult) -> None:
     """The flagged sentences, likeliest first, each with its suggestions."""
     flagged = result.flagged()
-    how = "adapted to this draft's citations" if result.adapted else "default model (too few citations to adapt)"
+    how = "read with this draft's citations" if result.adapted else "first model alone (too few citations to read)"
     title = (
         f"{len(flagged)} of {len(result.sentences)} uncited sentences in {result.source} may need a citation "
         f"(score ≥ {result.threshold:g}; {how})"
