@@ -260,6 +260,7 @@ def evaluate(
         rows.append(
             {
                 "topic": topic.number,
+                "paper": topic.paper,
                 "query": contexts[0].text if contexts else "",
                 **metrics,
                 "relevant": list(topic.relevant),
@@ -267,6 +268,27 @@ def evaluate(
             }
         )
     return average(rows), rows, seconds / max(len(topics), 1)
+
+
+def paper_table(by_paper: dict[str, dict[str, list[float]]], labels: list[str]) -> str:
+    """R@10 per citing paper and run, with each run's change against the first and the worst paper's change."""
+    headers = ["paper", "queries", *labels, *(f"{label} − {labels[0]}" for label in labels[1:])]
+    rows, changes = [], {label: [] for label in labels[1:]}
+    for paper, runs in sorted(by_paper.items()):
+        means = {label: sum(runs[label]) / len(runs[label]) for label in labels}
+        for label in labels[1:]:
+            changes[label].append(means[label] - means[labels[0]])
+        rows.append(
+            [paper, len(runs[labels[0]]), *(f"{means[x]:.3f}" for x in labels)]
+            + [f"{means[x] - means[labels[0]]:+.3f}" for x in labels[1:]]
+        )
+    if labels[1:]:
+        rows.append(["**worst paper**", "", *([""] * len(labels)), *(f"{min(changes[x]):+.3f}" for x in labels[1:])])
+        rows.append(
+            ["**papers down / up**", "", *([""] * len(labels))]
+            + [f"{sum(c < 0 for c in changes[x])} / {sum(c > 0 for c in changes[x])}" for x in labels[1:]]
+        )
+    return table(headers, rows)
 
 
 def _placed(per_topic: list[list]) -> list[list]:
@@ -406,12 +428,14 @@ def main() -> None:
         mode = "sentence" if name == "sentences" else "paragraph"
         rows = []
         by_type: dict[str, dict[str, list[float]]] = {}
+        by_paper: dict[str, dict[str, list[float]]] = {}
         types = {t.number: topic_types(t, canonical, judged) for t in topics}
         for label, options in runs:
             metrics, per_topic, per_query = evaluate(
                 suggester, topics, options, canonical, mode, args.neighbours, paragraphs, args.as_drafts, keys_by_doi
             )
             for row in per_topic:
+                by_paper.setdefault(row["paper"], {}).setdefault(label, []).append(row["recall@10"])
                 for kind in types[row["topic"]]:
                     by_type.setdefault(kind, {}).setdefault(label, []).append(row["recall@10"])
             results[f"{name}/{label}"] = {"metrics": metrics, "ms_per_query": per_query * 1000, "topics": per_topic}
@@ -431,6 +455,8 @@ def main() -> None:
         print(table(["method", "R@10", "NDCG@10", "R@20", "MRR", "ms/query"], rows))
         print(f"\n## ACM-CR {name}: R@10 per query type\n")
         print(type_table(by_type, [label for label, _ in runs]))
+        print(f"\n## ACM-CR {name}: R@10 per citing paper\n")
+        print(paper_table(by_paper, [label for label, _ in runs]))
 
     timings["peak_rss_mb"] = peak_rss_mb()
     print("\n## Times\n")

@@ -7,20 +7,26 @@ a paper never saw it):
   hidden; the draft model reads the other 70 % (its paper's draft model was
   trained on the other eleven papers); every sentence without a citation is
   ranked, and the hidden ones are the positives;
-- fresh: every citation is hidden (the prior model alone); every citing
-  sentence is a positive.
+- fresh: every citation is hidden (the fresh model alone: the prior's
+  features and the library's pointers); every citing sentence is a positive.
 
 Metrics: average precision (AP), precision at n (n = number hidden), ROC AUC,
 and precision/recall/F1 at the default threshold (what a user sees), per paper
 and macro; beside a random ranking (mean of 20 draws) and the cue-words rule,
 measured in the same run.
 
-    python benchmarks/citeworthiness.py [--papers DIR] [--cache DIR] [--json out.json]
+`--library pooled` scores sentences recalled from one library of every
+paper's .bib instead of the paper's own (which its draft cites in full): the
+models still learn from the own libraries, so this reads how they carry to a
+library holding many papers the draft never cites.
+
+    python benchmarks/citeworthiness.py [--papers DIR] [--cache DIR] [--library own|pooled] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -33,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO / "scripts"))
 from _measure import table  # noqa: E402
+from quality import read_manifest  # noqa: E402
 from train_citeworthiness import (  # noqa: E402
     DEFAULT_CACHE,
     DEFAULT_PAPERS,
@@ -44,7 +51,7 @@ from train_citeworthiness import (  # noqa: E402
     load_papers,
 )
 
-from citerec.check.detector import DEFAULT_THRESHOLD, score_rows  # noqa: E402
+from citerec.check.detector import DEFAULT_THRESHOLD, recall_strength, score_rows  # noqa: E402
 from citerec.check.features import cue_rule_scores  # noqa: E402
 from citerec.check.model import CiteModel  # noqa: E402
 
@@ -105,12 +112,22 @@ def hidden_mask(paper: PaperData, share: float = HIDE_SHARE) -> np.ndarray:
     return mask
 
 
-def evaluate(paper: PaperData, model: CiteModel, draft_model: CiteModel, reading: str) -> dict[str, dict[str, float]]:
-    """One paper in one reading: the detector, the cue rule and random, on the same sentences."""
+def evaluate(
+    paper: PaperData, models: tuple[CiteModel, CiteModel, CiteModel], reading: str
+) -> dict[str, dict[str, float]]:
+    """One paper in one reading: the detector (its prior, fresh and draft models), the cue rule and random, on the
+    same sentences."""
+    model, fresh_model, draft_model = models
     hidden = hidden_mask(paper) if reading == "finishing" else paper.cited
     visible = paper.cited & ~hidden
     scores, adapted = score_rows(
-        paper.rows, paper.embeddings, paper.strength, model=model, draft_model=draft_model, cited=visible
+        paper.rows,
+        paper.embeddings,
+        paper.strength,
+        model=model,
+        fresh_model=fresh_model,
+        draft_model=draft_model,
+        cited=visible,
     )
     pool = ~visible  # every sentence without a (visible) citation is ranked
     positive = hidden[pool]
@@ -124,6 +141,17 @@ def evaluate(paper: PaperData, model: CiteModel, draft_model: CiteModel, reading
         "random": {k: float(np.mean([d[k] for d in draws])) for k in draws[0]},
         "counts": {"ranked": int(pool.sum()), "hidden": int(positive.sum())},
     }
+
+
+def with_pooled_library(papers: list[PaperData], folder: Path, cache: Path) -> list[PaperData]:
+    """The papers with their library columns recalled from one library of every paper's .bib."""
+    from citerec.evaluate import build_eval_library
+    from citerec.suggest import Suggester, SuggestOptions
+
+    bibs = sorted({bib for paper in read_manifest(folder) for bib in paper.bibs})
+    library, _ = build_eval_library(bibs, cache / "libraries" / "_pooled")
+    suggester = Suggester(library, options=SuggestOptions(rerank="off"))
+    return [dataclasses.replace(p, strength=recall_strength(suggester, [r.text for r in p.rows])) for p in papers]
 
 
 def macro(per_paper: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
@@ -163,16 +191,27 @@ def main() -> None:
     parser.add_argument("--papers", type=Path, default=DEFAULT_PAPERS)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--library", choices=("own", "pooled"), default="own", help="what the sentences recall from")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("citerec", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     papers = load_papers(args.papers, args.cache)
     models = leave_one_out(papers, l2=L2, cache=args.cache)
+    fresh_models = leave_one_out(papers, l2=L2, cache=args.cache, pointers=True)
     draft_models = leave_one_out_draft(papers, models)
-    report: dict[str, object] = {"seed": SEED, "hide_share": HIDE_SHARE, "threshold": DEFAULT_THRESHOLD}
+    if args.library == "pooled":
+        papers = with_pooled_library(papers, args.papers, args.cache)
+    report: dict[str, object] = {
+        "library": args.library,
+        "seed": SEED,
+        "hide_share": HIDE_SHARE,
+        "threshold": DEFAULT_THRESHOLD,
+    }
     for reading in ("finishing", "fresh"):
-        per_paper = {p.name: evaluate(p, models[p.name], draft_models[p.name], reading) for p in papers}
+        per_paper = {
+            p.name: evaluate(p, (models[p.name], fresh_models[p.name], draft_models[p.name]), reading) for p in papers
+        }
         total = macro(per_paper)
         rows = [_row(name, r) for name, r in per_paper.items()] + [_row("**macro**", total)]
         what = "30 % of citing sentences hidden" if reading == "finishing" else "every citation hidden"

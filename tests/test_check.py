@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from citerec.check.detector import draft_inputs, score_rows
+from citerec.check.detector import draft_inputs, library_pointers, score_rows
 from citerec.check.features import (
     DRAFT_FEATURE_NAMES,
+    LIBRARY_NAMES,
+    POINTER_NAMES,
     cue_rule_scores,
     draft_features,
     read_sentences,
     section_kind,
     text_features,
 )
-from citerec.check.model import DRAFT_MODEL_FILE, CiteModel, fit_logistic, load_model, sigmoid
+from citerec.check.model import DRAFT_MODEL_FILE, FRESH_MODEL_FILE, CiteModel, fit_logistic, load_model, sigmoid
 from citerec.cli import app
 from citerec.errors import CiterecError
 from citerec.latex import read_draft
@@ -86,7 +89,7 @@ def test_section_kinds_and_cue_rule() -> None:
 def test_features_are_named_and_paragraph_aware(draft_file: Path) -> None:
     rows = read_sentences(read_draft(draft_file))
     emb = np.eye(len(rows), 8)
-    x, names = text_features(rows, emb, np.zeros((len(rows), 4)))
+    x, names = text_features(rows, emb, np.zeros((len(rows), len(LIBRARY_NAMES))))
     assert x.shape == (len(rows), len(names))
     # the paragraph vector of a sentence is the mean of the others in its paragraph, itself left out
     first = names.index("paragraph_emb_0")
@@ -152,6 +155,7 @@ def test_the_draft_model_scores_a_sentence_higher_where_the_draft_cites_its_like
     model = load_model()
     dims = [i for i, name in enumerate(model.names) if name.startswith("emb_")]
     mean, scale = model.mean[dims], model.scale[dims]  # vectors like the ones the prior was trained on
+    strength = np.zeros((n, len(LIBRARY_NAMES)))
     paragraph = np.array([r.paragraph for r in rows])
     paragraph = np.searchsorted(np.unique(paragraph), paragraph)
     topic = paragraph % 2
@@ -163,7 +167,7 @@ def test_the_draft_model_scores_a_sentence_higher_where_the_draft_cites_its_like
     scores = {}
     for cited_topic in (0, 1):
         cited = (paragraph < 8) & (topic == cited_topic)
-        scores[cited_topic], read_the_draft = score_rows(rows, vectors, np.zeros((n, 4)), model=model, cited=cited)
+        scores[cited_topic], read_the_draft = score_rows(rows, vectors, strength, model=model, cited=cited)
         assert read_the_draft
     own = np.where(topic == 0, scores[0], scores[1])[later]
     other = np.where(topic == 0, scores[1], scores[0])[later]
@@ -171,25 +175,89 @@ def test_the_draft_model_scores_a_sentence_higher_where_the_draft_cites_its_like
     # with too few citations to read, the prior alone scores
     few = np.zeros(n, dtype=bool)
     few[:2] = True
-    _, read_few = score_rows(rows, vectors, np.zeros((n, 4)), model=model, cited=few)
+    _, read_few = score_rows(rows, vectors, strength, model=model, cited=few)
     assert not read_few
 
 
 def test_shipped_draft_model_matches_its_inputs() -> None:
     rows = read_sentences(read_draft("x.tex", text=DRAFT))
-    x, names = text_features(rows, np.zeros((len(rows), 384)), np.zeros((len(rows), 4)))
+    x, names = text_features(rows, np.zeros((len(rows), 384)), np.zeros((len(rows), len(LIBRARY_NAMES))))
     cited = np.array([r.cited for r in rows])
-    _, draft_names = draft_inputs(rows, x, names, np.zeros((len(rows), 384)), cited, np.zeros(len(rows)))
+    _, draft_names = draft_inputs(rows, x, names, np.zeros((len(rows), 384)), cited, load_model())
     assert tuple(draft_names) == load_model(DRAFT_MODEL_FILE).names
 
 
-def test_shipped_model_matches_the_features() -> None:
-    model = load_model()
+@dataclass(frozen=True)
+class _Found:
+    key: str
+
+
+class _TwoPaperIndex:
+    """Just enough of an index for `library_pointers`: unit vectors for sentences and papers."""
+
+    def __init__(self, sentences: dict[str, list[float]], papers: dict[str, list[float]]) -> None:
+        self.sentences, self.papers = sentences, papers
+
+    def query_vectors(self, texts: list[str]) -> np.ndarray:
+        return np.array([self.sentences[t] for t in texts])
+
+    def paper_vectors(self, keys: list[str]) -> np.ndarray:
+        return np.array([self.papers[k] for k in keys])
+
+
+def test_library_pointers_mark_the_sentence_a_paper_describes_best() -> None:
+    """Sentence "a" is the one the draft says that paper A describes; "b" and "c" are the writer's own and
+    answer A and B alike, a little. Only recalled papers count: C is in no list and changes nothing."""
+    sentences = {"a": [0.9, 0.1, 0.0], "b": [0.5, 0.5, 0.0], "c": [0.4, 0.6, 0.0]}
+    papers = {"A": [1.0, 0.0, 0.0], "B": [0.0, 1.0, 0.0], "C": [0.0, 0.0, 1.0]}
+    index = _TwoPaperIndex(sentences, papers)
+    lists = [[_Found("A"), _Found("B")], [_Found("B"), _Found("A")], [_Found("B"), _Found("A")]]
+    out = library_pointers(index, ["a", "b", "c"], lists)
+    z, rank, share = out.T
+    assert z[0] > z[1] and z[0] > z[2]
+    assert rank[0] == 0.0 and rank[1] < 0.0  # "a" is A's best sentence; "b" is no paper's best
+    assert share[0] == pytest.approx(np.log1p(1 * 3 / 2)) and share[1] == 0.0  # best for A of two papers
+    papers["C"] = [0.7, 0.7, 0.0]  # were it counted, "b" would be its best sentence
+    assert np.array_equal(out, library_pointers(index, ["a", "b", "c"], lists))
+    assert not library_pointers(index, ["a"], [[]]).any()  # nothing recalled: nothing points
+
+
+def test_only_a_first_draft_reads_the_librarys_pointers() -> None:
+    """In a draft that cites, the pointers change nothing (the draft model reads the prior, which has none); a
+    first draft's scores (the fresh model) move with them."""
+    rows = read_sentences(read_draft("p.tex", text=_paragraphs_draft(20)))
+    n = len(rows)
+    model, fresh = load_model(), load_model(FRESH_MODEL_FILE)
+    dims = [i for i, name in enumerate(fresh.names) if name.startswith("emb_")]
+    vectors = fresh.mean[dims] + fresh.scale[dims] * np.random.default_rng(1).normal(size=(n, 384))
+    strength = np.tile(fresh.mean[[fresh.names.index(name) for name in LIBRARY_NAMES]], (n, 1))
+    pointed = strength.copy()
+    pointed[:, [LIBRARY_NAMES.index(name) for name in POINTER_NAMES]] += np.linspace(-1, 1, n)[:, None]
+    cited = np.arange(n) % 3 == 0
+    with_draft = [score_rows(rows, vectors, s, model=model, cited=cited) for s in (strength, pointed)]
+    assert with_draft[0][1] and np.allclose(with_draft[0][0], with_draft[1][0])
+    none = np.zeros(n, dtype=bool)
+    alone = [score_rows(rows, vectors, s, model=model, cited=none) for s in (strength, pointed)]
+    assert not alone[0][1] and not np.allclose(alone[0][0], alone[1][0])
+    # a higher pointer share, all else equal, reads as more likely to need a citation
+    share = fresh.coef[fresh.names.index("pointer_share")]
+    assert share > 0
+
+
+def test_shipped_models_match_the_features() -> None:
     rows = read_sentences(read_draft("x.tex", text=DRAFT))
-    x, names = text_features(rows, np.zeros((len(rows), 384)), np.zeros((len(rows), 4)))
-    assert tuple(names) == model.names
-    assert model.info["lopo_macro_average_precision"] > 0
-    assert np.all((sigmoid(model.logit(x)) >= 0) & (sigmoid(model.logit(x)) <= 1))
+    x, names = text_features(rows, np.zeros((len(rows), 384)), np.zeros((len(rows), len(LIBRARY_NAMES))))
+    model, fresh = load_model(), load_model(FRESH_MODEL_FILE)
+    assert fresh.names == tuple(names)
+    assert model.names == tuple(name for name in names if name not in POINTER_NAMES)
+    for shipped in (model, fresh):
+        assert shipped.info["lopo_macro_average_precision"] > 0
+        assert np.all((sigmoid(shipped.logit(x, names)) >= 0) & (sigmoid(shipped.logit(x, names)) <= 1))
+    assert fresh.info["lopo_macro_average_precision"] > model.info["lopo_macro_average_precision"]
+    with pytest.raises(CiterecError, match="needs features it was not given"):
+        fresh.logit(x[:, :-1], names[:-1])
+    with pytest.raises(CiterecError, match="expects 816 features"):
+        model.logit(x)
 
 
 def _check(library_dir: Path, draft: Path, *args: str):

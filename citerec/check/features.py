@@ -221,14 +221,21 @@ def _paragraph_means(rows: Sequence[SentenceRow], values: np.ndarray) -> np.ndar
     return out
 
 
+STRENGTH_NAMES = ("top_dense", "dense_margin", "top_bm25", "bm25_margin")  # detector.strength_from
+POINTER_NAMES = ("pointer_z", "pointer_rank", "pointer_share")  # detector.library_pointers
+LIBRARY_NAMES = STRENGTH_NAMES + POINTER_NAMES
+
+
 def text_features(
     rows: Sequence[SentenceRow], embeddings: np.ndarray, strength: np.ndarray
 ) -> tuple[np.ndarray, list[str]]:
     """The prior model's features: nothing here depends on which sentences of the draft cite.
 
     `embeddings` are the sentences' MiniLM vectors (one row each), `strength` how
-    strongly the library answers each sentence (see `detector.recall_strength`).
+    strongly the library answers each sentence (LIBRARY_NAMES; see `detector.recall_strength`).
     """
+    if strength.shape[1] != len(LIBRARY_NAMES):
+        raise ValueError(f"expected {len(LIBRARY_NAMES)} library columns, got {strength.shape[1]}")
     cues = cue_matrix([r.text for r in rows])
     words = np.array([[np.log1p(len(r.text.split()))] for r in rows])
     position = np.array(
@@ -252,7 +259,7 @@ def text_features(
         + [f"paragraph_{n}" for n in CUE_NAMES]
         + ["log_words", "first_in_paragraph", "last_in_paragraph", "relative_position", "log_paragraph_size", "caption"]
         + [f"section_{k}" for k in SECTION_KINDS]
-        + [f"strength_{i}" for i in range(strength.shape[1])]
+        + list(LIBRARY_NAMES)
         + [f"emb_{i}" for i in range(embeddings.shape[1])]
         + [f"paragraph_emb_{i}" for i in range(embeddings.shape[1])]
     )

@@ -1,10 +1,13 @@
 """The cite-worthiness model: a logistic regression kept as JSON, so scoring needs numpy alone.
 
-Two models ship in this package, both written by scripts/train_citeworthiness.py
+Three models ship in this package, all written by scripts/train_citeworthiness.py
 from the eval papers only:
 
 - `model.json`, the prior: P(a sentence cites | its text, paragraph, position,
-  and how strongly the library answers it). It is all a first draft gets.
+  and how strongly the library answers it). The draft model reads its logit.
+- `fresh_model.json`, the same with the library's pointers (whether the papers
+  recalled for a sentence describe it best among the draft's sentences): what a
+  first draft, whose citations say nothing yet, is scored by.
 - `draft_model.json`, the draft model: for a draft that already cites, it reads
   the prior's logit with what the draft's own citations say around each
   uncited sentence (its paragraph, its neighbours, the sentences most alike in
@@ -18,6 +21,7 @@ from the eval papers only:
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,7 @@ import numpy as np
 from citerec.errors import CiterecError
 
 MODEL_FILE = Path(__file__).with_name("model.json")
+FRESH_MODEL_FILE = Path(__file__).with_name("fresh_model.json")
 DRAFT_MODEL_FILE = Path(__file__).with_name("draft_model.json")
 FORMAT = "citerec-citeworthiness"
 FORMAT_VERSION = 1
@@ -83,7 +88,14 @@ class CiteModel:
         coef, intercept = fit_logistic((x - mean) / scale, y.astype(np.float64), l2=l2)
         return cls(tuple(names), mean, scale, coef, intercept, version)
 
-    def logit(self, x: np.ndarray) -> np.ndarray:
+    def logit(self, x: np.ndarray, names: Sequence[str] | None = None) -> np.ndarray:
+        """The model's logit; with `names` (x's columns), the model's own features are picked out by name."""
+        if names is not None:
+            column = {name: i for i, name in enumerate(names)}
+            missing = [name for name in self.names if name not in column]
+            if missing:
+                raise CiterecError(f"the cite-worthiness model needs features it was not given: {missing[:3]}")
+            x = x[:, [column[name] for name in self.names]]
         if x.shape[1] != len(self.names):
             raise CiterecError(f"the cite-worthiness model expects {len(self.names)} features, got {x.shape[1]}")
         return ((x - self.mean) / self.scale) @ self.coef + self.intercept
