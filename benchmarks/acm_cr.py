@@ -194,10 +194,11 @@ def contexts_for(
     contexts = read(topic.text, neighbours)
     contexts = [c for c in contexts if c.placeholder] or contexts
     if paragraphs is not None and mode == "sentence" and len(contexts) == 1:
-        for paragraph in paragraphs.get(topic.paper, ()):
+        contexts = [dataclasses.replace(contexts[0], paragraph=-1)]  # in no published paragraph until found
+        for number, paragraph in enumerate(paragraphs.get(topic.paper, ())):
             found = [c for c in read(paragraph, max(neighbours, 1), every=True) if c.sentence == contexts[0].sentence]
-            if found:
-                contexts = found[:1]
+            if found:  # where it stands: its published paragraph (in the paper's order) and its sentence there
+                contexts = [dataclasses.replace(found[0], paragraph=number)]
                 break
     names = [draft or f"{topic.number}/{i}" for i in range(len(contexts))]
     return [dataclasses.replace(c, draft=name) for c, name in zip(contexts, names, strict=True)]
@@ -213,13 +214,15 @@ def evaluate(
     paragraphs: dict[str, list[str]] | None = None,
     as_drafts: bool = False,
     keys_by_doi: dict[str, list[str]] | None = None,
+    positions: str = "order",
 ) -> tuple[dict[str, float], list[dict], float]:
     """Macro-averaged metrics, per-topic rows, and seconds per query.
 
     `as_drafts` ranks the topics of one citing paper in one call, as the passages
     of one draft (they then share the draft's topic, and its judged citations
     choose its reading plan, leave-one-out as in `citerec eval`); otherwise topic
-    by topic. `keys_by_doi` turns judged DOIs into library keys for that choice.
+    by topic. `keys_by_doi` turns judged DOIs into library keys for that choice; `positions` says where the
+    topics stand in their draft (`_placed`).
     """
     groups: dict[str, list[Topic]] = {}
     for topic in topics:
@@ -229,8 +232,9 @@ def evaluate(
     seconds = 0.0
     for name, members in groups.items():
         per_topic = [contexts_for(t, mode, neighbours, paragraphs, name if as_drafts else None) for t in members]
-        if as_drafts:  # where each passage stands in its paper: topics in published order (the draft evidence)
-            per_topic = _placed(per_topic)
+        if as_drafts:  # where each passage stands in its paper (the draft evidence measures by it)
+            before = sentences_before(paragraphs.get(name, ())) if paragraphs and positions == "paragraphs" else None
+            per_topic = _placed(per_topic, before)
         known = None
         if as_drafts and keys_by_doi is not None:
             # a topic read as several sentences lends its citations to none (each would see its siblings')
@@ -291,13 +295,37 @@ def paper_table(by_paper: dict[str, dict[str, list[float]]], labels: list[str]) 
     return table(headers, rows)
 
 
-def _placed(per_topic: list[list]) -> list[list]:
-    """The contexts of one paper's topics numbered in order, as the sentences of one draft."""
+def _placed(per_topic: list[list], sentences_before: list[int] | None = None) -> list[list]:
+    """The contexts of one paper's topics placed as the sentences of one draft.
+
+    By default (`--positions order`) they are numbered in topic order, one sentence apart, and no two share a
+    paragraph. With `sentences_before` (`--positions paragraphs`: how many sentences the paper's published
+    paragraphs hold before each one), a sentence found in its paragraph stands at its sentence there, after
+    the sentences of the paragraphs before it, and sentences of one paragraph share it; ACM-CR gives only the
+    paragraphs that cite, so distances across paragraphs are still too short. A topic not found in a
+    paragraph keeps the topic-order place after the last one."""
     placed, position = [], 0
     for contexts in per_topic:
-        placed.append([dataclasses.replace(c, id=position + i, paragraph=-1) for i, c in enumerate(contexts)])
-        position += len(contexts)
+        row = []
+        for i, c in enumerate(contexts):
+            if sentences_before is not None and len(contexts) == 1 and 0 <= c.paragraph < len(sentences_before):
+                row.append(dataclasses.replace(c, id=sentences_before[c.paragraph] + c.id))
+            else:
+                row.append(dataclasses.replace(c, id=position + i, paragraph=-1))
+        placed.append(row)
+        position = max([position + len(contexts), *(c.id + 1 for c in row)])
     return placed
+
+
+def sentences_before(paragraphs: Sequence[str]) -> list[int]:
+    """For each of a paper's published paragraphs, how many sentences the ones before it hold."""
+    from citerec.latex import extract_contexts
+
+    counts = [
+        len(extract_contexts("<acm-cr>", text=as_draft(p), is_tex=False, mode="sentence", all_sentences=True))
+        for p in paragraphs
+    ]
+    return [sum(counts[:i]) for i in range(len(counts))]
 
 
 def topic_types(topic: Topic, canonical: dict[str, str], judged: dict[str, Cited]) -> list[str]:
@@ -375,6 +403,12 @@ def main() -> None:
     parser.add_argument(
         "--as-drafts", action="store_true", help="rank the topics of one citing paper together, as one draft"
     )
+    parser.add_argument(
+        "--positions",
+        choices=("order", "paragraphs"),
+        default="order",
+        help="with --as-drafts --in-paragraph: topics one sentence apart in topic order, or placed in their paragraphs",
+    )
     parser.add_argument("--variant", action="append", default=[], help="name:field=value,... hybrid run; repeatable")
     parser.add_argument(
         "--draft-evidence", choices=("on", "off"), default="on", help="with --as-drafts: the paper's citations count"
@@ -432,7 +466,16 @@ def main() -> None:
         types = {t.number: topic_types(t, canonical, judged) for t in topics}
         for label, options in runs:
             metrics, per_topic, per_query = evaluate(
-                suggester, topics, options, canonical, mode, args.neighbours, paragraphs, args.as_drafts, keys_by_doi
+                suggester,
+                topics,
+                options,
+                canonical,
+                mode,
+                args.neighbours,
+                paragraphs,
+                args.as_drafts,
+                keys_by_doi,
+                args.positions,
             )
             for row in per_topic:
                 by_paper.setdefault(row["paper"], {}).setdefault(label, []).append(row["recall@10"])
@@ -468,6 +511,7 @@ def main() -> None:
             "in_paragraph": args.in_paragraph,
             "as_drafts": args.as_drafts,
             "draft_evidence": args.draft_evidence,
+            "positions": args.positions,
         }
         args.json.write_text(json.dumps({"timings": timings, "config": config, "results": results}, indent=1))
     if scratch is not None:

@@ -13,6 +13,10 @@ on the other papers. `--held-out DIR` writes those models (DIR/<paper>.json) for
 
     python scripts/train_ranker.py [--papers DIR] [--held-out DIR] [--out FILE] [--ablation]
 
+`--metadata` measures (leave-one-paper-out, both readings, not shipped) what the
+paper's metadata would add as features: its year (z-scored among the passage's
+candidates) and whether it has an abstract.
+
 `--ablation` also measures (leave-one-paper-out, finishing reading, the shipped
 model without the per-draft adaptation) each evidence source left out, and
 `--ablation-models DIR` writes models trained on every paper with each feature
@@ -38,6 +42,7 @@ from quality import DEFAULT_PAPERS, libraries, read_manifest  # noqa: E402
 
 from citerec.evaluate import ranking_metrics  # noqa: E402
 from citerec.latex import extract_contexts, read_draft  # noqa: E402
+from citerec.library import Library  # noqa: E402
 from citerec.papers import normalise_key  # noqa: E402
 from citerec.recall import Passage, RecallSpec  # noqa: E402
 from citerec.recall.evidence import draft_evidence  # noqa: E402
@@ -134,15 +139,19 @@ def main() -> None:
     parser.add_argument("--held-out", type=Path, default=None, help="write each paper's leave-one-out model here")
     parser.add_argument("--json", type=Path, default=None, help="write the leave-one-paper-out table here")
     parser.add_argument("--ablation", action="store_true", help="also leave each evidence source out in turn")
+    parser.add_argument("--metadata", action="store_true", help="also measure year and has-abstract as features")
     parser.add_argument("--ablation-models", type=Path, default=None, help="write models without each feature group")
     args = parser.parse_args()
 
     papers = read_manifest(args.papers)
     rows: list[PaperRows] = []
+    metadata: list[dict[str, np.ndarray]] = []
     for library, evaluated in libraries("pooled", papers, args.cache):
         suggester = Suggester(library, options=SuggestOptions(rerank="off"))
         for paper, keymap in evaluated:
             rows.append(paper_rows(suggester, paper.tex, keymap, paper.name))
+            if args.metadata:
+                metadata.append(metadata_columns(library, rows[-1]))
             print(f"  {paper.name}: {len(rows[-1].truths)} passages", file=sys.stderr)
     table = {}
     print(f"{'paper':36} {'passage':>8} {'fresh':>8} {'finishing':>9}")
@@ -175,6 +184,8 @@ def main() -> None:
     report: dict[str, object] = {"papers": table, "macro": macro}
     if args.ablation:
         report["ablation"] = ablation(rows)
+    if args.metadata:
+        report["metadata"] = metadata_trial(rows, metadata)
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=1))
 
@@ -201,6 +212,52 @@ def without_everywhere(paper: PaperRows, features: tuple[str, ...]) -> PaperRows
         x[:, columns] = 0.0
         rows[reading] = (x, *rest)
     return PaperRows(paper.name, rows, paper.truths)  # type: ignore[arg-type]
+
+
+METADATA = {"year": [0, 1], "has abstract": [2], "both": [0, 1, 2]}  # columns of `metadata_columns`
+
+
+def metadata_columns(library: Library, paper: PaperRows) -> dict[str, np.ndarray]:
+    """Per reading, three columns for every row: the paper's year z-scored among the passage's candidates that
+    have one (0 without), whether it has a year, whether it has an abstract."""
+    found = {
+        normalise_key(p.key): p
+        for p in library.get_many({k for r in paper.rows.values() for ks in r[3] for k in ks}).values()
+    }
+    out = {}
+    for reading, (_, _, _, keys, _) in paper.rows.items():
+        blocks = []
+        for passage_keys in keys:
+            papers = [found.get(k) for k in passage_keys]
+            years = np.array([float(p.year) if p is not None and p.year else np.nan for p in papers])
+            known = ~np.isnan(years)
+            z = np.zeros(len(papers))
+            if known.sum() >= 2 and np.nanstd(years) > 0:
+                z[known] = (years[known] - np.nanmean(years)) / np.nanstd(years)
+            abstract = [float(p is not None and bool(p.abstract)) for p in papers]
+            blocks.append(np.column_stack([z, known.astype(float), abstract]) if papers else np.zeros((0, 3)))
+        out[reading] = np.vstack(blocks)
+    return out
+
+
+def metadata_trial(rows: list[PaperRows], metadata: list[dict[str, np.ndarray]]) -> dict[str, dict[str, list[float]]]:
+    """Leave-one-paper-out R@10 in both readings with each metadata group added as features (none shipped)."""
+    out = {}
+    for name, columns in {"none": [], **METADATA}.items():
+        papers = [
+            PaperRows(
+                p.name, {r: (np.hstack([x, m[r][:, columns]]), *rest) for r, (x, *rest) in p.rows.items()}, p.truths
+            )
+            for p, m in zip(rows, metadata, strict=True)
+        ]
+        scores = {reading: [] for reading in (FRESH, FINISHING)}
+        for i, paper in enumerate(papers):
+            for reading in scores:
+                scores[reading].append(recall_at_10(paper, reading, fit(papers[:i] + papers[i + 1 :], reading)))
+        out[name] = scores
+        cells = " ".join(f"{r} {np.mean(v):.3f} (lowest {min(v):.3f})" for r, v in scores.items())
+        print(f"metadata {name:14} {cells}")
+    return out
 
 
 def ablation(rows: list[PaperRows]) -> dict[str, dict[str, float]]:
