@@ -22,9 +22,9 @@ from citerec.errors import CiterecError
 from citerec.index import Index
 from citerec.library import Library
 from citerec.recall import DraftCitations, Passage, RecallSpec, recall, recall_in_draft
-from citerec.recall.adapt import PRIOR, _map_fit
+from citerec.recall.adapt import PRIOR, _map_fit, split_logits, weighed
 from citerec.recall.evidence import draft_evidence, why_cited
-from citerec.recall.features import FEATURES
+from citerec.recall.features import FEATURES, Rows
 from citerec.recall.learned import FINISHING, FRESH, load_model, read_model
 
 runner = CliRunner()
@@ -79,12 +79,23 @@ def test_the_shipped_model_reads_todays_features(tmp_path: Path) -> None:
 
 def test_the_adaptation_keeps_the_shipped_weights_without_evidence_and_learns_with_it() -> None:
     rng = np.random.default_rng(0)
-    x = np.column_stack([rng.normal(size=400), rng.normal(size=400), np.ones(400)])
-    y = (x[:, 1] * 3 > rng.normal(size=400) + 2).astype(float)  # only the evidence share predicts
+    x = np.column_stack([rng.normal(size=400), rng.normal(size=400), rng.normal(size=400), np.ones(400)])
+    y = (x[:, 1] * 3 > rng.normal(size=400) + 2).astype(float)  # only the proximity prior's share predicts
     fitted = _map_fit(x, y)
-    assert fitted[1] > PRIOR[1] and abs(fitted[0]) < 0.5
-    empty = _map_fit(np.zeros((0, 3)), np.zeros(0))
+    assert fitted[1] > PRIOR[1] and abs(fitted[0]) < 0.5 and abs(fitted[2]) < 0.5
+    empty = _map_fit(np.zeros((0, 4)), np.zeros(0))
     assert np.allclose(empty, PRIOR)
+
+
+def test_the_three_shares_add_up_to_the_shipped_logit_and_each_weight_moves_its_own() -> None:
+    part = load_model().parts[FINISHING]
+    features = np.random.default_rng(3).normal(size=(40, len(FEATURES)))
+    logits, _ = weighed(part, features, PRIOR)
+    assert np.allclose(logits, part.logits(features))
+    shares = split_logits(part, Rows((), features, (), (), ()))
+    assert np.allclose(shares.sum(axis=1), logits)
+    no_wording, _ = weighed(part, features, np.array([1.0, 1.0, 0.0, 0.0]))
+    assert np.allclose(no_wording, logits - shares[:, 2])  # d scales the citing sentences' wording alone
 
 
 def _draft_passages(library: Library) -> tuple[list[Passage], list[tuple[str, ...]]]:

@@ -2,11 +2,15 @@
 
 Drafts differ in how far their other citations should count: a thesis that cites
 one toolkit in every chapter and a short paper whose sentences each cite a new
-paper want different weights. The shipped model's logit splits into what the
-readings say (R) and what the draft evidence says (E); per draft, a logistic
-regression re-weighs the two, logit = a·R + b·E + c, fitted on the draft's cited
-passages with the shipped weights as its prior (a Gaussian around a = b = 1,
-c = 0), so a draft with little evidence keeps the shipped model.
+paper want different weights, and so do drafts whose nearby sentences cite the
+same papers and drafts whose sentences share cited papers wherever they stand.
+The shipped model's logit splits into what the readings say (R), what the
+evidence's proximity prior says (where and how often the draft cites the paper
+elsewhere, P) and what the citing sentences' wording says (D); per draft, a
+logistic regression re-weighs the three, logit = a·R + b·P + d·D + c, fitted on
+the draft's cited passages with the shipped weights as its prior (a Gaussian
+around a = b = d = 1, c = 0), so a draft with little evidence keeps the shipped
+model.
 
 Cross-fitting keeps it honest: the cited passages fall into `FOLDS` folds, and a
 passage is scored by weights fitted on the other folds, whose evidence is
@@ -24,22 +28,36 @@ import numpy as np
 
 from citerec.papers import normalise_key
 from citerec.recall.evidence import PaperEvidence, draft_evidence
-from citerec.recall.features import EVIDENCE_FEATURES, FEATURES, PlanLists, Rows, candidate_rows
+from citerec.recall.features import CONTEXT_FEATURES, EVIDENCE_FEATURES, FEATURES, PlanLists, Rows, candidate_rows
 
 if TYPE_CHECKING:
     from citerec.index import Index
     from citerec.recall.learned import Part
 
 FOLDS = 5
-PRIOR = np.array([1.0, 1.0, 0.0])  # a, b, c of the shipped model
-PRIOR_PRECISION = 1.0  # the prior's weight: one unit of log-likelihood per squared unit of change
-_SPLIT = len(FEATURES) - len(EVIDENCE_FEATURES)
+PRIOR = np.array([1.0, 1.0, 1.0, 0.0])  # a, b, d, c of the shipped model
+PRIOR_PRECISION = 16.0  # the prior's weight in log-likelihood per squared unit of change: of 1, 4 and 16, the
+# one that kept every eval paper within 0.02 of the plans (finishing, leave-one-paper-out; docs/evaluation.md)
+_EVIDENCE = len(FEATURES) - len(EVIDENCE_FEATURES)
+_CONTEXT = len(FEATURES) - len(CONTEXT_FEATURES)
+assert FEATURES[_CONTEXT:] == CONTEXT_FEATURES  # the wording's features close the evidence's
+SHARES = (slice(0, _EVIDENCE), slice(_EVIDENCE, _CONTEXT), slice(_CONTEXT, None))  # R, P, D
 
 
 def split_logits(part: Part, rows: Rows) -> np.ndarray:
-    """Rows x 2: the readings' share (R) and the evidence's share (E) of each row's logit, bias in R."""
+    """Rows x 3: the readings' share (R, with the bias), the proximity prior's (P) and the wording's (D)."""
     contributions = part.contributions(rows.features)
-    return np.stack([contributions[:, :_SPLIT].sum(axis=1) + part.bias, contributions[:, _SPLIT:].sum(axis=1)], 1)
+    shares = np.stack([contributions[:, share].sum(axis=1) for share in SHARES], axis=1)
+    shares[:, 0] += part.bias
+    return shares
+
+
+def weighed(part: Part, features: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows' logits under a draft's (a, b, d, c), and each feature's contribution, scaled by its share's weight."""
+    contributions = part.contributions(features)
+    for share, weight in zip(SHARES, weights[:-1], strict=True):
+        contributions[:, share] *= weight
+    return contributions.sum(axis=1) + weights[0] * part.bias + weights[-1], contributions
 
 
 def adapted_weights(index: Index, lists: PlanLists, known: Sequence[Collection[str]], part: Part) -> list[np.ndarray]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from citerec.errors import CiterecError
-from citerec.recall.adapt import PRIOR, adapted_weights
+from citerec.recall.adapt import PRIOR, adapted_weights, weighed
 from citerec.recall.evidence import PaperEvidence, why_cited
 from citerec.recall.features import (
     CONTEXT_FEATURES,
@@ -170,15 +170,10 @@ def described_part(model: RankerModel) -> Part:
 
 
 def _ranked(passages: Sequence[Passage], rows: Rows, part: Part, k: int, weights: np.ndarray) -> Ranked:
-    """The rows ordered by a·(readings' logit) + b·(evidence's logit) + c, with (a, b, c) = `weights`."""
+    """The rows ordered by their logits under the draft's `weights` (`adapt.weighed`)."""
     if not rows.keys:
         return Ranked((), {})
-    a, b, c = (float(w) for w in weights)
-    split = len(FEATURES) - len(EVIDENCE_FEATURES)
-    contributions = part.contributions(rows.features)
-    contributions[:, :split] *= a
-    contributions[:, split:] *= b
-    logits = contributions.sum(axis=1) + a * part.bias + c
+    logits, contributions = weighed(part, rows.features, weights)
     order = sorted(range(len(rows.keys)), key=lambda r: (-logits[r], r))[:k]
     candidates, why = [], {}
     for r in order:
