@@ -100,7 +100,7 @@ def check(
 def _print_table(result: CheckResult) -> None:
     """The flagged sentences, likeliest first, each with its suggestions."""
     flagged = result.flagged()
-    how = "read with this draft's citations" if result.adapted else "first model alone (too few citations to read)"
+    how = "read with this draft's citations" if result.adapted else "as a first draft (too few citations to read)"
     title = (
         f"{len(flagged)} of {len(result.sentences)} uncited sentences in {result.source} may need a citation "
         f"(score ≥ {result.threshold:g}; {how})"
