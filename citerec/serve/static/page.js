@@ -172,7 +172,7 @@ $("check-go").addEventListener("click", async () => {
   try {
     const result = await api("POST", "/v1/check", body);
     const flagged = renderDraft(text, result.sentences);
-    const how = result.adapted ? "adapted to this draft's citations" : "default model";
+    const how = result.adapted ? "adapted to this draft's citations" : "first-draft model (too few citations to read)";
     setStatus("check-status", `${flagged} of ${result.sentences.length} uncited sentence(s) may need a citation (${how})`);
   } catch (error) {
     setStatus("check-status", error.message, true);
