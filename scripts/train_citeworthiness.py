@@ -34,12 +34,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from quality import read_manifest  # noqa: E402
 
 from citerec.check.detector import draft_inputs, embed_sentences, recall_strength  # noqa: E402
-from citerec.check.features import (  # noqa: E402
-    POINTER_NAMES,  # noqa: E402
-    SentenceRow,
-    read_sentences,
-    text_features,
-)
+from citerec.check.features import POINTER_NAMES, SentenceRow, read_sentences, text_features  # noqa: E402
 from citerec.check.model import DRAFT_MODEL_FILE, FRESH_MODEL_FILE, MODEL_FILE, CiteModel, load_model  # noqa: E402
 
 DEFAULT_PAPERS = REPO.parent / "shared" / "eval" / "papers"
@@ -139,6 +134,7 @@ def draft_examples(paper: PaperData, prior: CiteModel) -> tuple[np.ndarray, np.n
     """The draft model's training rows from one paper: DRAFT_DRAWS seeded hidings of its citations; every
     sentence without a visible citation is a row, labelled by whether its citation was hidden."""
     x, names = paper.features()
+    logit = prior.logit(x, names)
     cited_at = np.flatnonzero(paper.cited)
     xs, ys, draft_names = [], [], []
     for draw in range(DRAFT_DRAWS):
@@ -147,7 +143,7 @@ def draft_examples(paper: PaperData, prior: CiteModel) -> tuple[np.ndarray, np.n
         hidden = np.zeros(len(paper.rows), dtype=bool)
         hidden[rng.choice(cited_at, size=max(1, round(share * len(cited_at))), replace=False)] = True
         visible = paper.cited & ~hidden
-        features, draft_names = draft_inputs(paper.rows, x, names, paper.embeddings, visible, prior)
+        features, draft_names = draft_inputs(paper.rows, x, names, paper.embeddings, visible, logit)
         xs.append(features[~visible])
         ys.append(hidden[~visible])
     return np.vstack(xs), np.concatenate(ys).astype(np.float64), draft_names

@@ -211,7 +211,7 @@ def draft_inputs(
     names: Sequence[str],
     embeddings: np.ndarray,
     cited: np.ndarray,
-    prior: CiteModel,
+    prior: np.ndarray,
 ) -> tuple[np.ndarray, list[str]]:
     """The draft model's features: the prior's logit, the readable text features (cues, position, section, library
     strength; not the vectors nor the library's pointers) and what the draft's citations say around each
@@ -220,7 +220,7 @@ def draft_inputs(
     The pointers find a first draft's claims; in a draft that cites, its own citations say more, and with the
     pointers the draft model lost finishing-reading AP in a pooled library (docs/check.md)."""
     keep = [i for i, name in enumerate(names) if not name.startswith(_VECTOR_FEATURES) and name not in POINTER_NAMES]
-    features = np.hstack([prior.logit(x, names)[:, None], x[:, keep], draft_features(rows, cited, embeddings)])
+    features = np.hstack([prior[:, None], x[:, keep], draft_features(rows, cited, embeddings)])
     return features, ["prior_logit", *(names[i] for i in keep), *DRAFT_FEATURE_NAMES]
 
 
@@ -244,7 +244,7 @@ def score_rows(
     x, names = text_features(rows, embeddings, strength)
     if adapt_to_draft and cited.sum() >= MIN_LABELLED and (~cited).sum() >= MIN_LABELLED:
         draft_model = draft_model or load_model(DRAFT_MODEL_FILE)
-        features, _ = draft_inputs(rows, x, names, embeddings, cited, model)
+        features, _ = draft_inputs(rows, x, names, embeddings, cited, model.logit(x, names))
         return sigmoid(draft_model.logit(features)), True
     fresh_model = fresh_model or load_model(FRESH_MODEL_FILE)
     return sigmoid(fresh_model.logit(x, names)), False
