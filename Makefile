@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EXAMPLES := data/examples
 DEMO_LIB := $(VENV)/demo-library
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean models
 
 $(BIN)/citerec: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ demo: install
 
 test: install
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q
+
+# Retrain every shipped model from a clone: the learned ranking and the where-to-cite models, on the papers in
+# PAPERS (a folder with a MANIFEST.tsv; the eval papers by default). The same papers give the same bytes.
+PAPERS ?= ../shared/eval/papers
+models: install
+	HF_HUB_OFFLINE=1 $(BIN)/citerec train ranker --papers $(PAPERS) --out citerec/recall/models/ranker.json
+	HF_HUB_OFFLINE=1 $(BIN)/citerec train check --papers $(PAPERS) --out-dir citerec/check
 
 lint: install
 	$(BIN)/ruff check citerec tests benchmarks

@@ -37,12 +37,12 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-sys.path.insert(0, str(REPO / "scripts"))
 from _measure import table  # noqa: E402
-from quality import read_manifest  # noqa: E402
-from train_citeworthiness import (  # noqa: E402
-    DEFAULT_CACHE,
-    DEFAULT_PAPERS,
+
+from citerec.check.detector import DEFAULT_THRESHOLD, recall_strength, score_rows  # noqa: E402
+from citerec.check.features import cue_rule_scores  # noqa: E402
+from citerec.linear import LinearModel, ModelInfo  # noqa: E402
+from citerec.train.check import (  # noqa: E402
     L2,
     PaperData,
     average_precision,
@@ -50,10 +50,10 @@ from train_citeworthiness import (  # noqa: E402
     leave_one_out_draft,
     load_papers,
 )
+from citerec.train.collection import read_collection  # noqa: E402
 
-from citerec.check.detector import DEFAULT_THRESHOLD, recall_strength, score_rows  # noqa: E402
-from citerec.check.features import cue_rule_scores  # noqa: E402
-from citerec.check.model import CiteModel  # noqa: E402
+DEFAULT_PAPERS = REPO.parent / "shared" / "eval" / "papers"
+DEFAULT_CACHE = REPO / ".bench-cache" / "citeworthiness"
 
 HIDE_SHARE = 0.30
 SEED = 23
@@ -113,7 +113,7 @@ def hidden_mask(paper: PaperData, share: float = HIDE_SHARE) -> np.ndarray:
 
 
 def evaluate(
-    paper: PaperData, models: tuple[CiteModel, CiteModel, CiteModel], reading: str
+    paper: PaperData, models: tuple[LinearModel, LinearModel, LinearModel], reading: str
 ) -> dict[str, dict[str, float]]:
     """One paper in one reading: the detector (its prior, fresh and draft models), the cue rule and random, on the
     same sentences."""
@@ -148,7 +148,7 @@ def with_pooled_library(papers: list[PaperData], folder: Path, cache: Path) -> l
     from citerec.evaluate import build_eval_library
     from citerec.suggest import Suggester, SuggestOptions
 
-    bibs = sorted({bib for paper in read_manifest(folder) for bib in paper.bibs})
+    bibs = sorted({bib for paper in read_collection(folder) for bib in paper.bibs})
     library, _ = build_eval_library(bibs, cache / "libraries" / "_pooled")
     suggester = Suggester(library, options=SuggestOptions(rerank="off"))
     return [dataclasses.replace(p, strength=recall_strength(suggester, [r.text for r in p.rows])) for p in papers]
@@ -196,9 +196,10 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("citerec", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    papers = load_papers(args.papers, args.cache)
-    models = leave_one_out(papers, l2=L2, cache=args.cache)
-    fresh_models = leave_one_out(papers, l2=L2, cache=args.cache, pointers=True)
+    papers, embedder = load_papers(args.papers, args.cache)
+    info = ModelInfo(embedder)
+    models = leave_one_out(papers, info, l2=L2)
+    fresh_models = leave_one_out(papers, info, l2=L2, pointers=True)
     draft_models = leave_one_out_draft(papers, models)
     if args.library == "pooled":
         papers = with_pooled_library(papers, args.papers, args.cache)

@@ -22,10 +22,11 @@ from citerec.check.features import (
     section_kind,
     text_features,
 )
-from citerec.check.model import DRAFT_MODEL_FILE, FRESH_MODEL_FILE, CiteModel, fit_logistic, load_model, sigmoid
+from citerec.check.model import DRAFT_MODEL_FILE, FRESH_MODEL_FILE, fit_model, load_model
 from citerec.cli import app
 from citerec.errors import CiterecError
 from citerec.latex import read_draft
+from citerec.linear import ModelInfo, fit_standardised, sigmoid
 
 runner = CliRunner()
 
@@ -102,13 +103,13 @@ def test_logistic_fit_separates_and_model_round_trips(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(400, 3))
     y = (x[:, 0] - 0.5 * x[:, 1] + 0.3 * rng.normal(size=400) > 0).astype(float)
-    coef, _ = fit_logistic(x, y, l2=0.1)
-    assert coef[0] > 1.0 and coef[1] < -0.3 and abs(coef[2]) < 0.5
-    model = CiteModel.fit(x, y, ["a", "b", "c"], version="t")
+    _, scale, coef, _ = fit_standardised(x, y, l2=0.1)
+    assert coef[0] / scale[0] > 1.0 and coef[1] / scale[1] < -0.3 and abs(coef[2]) < 0.5
+    model = fit_model(x, y, ["a", "b", "c"], l2=1.0, kind="check-test", info=ModelInfo("all-MiniLM-L6-v2@onnx-int8"))
     path = tmp_path / "m.json"
     model.save(path)
     again = load_model(path)
-    assert again.version == "t" and again.names == ("a", "b", "c")
+    assert again.kind == "check-test" and again.features == ("a", "b", "c")
     assert np.allclose(again.logit(x), model.logit(x), atol=1e-3)
     with pytest.raises(CiterecError, match="expects 3 features"):
         again.logit(x[:, :2])
@@ -117,7 +118,7 @@ def test_logistic_fit_separates_and_model_round_trips(tmp_path: Path) -> None:
 def test_a_file_that_is_no_model_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "something else"}', encoding="utf-8")
-    with pytest.raises(CiterecError, match="bad.json: not a citerec-citeworthiness model"):
+    with pytest.raises(CiterecError, match="bad.json: not a citerec model"):
         load_model(bad)
 
 
@@ -153,8 +154,11 @@ def test_the_draft_model_scores_a_sentence_higher_where_the_draft_cites_its_like
     n = len(rows)
     rng = np.random.default_rng(5)
     model = load_model()
-    dims = [i for i, name in enumerate(model.names) if name.startswith("emb_")]
-    mean, scale = model.mean[dims], model.scale[dims]  # vectors like the ones the prior was trained on
+    dims = [i for i, name in enumerate(model.features) if name.startswith("emb_")]
+    mean, scale = (
+        np.asarray(model.part().mean)[dims],
+        np.asarray(model.part().scale)[dims],
+    )  # vectors like the ones the prior was trained on
     strength = np.zeros((n, len(LIBRARY_NAMES)))
     paragraph = np.array([r.paragraph for r in rows])
     paragraph = np.searchsorted(np.unique(paragraph), paragraph)
@@ -184,7 +188,7 @@ def test_shipped_draft_model_matches_its_inputs() -> None:
     x, names = text_features(rows, np.zeros((len(rows), 384)), np.zeros((len(rows), len(LIBRARY_NAMES))))
     cited = np.array([r.cited for r in rows])
     _, draft_names = draft_inputs(rows, x, names, np.zeros((len(rows), 384)), cited, np.zeros(len(rows)))
-    assert tuple(draft_names) == load_model(DRAFT_MODEL_FILE).names
+    assert tuple(draft_names) == load_model(DRAFT_MODEL_FILE).features
 
 
 @dataclass(frozen=True)
@@ -228,9 +232,11 @@ def test_only_a_first_draft_reads_the_librarys_pointers() -> None:
     rows = read_sentences(read_draft("p.tex", text=_paragraphs_draft(20)))
     n = len(rows)
     model, fresh = load_model(), load_model(FRESH_MODEL_FILE)
-    dims = [i for i, name in enumerate(fresh.names) if name.startswith("emb_")]
-    vectors = fresh.mean[dims] + fresh.scale[dims] * np.random.default_rng(1).normal(size=(n, 384))
-    strength = np.tile(fresh.mean[[fresh.names.index(name) for name in LIBRARY_NAMES]], (n, 1))
+    dims = [i for i, name in enumerate(fresh.features) if name.startswith("emb_")]
+    vectors = np.asarray(fresh.part().mean)[dims] + np.asarray(fresh.part().scale)[dims] * np.random.default_rng(
+        1
+    ).normal(size=(n, 384))
+    strength = np.tile(np.asarray(fresh.part().mean)[[fresh.features.index(name) for name in LIBRARY_NAMES]], (n, 1))
     pointed = strength.copy()
     pointed[:, [LIBRARY_NAMES.index(name) for name in POINTER_NAMES]] += np.linspace(-1, 1, n)[:, None]
     cited = np.arange(n) % 3 == 0
@@ -240,7 +246,7 @@ def test_only_a_first_draft_reads_the_librarys_pointers() -> None:
     alone = [score_rows(rows, vectors, s, model=model, cited=none) for s in (strength, pointed)]
     assert not alone[0][1] and not np.allclose(alone[0][0], alone[1][0])
     # a higher pointer share, all else equal, reads as more likely to need a citation
-    share = fresh.coef[fresh.names.index("pointer_share")]
+    share = fresh.part().weights[fresh.features.index("pointer_share")]
     assert share > 0
 
 
@@ -248,12 +254,12 @@ def test_shipped_models_match_the_features() -> None:
     rows = read_sentences(read_draft("x.tex", text=DRAFT))
     x, names = text_features(rows, np.zeros((len(rows), 384)), np.zeros((len(rows), len(LIBRARY_NAMES))))
     model, fresh = load_model(), load_model(FRESH_MODEL_FILE)
-    assert fresh.names == tuple(names)
-    assert model.names == tuple(name for name in names if name not in POINTER_NAMES)
+    assert fresh.features == tuple(names)
+    assert model.features == tuple(name for name in names if name not in POINTER_NAMES)
     for shipped in (model, fresh):
-        assert shipped.info["lopo_macro_average_precision"] > 0
+        assert shipped.info.metrics["lopo_macro_average_precision"] > 0
         assert np.all((sigmoid(shipped.logit(x, names)) >= 0) & (sigmoid(shipped.logit(x, names)) <= 1))
-    assert fresh.info["lopo_macro_average_precision"] > model.info["lopo_macro_average_precision"]
+    assert fresh.info.metrics["lopo_macro_average_precision"] > model.info.metrics["lopo_macro_average_precision"]
     with pytest.raises(CiterecError, match="needs features it was not given"):
         fresh.logit(x[:, :-1], names[:-1])
     with pytest.raises(CiterecError, match="expects 816 features"):

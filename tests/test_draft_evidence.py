@@ -25,7 +25,8 @@ from citerec.recall import DraftCitations, Passage, RecallSpec, recall, recall_i
 from citerec.recall.adapt import PRIOR, _map_fit, split_logits, weighed
 from citerec.recall.evidence import draft_evidence, why_cited
 from citerec.recall.features import FEATURES, Rows
-from citerec.recall.learned import FINISHING, FRESH, load_model, read_model
+from citerec.recall.learned import FINISHING, FRESH, load_ranker
+from citerec.train.ranker import PaperRows, ReadingRows, fit, recall_at_10
 
 runner = CliRunner()
 
@@ -65,16 +66,17 @@ def test_why_names_the_nearest_citing_sentence_and_its_direction() -> None:
 
 
 def test_the_shipped_model_reads_todays_features(tmp_path: Path) -> None:
-    model = load_model()
+    model = load_ranker()
     assert model.features == FEATURES and set(model.parts) == {FINISHING, FRESH}
-    assert len(model.trained_on) >= 10  # the eval papers, never ACM-CR
+    assert len(model.info.papers) >= 10 and model.info.embedder.startswith("all-MiniLM-L6-v2")
+    other = dataclasses.replace(model, features=("x",) * len(FEATURES))
     bad = tmp_path / "model.json"
-    bad.write_text(json.dumps({"version": 1, "features": ["x"], "parts": {}}))
+    other.save(bad)
     with pytest.raises(CiterecError, match="model.json: a ranking model for other features"):
-        read_model(bad)
+        load_ranker(str(bad))
     bad.write_text("{")
-    with pytest.raises(CiterecError, match="model.json: not a citerec ranking model"):
-        read_model(bad)
+    with pytest.raises(CiterecError, match="model.json: not a citerec model"):
+        load_ranker(str(bad))
 
 
 def test_the_adaptation_keeps_the_shipped_weights_without_evidence_and_learns_with_it() -> None:
@@ -88,7 +90,7 @@ def test_the_adaptation_keeps_the_shipped_weights_without_evidence_and_learns_wi
 
 
 def test_the_three_shares_add_up_to_the_shipped_logit_and_each_weight_moves_its_own() -> None:
-    part = load_model().parts[FINISHING]
+    part = load_ranker().parts[FINISHING]
     features = np.random.default_rng(3).normal(size=(40, len(FEATURES)))
     logits, _ = weighed(part, features, PRIOR)
     assert np.allclose(logits, part.logits(features))
@@ -194,12 +196,12 @@ def test_the_training_script_learns_the_evidence_and_its_ablation_removes_it() -
             keys.append(tuple(f"p{n}" for n in range(12)))
             recalled.append(12)
             truths.append((f"p{passage % 12}",))
-        data = (np.vstack(rows), np.concatenate(labels), np.concatenate(which), keys, recalled)
-        papers.append(train.PaperRows(f"paper{number}", {FINISHING: data, FRESH: data}, truths))
-    part = train.fit(papers[1:], FINISHING)
-    assert train.recall_at_10(papers[0], FINISHING, part) == 1.0
+        data = ReadingRows(np.vstack(rows), np.concatenate(labels), np.concatenate(which), tuple(keys), tuple(recalled))
+        papers.append(PaperRows(f"paper{number}", {FINISHING: data, FRESH: data}, tuple(truths)))
+    part = fit(papers[1:], FINISHING)
+    assert recall_at_10(papers[0], FINISHING, part) == 1.0
     blind = [train.without(p, ("proximity",), drop_added=False) for p in papers]
-    assert train.recall_at_10(blind[0], FINISHING, train.fit(blind[1:], FINISHING)) < 1.0
+    assert recall_at_10(blind[0], FINISHING, fit(blind[1:], FINISHING)) < 1.0
 
 
 def test_a_new_passage_is_ranked_with_the_evidence_of_a_draft_read_before(example_library_dir: Path) -> None:

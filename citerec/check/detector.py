@@ -27,7 +27,8 @@ from citerec.check.features import (
     read_sentences,
     text_features,
 )
-from citerec.check.model import DRAFT_MODEL_FILE, FRESH_MODEL_FILE, MIN_LABELLED, CiteModel, load_model, sigmoid
+from citerec.check.model import DRAFT_MODEL_FILE, FRESH_MODEL_FILE, MIN_LABELLED, load_model, model_version
+from citerec.linear import LinearModel, sigmoid
 from citerec.suggest import Suggester, Suggestion, SuggestOptions
 
 if TYPE_CHECKING:
@@ -229,9 +230,9 @@ def score_rows(
     embeddings: np.ndarray,
     strength: np.ndarray,
     *,
-    model: CiteModel,
-    fresh_model: CiteModel | None = None,
-    draft_model: CiteModel | None = None,
+    model: LinearModel,
+    fresh_model: LinearModel | None = None,
+    draft_model: LinearModel | None = None,
     cited: np.ndarray | None = None,
     adapt_to_draft: bool = True,
 ) -> tuple[np.ndarray, bool]:
@@ -268,7 +269,7 @@ def check_rows(
     rows: Sequence[SentenceRow],
     options: CheckOptions,
     *,
-    model: CiteModel | None = None,
+    model: LinearModel | None = None,
     between: Callable[[], None] | None = None,
 ) -> tuple[list[SentenceCheck], bool]:
     """Scores and suggestions for the uncited ones among `rows` (one draft's sentences).
@@ -337,6 +338,8 @@ def check_draft(
     """Where `draft` may need citations, against the suggester's library."""
     options = options or CheckOptions()
     model = load_model()
+    for shipped in (model, load_model(FRESH_MODEL_FILE), load_model(DRAFT_MODEL_FILE)):
+        shipped.check_embedder(suggester.index.embedder_name)
     rows = read_sentences(draft)
     checks, adapted = check_rows(suggester, rows, options, model=model, between=between)
     n_cited = sum(r.cited for r in rows)
@@ -348,6 +351,6 @@ def check_draft(
         sentences=tuple(checks),
         threshold=options.threshold,
         adapted=adapted,
-        model_version=model.version,
+        model_version=model_version(model),
         n_cited=n_cited,
     )

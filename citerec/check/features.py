@@ -13,13 +13,15 @@ fragment is no claim), and the sentences a draft cites are the labels.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from citerec.latex import Context, Draft, extract_contexts
+from citerec.linear import Feature, FeatureSet
 
 SECTION_KINDS = ("introduction", "related", "method", "results", "conclusion", "other")
 _SECTION_WORDS = (
@@ -226,79 +228,115 @@ POINTER_NAMES = ("pointer_z", "pointer_rank", "pointer_share")  # detector.libra
 LIBRARY_NAMES = STRENGTH_NAMES + POINTER_NAMES
 
 
+@dataclass(frozen=True, eq=False)
+class SentenceInputs:
+    """What the prior's features are computed from: the sentences, their vectors and the library's answers."""
+
+    rows: Sequence[SentenceRow]
+    embeddings: np.ndarray
+    strength: np.ndarray
+
+    @functools.cached_property
+    def cues(self) -> np.ndarray:
+        return cue_matrix([r.text for r in self.rows])
+
+    def positions(self, which: Callable[[SentenceRow], float]) -> np.ndarray:
+        return np.array([float(which(r)) for r in self.rows])
+
+
+_POSITIONS: tuple[tuple[str, Callable[[SentenceRow], float]], ...] = (
+    ("first_in_paragraph", lambda r: r.position == 0),
+    ("last_in_paragraph", lambda r: r.position == r.paragraph_size - 1),
+    ("relative_position", lambda r: r.position / max(1, r.paragraph_size - 1)),
+    ("log_paragraph_size", lambda r: np.log1p(r.paragraph_size)),
+    ("caption", lambda r: r.caption),
+)
+PRIOR_FEATURES: FeatureSet[SentenceInputs] = FeatureSet(
+    (
+        Feature("cues", lambda s: s.cues, columns=CUE_NAMES),
+        Feature(
+            "paragraph_cues",
+            lambda s: _paragraph_means(s.rows, s.cues),
+            columns=tuple(f"paragraph_{n}" for n in CUE_NAMES),
+        ),
+        Feature("log_words", lambda s: s.positions(lambda r: np.log1p(len(r.text.split())))),
+        *(Feature(name, lambda s, at=at: s.positions(at)) for name, at in _POSITIONS),
+        Feature(
+            "section",
+            lambda s: np.array([[float(r.section_kind == k) for k in SECTION_KINDS] for r in s.rows]),
+            columns=tuple(f"section_{k}" for k in SECTION_KINDS),
+        ),
+        Feature("library", lambda s: s.strength, columns=LIBRARY_NAMES),
+        Feature("emb", lambda s: s.embeddings, columns="emb_"),
+        Feature("paragraph_emb", lambda s: _paragraph_means(s.rows, s.embeddings), columns="paragraph_emb_"),
+    )
+)
+
+
 def text_features(
     rows: Sequence[SentenceRow], embeddings: np.ndarray, strength: np.ndarray
 ) -> tuple[np.ndarray, list[str]]:
-    """The prior model's features: nothing here depends on which sentences of the draft cite.
+    """The prior model's features (`PRIOR_FEATURES`): nothing here depends on which sentences of the draft cite.
 
     `embeddings` are the sentences' MiniLM vectors (one row each), `strength` how
     strongly the library answers each sentence (LIBRARY_NAMES; see `detector.recall_strength`).
     """
     if strength.shape[1] != len(LIBRARY_NAMES):
         raise ValueError(f"expected {len(LIBRARY_NAMES)} library columns, got {strength.shape[1]}")
-    cues = cue_matrix([r.text for r in rows])
-    words = np.array([[np.log1p(len(r.text.split()))] for r in rows])
-    position = np.array(
-        [
-            [
-                float(r.position == 0),
-                float(r.position == r.paragraph_size - 1),
-                r.position / max(1, r.paragraph_size - 1),
-                np.log1p(r.paragraph_size),
-                float(r.caption),
-            ]
-            for r in rows
-        ]
-    ).reshape(len(rows), 5)
-    kinds = np.array([[float(r.section_kind == k) for k in SECTION_KINDS] for r in rows]).reshape(len(rows), -1)
-    around = _paragraph_means(rows, cues)
-    para_vec = _paragraph_means(rows, embeddings)
-    parts = [cues, around, words, position, kinds, strength, embeddings, para_vec]
-    names = (
-        list(CUE_NAMES)
-        + [f"paragraph_{n}" for n in CUE_NAMES]
-        + ["log_words", "first_in_paragraph", "last_in_paragraph", "relative_position", "log_paragraph_size", "caption"]
-        + [f"section_{k}" for k in SECTION_KINDS]
-        + list(LIBRARY_NAMES)
-        + [f"emb_{i}" for i in range(embeddings.shape[1])]
-        + [f"paragraph_emb_{i}" for i in range(embeddings.shape[1])]
-    )
-    return np.hstack(parts), names
+    return PRIOR_FEATURES.rows(SentenceInputs(rows, embeddings, strength), len(rows))
 
 
 NEIGHBOURS = 10  # nearest sentences (by MiniLM cosine) whose citations a sentence's score reads
-DRAFT_FEATURE_NAMES = (
-    "paragraph_cited_share",
-    "previous_cited",
-    "next_cited",
-    "near_cited_share",
-    "nearest_cited_cosine",
-    "nearest_uncited_cosine",
-    "top3_cited_cosine",
-    "window_cited_share",
-    "log_distance_to_cited",
-    "section_cited_share",
+
+
+@dataclass(frozen=True, eq=False)
+class DraftInputs:
+    """What the draft's citations say is computed from: the sentences, which of them cite, their vectors."""
+
+    rows: Sequence[SentenceRow]
+    cited: np.ndarray  # bool per row
+    embeddings: np.ndarray
+
+    def neighbour(self, step: int) -> np.ndarray:
+        """Whether the sentence `step` away in the same paragraph cites (0 where there is none)."""
+        n, rows = len(self.rows), self.rows
+        return np.array(
+            [
+                float(self.cited[i + step])
+                if 0 <= i + step < n and rows[i + step].paragraph == rows[i].paragraph
+                else 0.0
+                for i in range(n)
+            ]
+        )
+
+
+DRAFT_FEATURES: FeatureSet[DraftInputs] = FeatureSet(
+    (
+        Feature("paragraph_cited_share", lambda d: _paragraph_means(d.rows, d.cited.astype(np.float64).reshape(-1, 1))),
+        Feature("previous_cited", lambda d: d.neighbour(-1)),
+        Feature("next_cited", lambda d: d.neighbour(1)),
+        Feature(
+            "alike",
+            lambda d: _alike(d.cited, d.embeddings),
+            columns=("near_cited_share", "nearest_cited_cosine", "nearest_uncited_cosine", "top3_cited_cosine"),
+        ),
+        Feature(
+            "around",
+            lambda d: _around(d.rows, d.cited),
+            columns=("window_cited_share", "log_distance_to_cited", "section_cited_share"),
+        ),
+    )
 )
+DRAFT_FEATURE_NAMES = DRAFT_FEATURES.names
 
 
 def draft_features(rows: Sequence[SentenceRow], cited: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
-    """What the draft's own citations say about each sentence, the sentence itself left out (columns:
-    DRAFT_FEATURE_NAMES): how much its paragraph, neighbours, section and the sentences most alike in
-    wording cite. A sentence worded like the draft's cited ones, in a region that cites, likely needs one."""
-    n = len(rows)
-    c = cited.astype(bool)
-    out = np.zeros((n, len(DRAFT_FEATURE_NAMES)))
-    if n == 0:
-        return out
-    out[:, 0] = _paragraph_means(rows, c.astype(np.float64).reshape(n, 1))[:, 0]
-    for i in range(n):
-        if i > 0 and rows[i - 1].paragraph == rows[i].paragraph:
-            out[i, 1] = c[i - 1]
-        if i + 1 < n and rows[i + 1].paragraph == rows[i].paragraph:
-            out[i, 2] = c[i + 1]
-    out[:, 3:7] = _alike(c, embeddings)
-    out[:, 7:10] = _around(rows, c)
-    return out
+    """What the draft's own citations say about each sentence, the sentence itself left out (`DRAFT_FEATURES`):
+    how much its paragraph, neighbours, section and the sentences most alike in wording cite. A sentence worded
+    like the draft's cited ones, in a region that cites, likely needs one."""
+    if len(rows) == 0:
+        return np.zeros((0, len(DRAFT_FEATURE_NAMES)))
+    return DRAFT_FEATURES.rows(DraftInputs(rows, cited.astype(bool), embeddings), len(rows))[0]
 
 
 def _alike(c: np.ndarray, embeddings: np.ndarray) -> np.ndarray:

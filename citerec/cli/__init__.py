@@ -19,6 +19,7 @@ from citerec.cli import lsp as lsp_cli
 from citerec.cli import rerank as rerank_cli
 from citerec.cli import serve as serve_cli
 from citerec.cli import suggest as suggest_cli
+from citerec.cli import train as train_cli
 
 app = typer.Typer(
     name="citerec",
@@ -35,6 +36,7 @@ app.command("rerank")(rerank_cli.rerank)
 app.add_typer(index_cli.app, name="index")
 app.command("serve")(serve_cli.serve)
 app.command("lsp")(lsp_cli.lsp)
+app.add_typer(train_cli.app, name="train")
 
 
 def _version(value: bool) -> None:

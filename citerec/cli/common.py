@@ -61,7 +61,7 @@ DraftEvidenceOption = Annotated[
     ),
 ]
 RankerOption = Annotated[
-    str, typer.Option("--ranker", help="A ranking model file (scripts/train_ranker.py) instead of the shipped one.")
+    str, typer.Option("--ranker", help="A ranking model file (citerec train ranker) instead of the shipped one.")
 ]
 RerankOption = Annotated[
     str,

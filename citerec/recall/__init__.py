@@ -12,7 +12,7 @@ decides what to search and how to merge it, driven by one frozen `RecallSpec`:
 - `evidence`: what the draft's other passages cite, leave-one-out exact (`--draft-evidence on`);
 - `features`: per-candidate features (both plans' lists, dense similarity, the evidence);
 - `adapt`: the learned ranking re-weighed per draft on its own cited passages, cross-fitted;
-- `learned`: the shipped ranking model (`models/ranker-v1.json`) and each candidate's "why";
+- `learned`: the shipped ranking model (`models/ranker.json`, in `citerec.linear`'s format) and each candidate's "why";
 - `run`: `recall(index, passages, spec)`, all of the above in one call;
 - `draft`: one new passage ranked against a draft's citing passages read before (`DraftCitations`,
   what the language server keeps per project), with the same evidence and model as `run`.

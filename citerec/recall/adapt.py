@@ -26,22 +26,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from citerec.linear import Part, fit_logistic
 from citerec.papers import normalise_key
 from citerec.recall.evidence import PaperEvidence, draft_evidence
-from citerec.recall.features import CONTEXT_FEATURES, EVIDENCE_FEATURES, FEATURES, PlanLists, Rows, candidate_rows
+from citerec.recall.features import PRIOR as PRIOR_SHARE
+from citerec.recall.features import RANKER_FEATURES, READINGS, WORDING, PlanLists, Rows, candidate_rows
 
 if TYPE_CHECKING:
     from citerec.index import Index
-    from citerec.recall.learned import Part
 
 FOLDS = 5
 PRIOR = np.array([1.0, 1.0, 1.0, 0.0])  # a, b, d, c of the shipped model
 PRIOR_PRECISION = 16.0  # the prior's weight in log-likelihood per squared unit of change: of 1, 4 and 16, the
 # one that kept every eval paper within 0.02 of the plans (finishing, leave-one-paper-out; docs/evaluation.md)
-_EVIDENCE = len(FEATURES) - len(EVIDENCE_FEATURES)
-_CONTEXT = len(FEATURES) - len(CONTEXT_FEATURES)
-assert FEATURES[_CONTEXT:] == CONTEXT_FEATURES  # the wording's features close the evidence's
-SHARES = (slice(0, _EVIDENCE), slice(_EVIDENCE, _CONTEXT), slice(_CONTEXT, None))  # R, P, D
+_COLUMNS = [RANKER_FEATURES.share(name) for name in (READINGS, PRIOR_SHARE, WORDING)]
+assert all(c == list(range(c[0], c[-1] + 1)) for c in _COLUMNS)  # each share's features stand together
+SHARES = tuple(slice(c[0], c[-1] + 1) for c in _COLUMNS)  # the columns of R, P and D
 
 
 def split_logits(part: Part, rows: Rows) -> np.ndarray:
@@ -102,15 +102,6 @@ def _fit_fold(
     return _map_fit(np.column_stack([x, np.ones(len(x))]), y.astype(np.float64))
 
 
-def _map_fit(x: np.ndarray, y: np.ndarray, steps: int = 25) -> np.ndarray:
-    """Maximum a posteriori logistic regression (Newton steps), with a Gaussian prior around `PRIOR`."""
-    w = PRIOR.copy()
-    for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -30, 30)))
-        gradient = x.T @ (y - p) - PRIOR_PRECISION * (w - PRIOR)
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + PRIOR_PRECISION * np.eye(len(w))
-        step = np.linalg.solve(hessian, gradient)
-        w = w + step
-        if np.abs(step).max() < 1e-6:
-            break
-    return w
+def _map_fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Maximum a posteriori logistic regression with a Gaussian prior around `PRIOR` (the shipped weights)."""
+    return fit_logistic(x, y, PRIOR_PRECISION, centre=PRIOR)

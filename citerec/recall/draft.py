@@ -26,7 +26,7 @@ import numpy as np
 from citerec.choices import Plan
 from citerec.recall.evidence import evidence_for, learned_evidence
 from citerec.recall.features import PlanLists, Sentences
-from citerec.recall.learned import load_model, rank_learned
+from citerec.recall.learned import rank_learned, ranking_for
 from citerec.recall.plans import recall_window, recall_with_plan
 from citerec.recall.run import PassageRecall
 from citerec.recall.search import feedback_words
@@ -88,6 +88,8 @@ def recall_in_draft(index: Index, passage: Passage, spec: RecallSpec, draft: Dra
     Without evidence (the draft cites no library paper, or the spec does not
     learn) the passage keeps the list of the plan the spec names, as `recall` does.
     """
+    ranking = ranking_for(spec, index.embedder_name)
+    spec = ranking.spec
     recalled = recall_with_plan(index, [passage], spec)[0]
     n = len(draft.passages)
     found = evidence_for(passage, draft.passages, draft.known) if spec.learned and spec.draft_evidence else {}
@@ -100,9 +102,8 @@ def recall_in_draft(index: Index, passage: Passage, spec: RecallSpec, draft: Dra
     lists = PlanLists.of([*draft.passages, passage], [*([()] * n), recalled], [*([()] * n), window])
     sentences = draft.sentences + Sentences.of(index, [passage])
     evidence = [*([{}] * n), found]
-    model = load_model(spec.ranker)
     ranked = rank_learned(
-        index, lists, evidence, model, spec.k, only=[n], sentences=sentences, learned=draft.learned_sentences
+        index, lists, evidence, ranking.model, spec.k, only=[n], sentences=sentences, learned=draft.learned_sentences
     )[0]
     return PassageRecall(ranked.candidates, feedback=words, why=ranked.why)
 

@@ -4,20 +4,21 @@ For every passage the candidates are its recalled papers (the passage plan's
 fused list) and, when the draft evidence is on, the papers the draft cites in
 *other* passages that recall missed. Each (passage, candidate) pair becomes one
 row of `FEATURES`; `citerec.recall.learned` turns rows into one score. The same
-function makes the rows the shipped model was trained on (scripts/train_ranker.py)
+function makes the rows the shipped model was trained on (`citerec train ranker`)
 and the rows it scores, so training and use cannot drift apart.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from citerec.index.text import tokenize
+from citerec.linear import Feature, FeatureSet
 from citerec.papers import normalise_key
 from citerec.recall.evidence import PaperEvidence
 from citerec.recall.spec import Candidate, Passage
@@ -25,26 +26,82 @@ from citerec.recall.spec import Candidate, Passage
 if TYPE_CHECKING:
     from citerec.index import Index
 
-FEATURES = (
-    "fused_z",  # the passage plan's fused score, z-scored within the passage's list
-    "fused_rank",  # 1/log2(1 + rank) in that list (0: not recalled)
-    "window_rank",  # the same in the window plan's list (the sentence with its neighbours, fused by rank)
-    "bm25_rank",  # the same in the BM25 list
-    "dense_rank",  # the same in the dense list
-    "agreement",  # 1 when BM25 and dense both list it
-    "dense_cos",  # cosine of the passage's window and the paper's vector
-    "dense_gap",  # that cosine minus the best among the passage's candidates
-    "cited_elsewhere",  # 1 when another passage of the draft cites it
-    "log_count",  # log(1 + how many other passages cite it)
-    "proximity",  # Σ 1/(1 + sentences away) over those passages
-    "nearest",  # 1/(1 + sentences away) of the nearest one
-    "same_paragraph",  # 1 when one of them is in the passage's paragraph
-    "same_section",  # 1 when one of them is in the passage's section
-    "context_cos",  # citation-context expansion: best cosine of the passage's sentence and a citing sentence
-    "context_lex",  # the same by tf-idf over the draft's words
+READINGS, PRIOR, WORDING = "readings", "prior", "wording"  # the shares an adaptation re-weighs (recall.adapt)
+
+
+@dataclass(frozen=True)
+class CandidateTable:
+    """One passage's candidates as the feature functions read them: one entry per row, in row order."""
+
+    recalled: tuple[Candidate | None, ...]  # the passage plan's candidate (None: added by the evidence)
+    z: np.ndarray  # fused score z-scored within the passage's list (the list's floor for an added one)
+    window_ranks: tuple[int | None, ...]  # rank in the window plan's list
+    cosines: np.ndarray  # cosine of the passage's window and the paper's vector
+    evidence: tuple[EvidenceValues, ...]
+
+
+@dataclass(frozen=True)
+class EvidenceValues:
+    """What the draft's other citations say of one candidate (all 0 without evidence)."""
+
+    cited_elsewhere: float = 0.0
+    log_count: float = 0.0
+    proximity: float = 0.0
+    nearest: float = 0.0
+    same_paragraph: float = 0.0
+    same_section: float = 0.0
+    context_cos: float = 0.0
+    context_lex: float = 0.0
+
+
+_NO_EVIDENCE = EvidenceValues()
+
+
+def _agree(candidate: Candidate | None) -> float:
+    return float(candidate is not None and candidate.bm25_rank is not None and candidate.dense_rank is not None)
+
+
+def _rank_gain(table: CandidateTable, which: str) -> np.ndarray:
+    return np.array([_gain(getattr(c, which)) if c is not None else 0.0 for c in table.recalled])
+
+
+def _evidence(name: str) -> Callable[[CandidateTable], np.ndarray]:
+    return lambda table: np.array([getattr(e, name) for e in table.evidence])
+
+
+RANKER_FEATURES: FeatureSet[CandidateTable] = FeatureSet(
+    (
+        # the passage plan's fused score, z-scored within the passage's list
+        Feature("fused_z", lambda t: t.z, READINGS),
+        # 1/log2(1 + rank) in that list (0: not recalled)
+        Feature(
+            "fused_rank",
+            lambda t: np.array([_gain(r + 1) if c is not None else 0.0 for r, c in enumerate(t.recalled)]),
+            READINGS,
+        ),
+        # the same in the window plan's list (the sentence with its neighbours, fused by rank)
+        Feature("window_rank", lambda t: np.array([_gain(r) for r in t.window_ranks]), READINGS),
+        Feature("bm25_rank", lambda t: _rank_gain(t, "bm25_rank"), READINGS),  # the same in the BM25 list
+        Feature("dense_rank", lambda t: _rank_gain(t, "dense_rank"), READINGS),  # the same in the dense list
+        # 1 when BM25 and dense both list it
+        Feature("agreement", lambda t: np.array([_agree(c) for c in t.recalled]), READINGS),
+        Feature("dense_cos", lambda t: t.cosines, READINGS),  # cosine of the passage's window and the paper
+        # that cosine minus the best among the passage's candidates
+        Feature("dense_gap", lambda t: t.cosines - (t.cosines.max() if len(t.cosines) else 0.0), READINGS),
+        Feature("cited_elsewhere", _evidence("cited_elsewhere"), PRIOR),  # 1 when another passage cites it
+        Feature("log_count", _evidence("log_count"), PRIOR),  # log(1 + how many other passages cite it)
+        Feature("proximity", _evidence("proximity"), PRIOR),  # Σ 1/(1 + sentences away) over those passages
+        Feature("nearest", _evidence("nearest"), PRIOR),  # 1/(1 + sentences away) of the nearest one
+        Feature("same_paragraph", _evidence("same_paragraph"), PRIOR),  # one of them in the passage's paragraph
+        Feature("same_section", _evidence("same_section"), PRIOR),  # one of them in the passage's section
+        # citation-context expansion: best cosine of the passage's sentence and a citing sentence
+        Feature("context_cos", _evidence("context_cos"), WORDING),
+        Feature("context_lex", _evidence("context_lex"), WORDING),  # the same by tf-idf over the draft's words
+    )
 )
-EVIDENCE_FEATURES = FEATURES[FEATURES.index("cited_elsewhere") :]
-CONTEXT_FEATURES = ("context_cos", "context_lex")  # what a learned sentence of the user's earlier drafts feeds
+FEATURES = RANKER_FEATURES.names
+EVIDENCE_FEATURES = RANKER_FEATURES.of(PRIOR, WORDING)
+CONTEXT_FEATURES = RANKER_FEATURES.of(WORDING)  # what a learned sentence of the user's earlier drafts feeds
 
 
 @dataclass(frozen=True)
@@ -134,33 +191,18 @@ def candidate_rows(
         scores = np.asarray([c.score for c in recalled[i]], dtype=np.float64)
         mean, std = (scores.mean(), scores.std()) if len(scores) else (0.0, 0.0)
         floor = float((scores.min() - mean) / std) if len(scores) and std > 0 else 0.0
-        matrix = np.zeros((len(keys), len(FEATURES)), dtype=np.float32)
-        contexts = []
-        for row, norm in enumerate(keys):
-            candidate = own.get(norm)
-            found = evidence[i].get(norm)
-            if candidate is not None:
-                z = (candidate.score - mean) / std if std > 0 else 0.0
-                head = [z, _gain(row + 1), _gain(window_ranks.get(norm)), _gain(candidate.bm25_rank)]
-                head += [
-                    _gain(candidate.dense_rank),
-                    float(candidate.bm25_rank is not None and candidate.dense_rank is not None),
-                ]
-            else:
-                head = [floor, 0.0, _gain(window_ranks.get(norm)), 0.0, 0.0, 0.0]
-            cos = float(cosines[row])
-            tail, best = _evidence_features(found, i, lexical, semantic)
-            matrix[row] = [*head, cos, cos - float(cosines.max()), *tail]
-            contexts.append(best)
-        out.append(
-            Rows(
-                tuple(keys),
-                matrix,
-                tuple(own.get(n) for n in keys),
-                tuple(evidence[i].get(n) for n in keys),
-                tuple(contexts),
-            )
+        rows_recalled = tuple(own.get(n) for n in keys)
+        found_by_row = tuple(evidence[i].get(n) for n in keys)
+        values = [_evidence_features(found, i, lexical, semantic) for found in found_by_row]
+        table = CandidateTable(
+            rows_recalled,
+            np.array([((c.score - mean) / std if std > 0 else 0.0) if c is not None else floor for c in rows_recalled]),
+            tuple(window_ranks.get(norm) for norm in keys),
+            np.asarray(cosines, dtype=np.float64),
+            tuple(v for v, _ in values),
         )
+        matrix = RANKER_FEATURES.rows(table, len(keys))[0].astype(np.float32)
+        out.append(Rows(tuple(keys), matrix, rows_recalled, found_by_row, tuple(best for _, best in values)))
     return out
 
 
@@ -178,26 +220,29 @@ def _gain(rank: int | None) -> float:
 
 def _evidence_features(
     found: PaperEvidence | None, i: int, lexical: Mapping[int, np.ndarray], semantic: Mapping[int, np.ndarray]
-) -> tuple[list[float], int]:
-    """The evidence features of one candidate; learned sentences count in the context similarities alone."""
+) -> tuple[EvidenceValues, int]:
+    """The evidence of one candidate and its most alike citing passage (-1: none); learned sentences count in the
+    context similarities alone."""
     if found is None:
-        return [0.0] * len(EVIDENCE_FEATURES), -1
+        return _NO_EVIDENCE, -1
     citing = found.citing
     js = [c.passage for c in (*citing, *found.learned)]
     sem = [float(semantic[i][j]) for j in js] if i in semantic else [0.0]
     lex = [float(lexical[i][j]) for j in js] if i in lexical else [0.0]
     best = js[int(np.argmax(sem))] if i in semantic else -1
     if not citing:  # only learned sentences: they say nothing of where the draft cites the paper
-        return [0.0] * (len(EVIDENCE_FEATURES) - len(CONTEXT_FEATURES)) + [max(sem), max(lex)], best
-    prior = [
-        1.0,
-        math.log1p(found.count),
-        found.proximity,
-        found.nearest.proximity,
-        float(any(c.same_paragraph for c in citing)),
-        float(any(c.same_section for c in citing)),
-    ]
-    return [*prior, max(sem), max(lex)], best
+        return EvidenceValues(context_cos=max(sem), context_lex=max(lex)), best
+    values = EvidenceValues(
+        cited_elsewhere=1.0,
+        log_count=math.log1p(found.count),
+        proximity=found.proximity,
+        nearest=found.nearest.proximity,
+        same_paragraph=float(any(c.same_paragraph for c in citing)),
+        same_section=float(any(c.same_section for c in citing)),
+        context_cos=max(sem),
+        context_lex=max(lex),
+    )
+    return values, best
 
 
 def _sentence_similarities(

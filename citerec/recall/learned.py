@@ -1,7 +1,7 @@
 """The learned combination: one logistic-regression score per candidate, instead of hand-set plan switches.
 
 A passage's candidates (`features.candidate_rows`) are scored by a small model
-shipped with citerec (`models/ranker-v1.json`, trained by scripts/train_ranker.py
+shipped with citerec (`models/ranker.json`, trained by `citerec train ranker`
 on the eval papers only; its effect is measured leave-one-paper-out). The model
 has two parts: *finishing*, for passages whose draft cites library papers
 elsewhere (the draft evidence counts), and *fresh*, for passages without any
@@ -11,8 +11,8 @@ suggestion's "why" names the features that raised its score most.
 
 from __future__ import annotations
 
-import functools
-import json
+import dataclasses
+import logging
 import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from citerec.choices import Plan
 from citerec.errors import CiterecError
+from citerec.linear import EmbedderMismatch, LinearModel, Part, load_model
 from citerec.recall.adapt import PRIOR, adapted_weights, weighed
 from citerec.recall.evidence import PaperEvidence, why_cited
 from citerec.recall.features import (
@@ -34,83 +36,59 @@ from citerec.recall.features import (
     Sentences,
     candidate_rows,
 )
-from citerec.recall.spec import Candidate, Passage
+from citerec.recall.spec import Candidate, Passage, RecallSpec
 
 if TYPE_CHECKING:
     from citerec.index import Index
 
-MODEL_VERSION = 1
-MODEL_FILE = f"ranker-v{MODEL_VERSION}.json"
+log = logging.getLogger(__name__)
+
+KIND = "ranker"
+MODEL_FILE = "ranker.json"
 FINISHING, FRESH = "finishing", "fresh"
 WHY_SHOWN = 3  # reasons kept per suggestion
 
 
-@dataclass(frozen=True)
-class Part:
-    """One logistic regression over standardised features: sigmoid(bias + Σ w·(x − mean)/scale)."""
-
-    mean: tuple[float, ...]
-    scale: tuple[float, ...]
-    weights: tuple[float, ...]
-    bias: float
-
-    def contributions(self, features: np.ndarray) -> np.ndarray:
-        """Each feature's share of each row's logit (rows x features)."""
-        mean = np.asarray(self.mean, dtype=np.float32)
-        scale = np.asarray(self.scale, dtype=np.float32)
-        return (features - mean) / scale * np.asarray(self.weights, dtype=np.float32)
-
-    def logits(self, features: np.ndarray) -> np.ndarray:
-        return self.contributions(features).sum(axis=1) + self.bias
-
-    def to_json(self) -> dict[str, object]:
-        return {"mean": list(self.mean), "scale": list(self.scale), "weights": list(self.weights), "bias": self.bias}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, object]) -> Part:
-        return cls(*(tuple(map(float, data[name])) for name in ("mean", "scale", "weights")), float(data["bias"]))  # type: ignore[call-overload]
+def shipped_path() -> Path:
+    """Where the shipped ranking model lies (inside the installed package)."""
+    with resources.as_file(resources.files("citerec.recall") / "models" / MODEL_FILE) as shipped:
+        return Path(shipped)
 
 
-@dataclass(frozen=True)
-class RankerModel:
-    """The shipped (or a user's) ranking model: the features it reads and its two parts."""
-
-    version: int
-    features: tuple[str, ...]
-    parts: Mapping[str, Part]
-    trained_on: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, object]:
-        parts = {name: part.to_json() for name, part in self.parts.items()}
-        return {"version": self.version, "features": list(self.features), "trained_on": list(self.trained_on)} | {
-            "parts": parts
-        }
-
-
-def read_model(path: Path) -> RankerModel:
-    """A model file; a clear error when it is not one citerec can use."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        model = RankerModel(
-            int(data["version"]),
-            tuple(data["features"]),
-            {name: Part.from_json(part) for name, part in data["parts"].items()},
-            tuple(data.get("trained_on", ())),
-        )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CiterecError(f"{path}: not a citerec ranking model ({exc})") from exc
-    if model.version != MODEL_VERSION or model.features != FEATURES or set(model.parts) != {FINISHING, FRESH}:
-        raise CiterecError(f"{path}: a ranking model for other features (version {model.version}), retrain it")
+def load_ranker(path: str = "") -> LinearModel:
+    """The ranking model at `path`, or the shipped one (""); read again when the file changes."""
+    where = Path(path) if path else shipped_path()
+    model = load_model(where, KIND)
+    if model.features != FEATURES or set(model.parts) != {FINISHING, FRESH}:
+        raise CiterecError(f"{where}: a ranking model for other features, retrain it (citerec train ranker)")
     return model
 
 
-@functools.lru_cache(maxsize=8)
-def load_model(path: str = "") -> RankerModel:
-    """The model at `path`, or the shipped one ("")."""
-    if path:
-        return read_model(Path(path))
-    with resources.as_file(resources.files("citerec.recall") / "models" / MODEL_FILE) as shipped:
-        return read_model(shipped)
+@dataclass(frozen=True)
+class Ranking:
+    """What a request ranks with: its spec (without the learned ranking when the model cannot be used), the model
+    (None: none), and why the learned ranking was left out ("" when it was not)."""
+
+    spec: RecallSpec
+    model: LinearModel | None
+    note: str = ""
+
+
+def ranking_for(spec: RecallSpec, embedder: str, *, strict: bool = False) -> Ranking:
+    """The learned ranking of `spec` over an index of `embedder`, checked: a model trained on another embedder's
+    vectors is never applied; the request falls back to the plans and says so (EmbedderMismatch under `strict`)."""
+    if not spec.learned:
+        return Ranking(spec, None)
+    model = load_ranker(spec.ranker)
+    try:
+        model.check_embedder(embedder, spec.ranker or "the shipped ranking")
+    except EmbedderMismatch as exc:
+        if strict:
+            raise
+        plan = Plan.AUTO.value if spec.plan == Plan.LEARNED else spec.plan
+        note = f"{exc}: ranked by the reading plans without it (retrain with citerec train ranker)"
+        return Ranking(dataclasses.replace(spec, plan=plan, draft_evidence=False), None, note)
+    return Ranking(spec, model)
 
 
 @dataclass(frozen=True)
@@ -125,7 +103,7 @@ def rank_learned(
     index: Index,
     lists: PlanLists,
     evidence: Sequence[Mapping[str, PaperEvidence]],
-    model: RankerModel,
+    model: LinearModel,
     k: int,
     known: Sequence[Collection[str]] = (),
     *,
@@ -148,7 +126,7 @@ def rank_learned(
     ]
 
 
-def _part(model: RankerModel, found: Mapping[str, PaperEvidence]) -> Part:
+def _part(model: LinearModel, found: Mapping[str, PaperEvidence]) -> Part:
     """Finishing where the draft cites papers elsewhere; fresh where nothing is known; and where only the
     user's learned sentences speak, fresh plus the finishing part's weights of the context similarities."""
     if any(e.citing for e in found.values()):
@@ -158,7 +136,7 @@ def _part(model: RankerModel, found: Mapping[str, PaperEvidence]) -> Part:
     return described_part(model)
 
 
-def described_part(model: RankerModel) -> Part:
+def described_part(model: LinearModel) -> Part:
     """The fresh part with the finishing part's weights on `CONTEXT_FEATURES` (measured from 0, not from their
     mean: a candidate without learned sentences scores as the fresh part scores it)."""
     fresh, finishing = model.parts[FRESH], model.parts[FINISHING]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 from citerec.choices import Plan
 from citerec.recall.evidence import draft_evidence, learned_evidence
 from citerec.recall.features import PlanLists
-from citerec.recall.learned import load_model, rank_learned
+from citerec.recall.learned import rank_learned, ranking_for
 from citerec.recall.plans import PlanChoice, fit_plans, recall_window, recall_with_plan
 from citerec.recall.search import feedback_words
 from citerec.recall.spec import Candidate, Passage, RecallSpec
@@ -17,6 +18,8 @@ from citerec.recall.spec import Candidate, Passage, RecallSpec
 if TYPE_CHECKING:
     from citerec.index import Index
     from citerec.library_learned import LearnedSentence
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,10 @@ def recall(
     """
     if not passages:
         return []
+    ranking = ranking_for(spec, index.embedder_name)
+    if ranking.note:
+        log.warning("%s", ranking.note)
+    spec = ranking.spec
     recalled = recall_with_plan(index, passages, spec, topic_of)
     plans: list[PlanChoice | None] = [None] * len(passages)
     why: list[Mapping[str, tuple[str, ...]]] = [{} for _ in passages]
@@ -61,7 +68,7 @@ def recall(
         evidence = evidence or [{} for _ in passages]
         known = known if spec.draft_evidence else ()
         lists = PlanLists.of(passages, recalled, window)
-        ranked = rank_learned(index, lists, evidence, load_model(spec.ranker), spec.k, known)
+        ranked = rank_learned(index, lists, evidence, ranking.model, spec.k, known)
         # "auto" keeps the passage plan where the draft gave no evidence: the fresh part does not beat it on
         # every eval paper (README, Evaluation); "learned" asks for it
         keep = [spec.plan == Plan.AUTO and not found for found in evidence]

@@ -19,7 +19,8 @@ from citerec.errors import CiterecError
 from citerec.library import Library
 from citerec.papers import normalise_key
 from citerec.progress import ProgressCallback, no_progress
-from citerec.recall import DraftCitations, Passage, PlanChoice, draft_plan, recall, recall_in_draft
+from citerec.recall import DraftCitations, Passage, PlanChoice, RecallSpec, draft_plan, recall, recall_in_draft
+from citerec.recall.learned import ranking_for
 from citerec.suggest.cut import cut, rerank_scores
 from citerec.suggest.options import SuggestOptions
 from citerec.suggest.reading import draft_contexts, text_contexts
@@ -56,6 +57,7 @@ class Suggester:
         self.index = index or ensure_index(library, embedder=self.options.embedder, progress=self.progress)
         self._refresh_lock = threading.Lock()
         self.rerankers = Rerankers(library.root)
+        self._ranking_notes: dict[str, None] = {}  # why a request's learned ranking was left out, each once
         if reranker is not None:
             self.rerankers.put(self.options, reranker)
         else:
@@ -73,8 +75,8 @@ class Suggester:
 
     @property
     def load_notes(self) -> tuple[str, ...]:
-        """What went wrong loading a judge in auto mode (each once)."""
-        return self.rerankers.notes
+        """What went wrong loading a judge in auto mode, or why the learned ranking was left out (each once)."""
+        return self.rerankers.notes + tuple(self._ranking_notes)
 
     @property
     def stale(self) -> bool:
@@ -118,7 +120,7 @@ class Suggester:
         options = options or self.options
         if not contexts:
             return []
-        spec = options.recall
+        spec = self._checked_spec(options)
         written = [Passage.of(context) for context in contexts]
         passages, rewrites = _expanded(written, options)
         needs_known = (spec.plan == "auto" and spec.hybrid) or (spec.learned and spec.draft_evidence)
@@ -139,6 +141,15 @@ class Suggester:
             cut(context, item, score, options, papers, rewrite or _feedback_note(item.feedback, spec.feedback))
             for context, item, score, rewrite in zip(contexts, recalled, scores, rewrites, strict=True)
         ]
+
+    def _checked_spec(self, options: SuggestOptions) -> RecallSpec:
+        """The options' recall request, without the learned ranking when its model cannot read this index's
+        vectors (noted once; EmbedderMismatch under `strict`)."""
+        ranking = ranking_for(options.recall, self.index.embedder_name, strict=options.strict)
+        if ranking.note and ranking.note not in self._ranking_notes:
+            log.warning("%s", ranking.note)
+            self._ranking_notes[ranking.note] = None
+        return ranking.spec
 
     def draft_plan(
         self,

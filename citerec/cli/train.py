@@ -1,0 +1,92 @@
+"""`citerec train …`: retrain the shipped models from a collection of papers (what `make models` runs).
+
+A collection is a folder with a MANIFEST.tsv (the eval papers', the corpus's
+format); `--split FILE --part train` picks one part of it. Each command writes
+model files in citerec's one format, with the embedder, the papers and the
+held-out metrics in their `info`, and prints the leave-one-paper-out table.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from citerec.cli.common import console, fail, user_errors
+
+app = typer.Typer(help="Retrain citerec's shipped models from a collection of papers.", no_args_is_help=True)
+
+PapersOption = Annotated[
+    Path, typer.Option("--papers", help="A folder of papers with a MANIFEST.tsv (name, paths; .tex first, then .bib).")
+]
+SplitOption = Annotated[
+    Path | None, typer.Option("--split", help="A split file (JSON with train/dev/test lists of paper names).")
+]
+PartOption = Annotated[str, typer.Option("--part", help="Which part of the split to train on.")]
+CacheOption = Annotated[
+    Path,
+    typer.Option("--cache", help="Where libraries, indexes and embedded sentences are kept between runs."),
+]
+DEFAULT_CACHE = Path(tempfile.gettempdir()) / "citerec-train"
+
+
+def _names(split: Path | None, part: str) -> list[str] | None:
+    from citerec.train.collection import read_split
+
+    return read_split(split, part) if split is not None else None
+
+
+@app.command("ranker")
+def ranker(
+    papers: PapersOption,
+    out: Annotated[Path, typer.Option("--out", help="The model file to write (default: the shipped one).")] = Path(
+        "citerec/recall/models/ranker.json"
+    ),
+    split: SplitOption = None,
+    part: PartOption = "train",
+    cache: CacheOption = DEFAULT_CACHE / "ranker",
+) -> None:
+    """Train the learned ranking (both readings) and write it to --out."""
+    from citerec.train.ranker import READINGS, train_ranker
+
+    with user_errors():
+        try:
+            model, table = train_ranker(papers, cache, names=_names(split, part), progress=console.log)
+        except ValueError as exc:
+            fail(str(exc))
+        console.print(f"{'paper':40} {'passage':>8} " + " ".join(f"{r:>9}" for r in READINGS))
+        for name, row in table.items():
+            console.print(f"{name:40} {row['passage']:8.3f} " + " ".join(f"{row[r]:9.3f}" for r in READINGS))
+        macro = model.info.metrics["macro_recall@10"]
+        console.print(
+            f"{'macro (leave one paper out)':40} {macro['passage']:8.3f} "
+            + " ".join(f"{macro[r]:9.3f}" for r in READINGS)
+        )
+        model.save(out)
+        console.print(f"wrote {out} ({len(model.info.papers)} papers, embedder {model.info.embedder})")
+
+
+@app.command("check")
+def check(
+    papers: PapersOption,
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Where the three model files go.")] = Path("citerec/check"),
+    split: SplitOption = None,
+    part: PartOption = "train",
+    cache: CacheOption = DEFAULT_CACHE / "check",
+) -> None:
+    """Train the where-to-cite models (prior, fresh, draft) and write them to --out-dir."""
+    from citerec.train.check import train_check
+
+    with user_errors():
+        try:
+            models = train_check(papers, cache, names=_names(split, part), progress=console.log)
+        except ValueError as exc:
+            fail(str(exc))
+        for name, model in models.items():
+            path = out_dir / name
+            model.save(path)
+            macro = model.info.metrics.get("lopo_macro_average_precision")
+            measured = f", leave-one-paper-out AP {macro:.3f}" if macro is not None else ""
+            console.print(f"wrote {path} ({len(model.features)} features{measured})")
