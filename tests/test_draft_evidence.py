@@ -21,7 +21,7 @@ from citerec.cli import app
 from citerec.errors import CiterecError
 from citerec.index import Index
 from citerec.library import Library
-from citerec.recall import DraftCitations, Passage, RecallSpec, recall, recall_in_draft
+from citerec.recall import DraftCitations, Passage, RecallSpec, recall
 from citerec.recall.adapt import PRIOR, _map_fit, split_logits, weighed
 from citerec.recall.evidence import draft_evidence, why_cited
 from citerec.recall.features import FEATURES, Rows
@@ -215,16 +215,16 @@ def test_a_new_passage_is_ranked_with_the_evidence_of_a_draft_read_before(exampl
     cited = known[2][0]
     new = Passage(passages[2].sentence, passages[2].sentence, "", "draft.tex", 5, 2, "Intro")
     spec = RecallSpec(k=10)
-    ranked = recall_in_draft(index, new, spec, draft)
+    ranked = recall(index, [new], spec, draft=draft)[0]
     assert ranked.candidates[0].key == cited
     assert "cited 1 sentence earlier" in " ".join(ranked.why[cited])
     # leave-one-out: the passage being completed (say, passage 2 itself) never counts for itself
-    alone = recall_in_draft(index, dataclasses.replace(new, position=4), spec, draft.without(4))
+    alone = recall(index, [dataclasses.replace(new, position=4)], spec, draft=draft.without(4))[0]
     assert not any(reason.startswith("cited") for reason in alone.why.get(cited, ()))
     moved = list(known)
     moved[2] = (known[0][0],)
     other = DraftCitations.read(index, passages, moved).without(4)
-    again = recall_in_draft(index, dataclasses.replace(new, position=4), spec, other)
+    again = recall(index, [dataclasses.replace(new, position=4)], spec, draft=other)[0]
     assert [c.key for c in again.candidates] == [c.key for c in alone.candidates]
-    off = recall_in_draft(index, new, RecallSpec(k=10, draft_evidence=False), draft)
+    off = recall(index, [new], RecallSpec(k=10, draft_evidence=False), draft=draft)[0]
     assert not off.why and [c.key for c in off.candidates] == [c.key for c in recall(index, [new], spec)[0].candidates]

@@ -21,7 +21,7 @@ from citerec.index import Index
 from citerec.library import Library
 from citerec.library_learned import CitingSentence, LearnedSentence, source_name
 from citerec.papers import Paper
-from citerec.recall import Candidate, DraftCitations, Passage, RecallSpec, recall, recall_in_draft
+from citerec.recall import Candidate, DraftCitations, Passage, RecallSpec, recall
 from citerec.recall.evidence import draft_evidence, learned_evidence
 
 runner = CliRunner()
@@ -145,20 +145,20 @@ def test_a_new_passage_in_an_editor_is_ranked_with_the_learned_sentences_as_reca
     _learn_about(library, target)
     index, spec, learned = Index.open(library), RecallSpec(k=len(library)), library.learned()
     passage = Passage(PASSAGE, PASSAGE, "", "new.tex", 0, 0, "Intro")
-    alone = recall_in_draft(index, passage, spec, DraftCitations.read(index, [], [], learned=learned))
+    alone = recall(index, [passage], spec, draft=DraftCitations.read(index, [], [], learned=learned))[0]
     whole = recall(index, [passage], spec, known=[()], learned=learned)[0]
     assert [c.key for c in alone.candidates] == [c.key for c in whole.candidates]
     assert alone.candidates[0].key == target and alone.why[target] == whole.why[target]
-    without = recall_in_draft(index, passage, spec, DraftCitations.read(index, [], []))
+    without = recall(index, [passage], spec, draft=DraftCitations.read(index, [], []))[0]
     assert without.candidates[0].key != target
     # in a draft citing the paper elsewhere, the learned sentence still stands past the draft's passages
     other = Passage("Other text.", "Other text.", "", "new.tex", 3, 1, "Intro")
     draft = DraftCitations.read(index, [other], [(target,)], learned=learned)
-    why = recall_in_draft(index, passage, spec, draft).why[target]
+    why = recall(index, [passage], spec, draft=draft)[0].why[target]
     assert any(r.startswith("described alike where you cited it before (old.tex:12)") for r in why)
     assert any(r.startswith("cited 3 sentences later") for r in why)
     off = RecallSpec(k=len(library), draft_evidence=False)
-    assert [c.key for c in recall_in_draft(index, passage, off, draft).candidates] == [
+    assert [c.key for c in recall(index, [passage], off, draft=draft)[0].candidates] == [
         c.key for c in recall(index, [passage], off)[0].candidates
     ]
 

@@ -23,7 +23,7 @@ spec ← evidence ← features ← adapt ← learned ← run ← draft.
 
 from __future__ import annotations
 
-from citerec.recall.draft import DraftCitations, recall_in_draft
+from citerec.recall.draft import DraftCitations
 from citerec.recall.plans import PlanChoice, draft_plan, window_plan
 from citerec.recall.run import PassageRecall, recall
 from citerec.recall.search import feedback_words, recall_passages, recall_text, recall_texts
@@ -40,7 +40,6 @@ __all__ = [
     "draft_plan",
     "feedback_words",
     "recall",
-    "recall_in_draft",
     "recall_passages",
     "recall_text",
     "recall_texts",

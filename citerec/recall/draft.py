@@ -1,11 +1,11 @@
-"""Ranking one new passage with the evidence of a draft read earlier: what an editor asks per keystroke.
+"""A draft's citations read once, for ranking new passages against them: what an editor asks per keystroke.
 
 `recall` reads a whole draft at once: its passages' evidence, their sentences,
 the adaptation to the draft. An editor completes one passage at a time, many
 times a second, in a draft that changed only where the cursor is. So the draft's
 citing passages are read once, when it is opened or saved (`DraftCitations`: the
 passages, the library keys each cites, their sentences embedded), and a new
-passage is ranked against them (`recall_in_draft`) with the same evidence,
+passage is ranked against them (`recall(…, draft=…)`) with the same evidence,
 features and shipped model as `recall`, recalling only the new passage. The
 sentences the library learned from the user's other drafts (`citerec library
 learn`) are read and embedded with them, so they describe the new passage's
@@ -23,14 +23,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from citerec.choices import Plan
-from citerec.recall.evidence import evidence_for, learned_evidence
-from citerec.recall.features import PlanLists, Sentences
-from citerec.recall.learned import rank_learned, ranking_for
-from citerec.recall.plans import recall_window, recall_with_plan
-from citerec.recall.run import PassageRecall
-from citerec.recall.search import feedback_words
-from citerec.recall.spec import Passage, RecallSpec
+from citerec.recall.features import Sentences
+from citerec.recall.spec import Passage
 
 if TYPE_CHECKING:
     from citerec.index import Index
@@ -81,33 +75,6 @@ class DraftCitations:
         return DraftCitations(passages, known, sentences, self.learned, self.learned_sentences)
 
 
-def recall_in_draft(index: Index, passage: Passage, spec: RecallSpec, draft: DraftCitations) -> PassageRecall:
-    """The new passage's candidates, with the evidence of `draft` (its learned sentences included) when the spec
-    ranks by the learned model.
-
-    Without evidence (the draft cites no library paper, or the spec does not
-    learn) the passage keeps the list of the plan the spec names, as `recall` does.
-    """
-    ranking = ranking_for(spec, index.embedder_name)
-    spec = ranking.spec
-    recalled = recall_with_plan(index, [passage], spec)[0]
-    n = len(draft.passages)
-    found = evidence_for(passage, draft.passages, draft.known) if spec.learned and spec.draft_evidence else {}
-    if draft.learned and spec.learned and spec.draft_evidence:  # learned sentences count on past the passages
-        found = learned_evidence([passage], [recalled], draft.learned, [found], after=n + 1)[0]
-    words = tuple(feedback_words(index, [_shown(passage, spec)], spec)[0]) if spec.feedback else ()
-    if not found and not (spec.learned and spec.plan == Plan.LEARNED):
-        return PassageRecall(tuple(recalled), feedback=words)
-    window = recall_window(index, [passage], spec)[0]
-    lists = PlanLists.of([*draft.passages, passage], [*([()] * n), recalled], [*([()] * n), window])
-    sentences = draft.sentences + Sentences.of(index, [passage])
-    evidence = [*([{}] * n), found]
-    ranked = rank_learned(
-        index, lists, evidence, ranking.model, spec.k, only=[n], sentences=sentences, learned=draft.learned_sentences
-    )[0]
-    return PassageRecall(ranked.candidates, feedback=words, why=ranked.why)
-
-
 def _embedded(index: Index, texts: Sequence[str], between: Callable[[], None] | None, chunk: int) -> Sentences:
     """The texts' `Sentences`, `chunk` at a time with `between` called before each."""
     sentences = Sentences(np.zeros((0, index.manifest.dimension), np.float32), ())
@@ -116,8 +83,3 @@ def _embedded(index: Index, texts: Sequence[str], between: Callable[[], None] | 
             between()
         sentences = sentences + Sentences.of_texts(index, texts[start : start + chunk])
     return sentences
-
-
-def _shown(passage: Passage, spec: RecallSpec) -> str:
-    """What dominates the passage's recall, as `recall` names its feedback words."""
-    return passage.sentence if spec.fusion.sentence_weight > 0 else passage.window

@@ -1,15 +1,25 @@
-"""One call from a request to every passage's candidates: plan, readings, feedback."""
+"""The one recall orchestrator: from a request to every passage's candidates (plan, readings, evidence, feedback).
+
+The draft's citations come in as a value: either each passage's own cited keys
+(`known`: a whole draft read at once, as `citerec suggest` reads it; the
+per-draft adaptation and the plan switch need them all), or a `DraftCitations`
+read before (`draft`: an editor's project, whose citing passages were read and
+embedded when it was opened or saved), against which each passage is ranked as a
+new passage of that draft. Both go through the same evidence, features and model.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from citerec.choices import Plan
-from citerec.recall.evidence import draft_evidence, learned_evidence
-from citerec.recall.features import PlanLists
+from citerec.linear import LinearModel
+from citerec.recall.draft import DraftCitations
+from citerec.recall.evidence import draft_evidence, evidence_for, learned_evidence
+from citerec.recall.features import PlanLists, Sentences
 from citerec.recall.learned import rank_learned, ranking_for
 from citerec.recall.plans import PlanChoice, fit_plans, recall_window, recall_with_plan
 from citerec.recall.search import feedback_words
@@ -41,6 +51,7 @@ def recall(
     known: Sequence[Collection[str]] = (),
     topic_of: Sequence[Passage] | None = None,
     learned: Sequence[LearnedSentence] = (),
+    draft: DraftCitations | None = None,
 ) -> list[PassageRecall]:
     """Every passage's candidates as `spec` asks.
 
@@ -49,7 +60,8 @@ def recall(
     never for a passage's own ranking (leave-one-out). `topic_of` are the passages
     as written, when `passages` carry a rewrite (their draft topic). `learned` are the user's sentences about
     library papers from earlier drafts (`citerec library learn`): with the draft evidence on, they describe
-    the candidates they are about.
+    the candidates they are about. `draft` instead: the draft's citations read before (with its learned
+    sentences), each passage ranked alone as a new passage of that draft (`known` and `learned` unused).
     """
     if not passages:
         return []
@@ -57,18 +69,41 @@ def recall(
     if ranking.note:
         log.warning("%s", ranking.note)
     spec = ranking.spec
+    if draft is not None:
+        found = [_in_draft(index, passage, spec, ranking.model, draft) for passage in passages]
+    else:
+        found = _in_passages(index, passages, spec, ranking.model, known, topic_of, learned)
+    if not spec.feedback:
+        return found
+    shown = [p.sentence if spec.fusion.sentence_weight > 0 else p.window for p in passages]  # what dominates
+    return [
+        replace(item, feedback=tuple(words))
+        for item, words in zip(found, feedback_words(index, shown, spec), strict=True)
+    ]
+
+
+def _in_passages(
+    index: Index,
+    passages: Sequence[Passage],
+    spec: RecallSpec,
+    model: LinearModel | None,
+    known: Sequence[Collection[str]],
+    topic_of: Sequence[Passage] | None,
+    learned: Sequence[LearnedSentence],
+) -> list[PassageRecall]:
+    """Passages read together, each with the evidence of the others' citations (and the draft's adaptation)."""
     recalled = recall_with_plan(index, passages, spec, topic_of)
     plans: list[PlanChoice | None] = [None] * len(passages)
     why: list[Mapping[str, tuple[str, ...]]] = [{} for _ in passages]
-    evidence = draft_evidence(passages, known) if spec.learned and spec.draft_evidence else []
+    evidence = draft_evidence(passages, known) if spec.uses_evidence else []
     if learned and evidence:  # the user's earlier drafts describe some candidates
         evidence = learned_evidence(passages, recalled, learned, evidence)
-    if spec.learned and (spec.plan == Plan.LEARNED or any(evidence)):
+    if model is not None and (spec.plan == Plan.LEARNED or any(evidence)):
         window = recall_window(index, passages, spec)
         evidence = evidence or [{} for _ in passages]
         known = known if spec.draft_evidence else ()
         lists = PlanLists.of(passages, recalled, window)
-        ranked = rank_learned(index, lists, evidence, ranking.model, spec.k, known)
+        ranked = rank_learned(index, lists, evidence, model, spec.k, known)
         # "auto" keeps the passage plan where the draft gave no evidence: the fresh part does not beat it on
         # every eval paper (README, Evaluation); "learned" asks for it
         keep = [spec.plan == Plan.AUTO and not found for found in evidence]
@@ -78,11 +113,30 @@ def recall(
         why = [{} if kept else item.why for item, kept in zip(ranked, keep, strict=True)]
     elif spec.plan == Plan.AUTO and spec.hybrid:  # no evidence (or it is off): the plan switch
         recalled, plans = fit_plans(index, passages, recalled, known or [()] * len(passages), spec)
-    words: list[tuple[str, ...]] = [()] * len(passages)
-    if spec.feedback:
-        shown = [p.sentence if spec.fusion.sentence_weight > 0 else p.window for p in passages]  # what dominates
-        words = feedback_words(index, shown, spec)
     return [
-        PassageRecall(tuple(candidates), plan, tuple(added), reasons)
-        for candidates, plan, added, reasons in zip(recalled, plans, words, why, strict=True)
+        PassageRecall(tuple(candidates), plan, (), reasons)
+        for candidates, plan, reasons in zip(recalled, plans, why, strict=True)
     ]
+
+
+def _in_draft(
+    index: Index, passage: Passage, spec: RecallSpec, model: LinearModel | None, draft: DraftCitations
+) -> PassageRecall:
+    """One new passage of a draft read before, with that draft's evidence (its learned sentences included) when
+    the spec ranks by the learned model; otherwise the list of the plan the spec names. The per-draft
+    adaptation is left out: it recalls every cited passage again."""
+    recalled = recall_with_plan(index, [passage], spec)[0]
+    n = len(draft.passages)
+    found = evidence_for(passage, draft.passages, draft.known) if spec.uses_evidence else {}
+    if draft.learned and spec.uses_evidence:  # learned sentences count on past the passages
+        found = learned_evidence([passage], [recalled], draft.learned, [found], after=n + 1)[0]
+    if model is None or not (found or spec.plan == Plan.LEARNED):
+        return PassageRecall(tuple(recalled))
+    window = recall_window(index, [passage], spec)[0]
+    lists = PlanLists.of([*draft.passages, passage], [*([()] * n), recalled], [*([()] * n), window])
+    sentences = draft.sentences + Sentences.of(index, [passage])
+    evidence = [*([{}] * n), found]
+    ranked = rank_learned(
+        index, lists, evidence, model, spec.k, only=[n], sentences=sentences, learned=draft.learned_sentences
+    )[0]
+    return PassageRecall(ranked.candidates, why=ranked.why)

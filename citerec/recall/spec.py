@@ -107,6 +107,11 @@ class RecallSpec:
         """Whether the learned ranking combines the readings: asked for, or "auto" with the draft evidence on."""
         return self.hybrid and (self.plan == Plan.LEARNED or (self.plan == Plan.AUTO and self.draft_evidence))
 
+    @property
+    def uses_evidence(self) -> bool:
+        """Whether what the draft's other passages cite counts: the learned ranking with the draft evidence on."""
+        return self.learned and self.draft_evidence
+
     def with_fusion(self, fusion: FusionSettings) -> RecallSpec:
         return dataclasses.replace(self, fusion=fusion)
 

@@ -19,7 +19,7 @@ from citerec.errors import CiterecError
 from citerec.library import Library
 from citerec.papers import normalise_key
 from citerec.progress import ProgressCallback, no_progress
-from citerec.recall import DraftCitations, Passage, PlanChoice, RecallSpec, draft_plan, recall, recall_in_draft
+from citerec.recall import DraftCitations, Passage, PlanChoice, RecallSpec, draft_plan, recall
 from citerec.recall.learned import ranking_for
 from citerec.suggest.cut import cut, rerank_scores
 from citerec.suggest.options import SuggestOptions
@@ -126,7 +126,7 @@ class Suggester:
         needs_known = (spec.plan == "auto" and spec.hybrid) or (spec.learned and spec.draft_evidence)
         index = self.index
         if draft is not None:
-            recalled = [recall_in_draft(index, passage, spec, draft) for passage in passages]
+            recalled = recall(index, passages, spec, draft=draft)
         else:
             if needs_known and known is None:
                 known = self.known_citations(contexts)
