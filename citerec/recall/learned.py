@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 KIND = "ranker"
 MODEL_FILE = "ranker.json"
 FINISHING, FRESH = "finishing", "fresh"
-WHY_SHOWN = 3  # reasons kept per suggestion
+WHY_SHOWN = 2  # reasons kept per suggestion: what sets it apart, not what every candidate shares
+WHY_PEERS = 10  # a candidate's reasons are measured against the passage's first this many candidates
 
 
 def shipped_path() -> Path:
@@ -154,12 +155,13 @@ def _ranked(passages: Sequence[Passage], rows: Rows, part: Part, k: int, weights
     logits, contributions = weighed(part, rows.features, weights)
     order = sorted(range(len(rows.keys)), key=lambda r: (-logits[r], r))[:k]
     candidates, why = [], {}
+    peers = contributions[order[:WHY_PEERS]].mean(axis=0)
     for r in order:
         base = rows.recalled[r]
         score = 1.0 / (1.0 + math.exp(-float(logits[r])))
         key = base.key if base is not None else rows.evidence[r].key  # type: ignore[union-attr]
         candidates.append(Candidate(key, score, *(None, None, None, None) if base is None else _ranks(base)))
-        why[key] = _why(rows, r, contributions[r], passages)
+        why[key] = _why(rows, r, contributions[r], contributions[r] - peers, passages)
     return Ranked(tuple(candidates), why)
 
 
@@ -168,9 +170,9 @@ def _ranks(base: Candidate) -> tuple[int | None, int | None, float | None, float
 
 
 _REASONS = {
-    "fused_z": "recalled by the passage",
-    "fused_rank": "recalled by the passage",
-    "window_rank": "recalled by the sentence with its neighbours",
+    "fused_z": "among the passage's closest matches",
+    "fused_rank": "among the passage's closest matches",
+    "window_rank": "close to the sentence with its neighbours",
     "bm25_rank": "close in wording",
     "dense_rank": "close in meaning",
     "agreement": "found by wording and meaning alike",
@@ -179,28 +181,39 @@ _REASONS = {
 }
 
 
-def _why(rows: Rows, r: int, contributions: np.ndarray, passages: Sequence[Passage]) -> tuple[str, ...]:
-    """The reasons behind the features that raised this candidate's score most (positive shares only)."""
+def _why(
+    rows: Rows, r: int, contributions: np.ndarray, apart: np.ndarray, passages: Sequence[Passage]
+) -> tuple[str, ...]:
+    """The reasons that set this candidate apart from the passage's other first candidates: the features that
+    raised its score (`contributions` > 0) by more than they raised theirs (`apart`, its contribution less their
+    mean), largest first; a reason every candidate shares ("recalled by the passage") says nothing. A candidate
+    ahead on nothing gets its largest raising feature's reason."""
+    raising = [f for f in np.argsort(-apart, kind="stable") if contributions[f] > 0 and apart[f] > 0]
+    if not raising:
+        raising = [f for f in np.argsort(-contributions, kind="stable")[:1] if contributions[f] > 0]
     reasons: dict[str, None] = {}
-    for f in np.argsort(-contributions):
-        if contributions[f] <= 0 or len(reasons) >= WHY_SHOWN:
+    for f in raising:
+        if len(reasons) >= WHY_SHOWN:
             break
-        name = FEATURES[f]
-        found = rows.evidence[r]
-        if name in EVIDENCE_FEATURES and found is not None:
-            best = rows.best_context[r]
-            if name in CONTEXT_FEATURES and 0 <= best < len(passages):
-                said = " ".join((passages[best].sentence or "").split())
-                reasons.setdefault(f"described alike where the draft cites it: '{_short(said)}'", None)
-            elif name in CONTEXT_FEATURES and best >= len(passages):
-                before = next(c for c in found.learned if c.passage == best)
-                said = f"described alike where you cited it before ({before.where}): '{_short(before.sentence)}'"
-                reasons.setdefault(said, None)
-            elif found.citing:
-                reasons.setdefault(why_cited(found), None)
-        elif name in _REASONS:
-            reasons.setdefault(_REASONS[name], None)
+        reason = _reason(rows, r, FEATURES[f], passages)
+        if reason:
+            reasons.setdefault(reason, None)
     return tuple(reasons)
+
+
+def _reason(rows: Rows, r: int, name: str, passages: Sequence[Passage]) -> str:
+    """One feature's reason in plain words ("" when it has none to give)."""
+    found = rows.evidence[r]
+    if name in EVIDENCE_FEATURES and found is not None:
+        best = rows.best_context[r]
+        if name in CONTEXT_FEATURES and 0 <= best < len(passages):
+            said = " ".join((passages[best].sentence or "").split())
+            return f"described alike where the draft cites it: '{_short(said)}'"
+        if name in CONTEXT_FEATURES and best >= len(passages):
+            before = next(c for c in found.learned if c.passage == best)
+            return f"described alike where you cited it before ({before.where}): '{_short(before.sentence)}'"
+        return why_cited(found) if found.citing else ""
+    return _REASONS.get(name, "")
 
 
 def _short(text: str, limit: int = 60) -> str:
