@@ -17,8 +17,9 @@ import pytest
 from citerec.index import Index
 from citerec.ingest import read_bibtex
 from citerec.library import Library
-from citerec.lsp.editor import EditorSession, EditorSettings
+from citerec.lsp.editor import EditorSession
 from citerec.lsp.plans import plan_name
+from citerec.lsp.settings import EditorSettings
 from citerec.recall import FusionSettings
 from citerec.recall import plans as plans_module
 from citerec.recall.plans import MIN_EVIDENCE, PASSAGE, WINDOW, window_plan
@@ -126,23 +127,23 @@ def test_choosing_a_plan_waits_for_completions_to_pause(example_library_dir: Pat
     import threading
     import time
 
-    from citerec.lsp.plans import PLAN_QUIET
+    from citerec.lsp.schedule import QUIET
 
     engine = EditorSession(EditorSettings(library_dir=example_library_dir))
     started = time.monotonic()
-    engine.plans.after_rankings()  # nothing ranked yet: no wait
-    assert time.monotonic() - started < PLAN_QUIET
-    with engine.plans._idle:
-        engine.plans._ranking = 1  # a completion in flight
+    engine.schedule.after_rankings()  # nothing ranked yet: no wait
+    assert time.monotonic() - started < QUIET
+    with engine.schedule._idle:
+        engine.schedule._ranking = 1  # a completion in flight
 
     def finish() -> None:
         time.sleep(0.2)
-        with engine.plans._idle:
-            engine.plans._ranking = 0
-            engine.plans._last_ranked = time.monotonic()
-            engine.plans._idle.notify_all()
+        with engine.schedule._idle:
+            engine.schedule._ranking = 0
+            engine.schedule._last_ranked = time.monotonic()
+            engine.schedule._idle.notify_all()
 
     threading.Thread(target=finish).start()
     started = time.monotonic()
-    engine.plans.after_rankings()
-    assert time.monotonic() - started >= 0.2 + PLAN_QUIET * 0.95
+    engine.schedule.after_rankings()
+    assert time.monotonic() - started >= 0.2 + QUIET * 0.95

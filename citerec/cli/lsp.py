@@ -56,7 +56,7 @@ def lsp(
         from citerec.lsp.server import ServerSettings, create_server
     except ImportError as exc:
         fail(f"citerec lsp needs the 'lsp' extra (pip install 'citerec[lsp]'): {exc}")
-    from citerec.lsp.editor import EditorSettings
+    from citerec.lsp.settings import EditorSettings
     from citerec.suggest import SuggestOptions
 
     if log_file is not None:

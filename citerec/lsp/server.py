@@ -27,7 +27,7 @@ from citerec import __version__
 from citerec.lsp import cursor
 from citerec.lsp.bibs import ImportSummary
 from citerec.lsp.citeworthy import Citeworthiness, citation_actions
-from citerec.lsp.editor import EditorSession, EditorSettings
+from citerec.lsp.editor import EditorSession
 from citerec.lsp.evidence import Where
 from citerec.lsp.features import (
     code_actions,
@@ -43,6 +43,7 @@ from citerec.lsp.positions import Positions
 from citerec.lsp.project import OpenProjects, Project, read_project
 from citerec.lsp.render import entry_markdown
 from citerec.lsp.requests import Stopped, Work, not_a_cancellation, request, settle_memory
+from citerec.lsp.settings import EditorSettings
 from citerec.lsp.watch import BibWatcher
 
 log = logging.getLogger(__name__)
