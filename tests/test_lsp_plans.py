@@ -20,7 +20,7 @@ from citerec.library import Library
 from citerec.lsp.editor import EditorSession
 from citerec.lsp.plans import plan_name
 from citerec.lsp.settings import EditorSettings
-from citerec.recall import FusionSettings
+from citerec.recall import FusionSettings, RecallSpec
 from citerec.recall import plans as plans_module
 from citerec.recall.plans import MIN_EVIDENCE, PASSAGE, WINDOW, window_plan
 from citerec.suggest import SuggestOptions
@@ -116,7 +116,7 @@ def test_the_plan_option_is_checked_before_the_server_starts(tmp_path: Path) -> 
 
 
 def test_engine_options_forcing_a_plan_win_over_the_buffer(example_library_dir: Path) -> None:
-    forced = SuggestOptions(rerank="off", plan="window")
+    forced = SuggestOptions(rerank="off", recall=RecallSpec(plan="window"))
     engine = EditorSession(EditorSettings(library_dir=example_library_dir, options=forced))
     assert engine.plans.plan_for("file:///any.tex") == WINDOW
     assert not engine.plans.chooses  # the server then never spends a fit on a buffer

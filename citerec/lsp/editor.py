@@ -205,7 +205,7 @@ class EditorSession:
         except InputError:  # does not parse while being edited: keep what was read last
             return self.plans.kept(project)
         if self.uses_evidence:
-            learned = self.options.recall.draft_evidence  # the library's learned sentences, as `suggest` reads them
+            learned = self.options.recall.uses_evidence  # the library's learned sentences, as `suggest` reads them
             kept(self.evidence.update(self.suggester, passages, between, learned=learned))
         if not self.plans.chooses:
             return self.plans.kept(project)
@@ -273,10 +273,9 @@ class EditorSession:
         limit = limit or self.settings.completion_items
         suggester = self.suggester
         placed = self.evidence.at(where) if where is not None and self.uses_evidence else None
-        plan = plan if placed is None else self.options.plan  # with the evidence: read as `suggest` reads it
-        options = dataclasses.replace(
-            self.options, top_n=limit, recall_k=max(limit, self.options.recall_k), include_cited=True, plan=plan
-        )
+        plan = plan if placed is None else self.options.recall.plan  # with the evidence: read as `suggest` reads it
+        options = dataclasses.replace(self.options, top_n=limit, include_cited=True)
+        options = options.with_recall(k=max(limit, self.options.recall.k), plan=plan)
         at = (placed.version, placed.place) if placed is not None else None
         cache_key = (suggester.index.manifest.generation, limit, query, sentence, wide, plan, at)
         with self._lock:

@@ -42,7 +42,7 @@ class BufferPlans:
     @property
     def chooses(self) -> bool:
         """Whether buffers choose their plan (`--plan auto`), rather than the options forcing one."""
-        return self.options.plan == "auto"
+        return self.options.recall.plan == "auto"
 
     def fit(self, suggester: Suggester, uri: str, text: str | Draft) -> Future:
         """Let a buffer's citations (or a whole project's, given its `Draft`) choose its reading plan, in the
@@ -81,7 +81,7 @@ class BufferPlans:
     def plan_for(self, uri: str) -> str:
         """The plan a passage of this buffer is read with: forced by the options, else the buffer's choice."""
         if not self.chooses:
-            return self.options.plan
+            return self.options.recall.plan
         with self._lock:
             choice = self._plans.get(uri)
         return plan_name(choice)
