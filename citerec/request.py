@@ -47,6 +47,12 @@ def _count(value: Any, label: str) -> int:
     return value
 
 
+def _number(value: Any, label: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CiterecError(f"{label} must be a number, not {value!r}")
+    return float(value)
+
+
 def _fusion(value: Any, base: FusionSettings, label: str) -> FusionSettings:
     """`FusionSettings`, or some of its fields by name (values as JSON or as command-line text), over `base`."""
     if isinstance(value, FusionSettings):
@@ -73,7 +79,7 @@ def _fusion(value: Any, base: FusionSettings, label: str) -> FusionSettings:
 class RecallSetting:
     """One `RecallSpec` field as written: `name` in JSON (HTTP, the editor), `--name` (dashed) on the command line.
 
-    `written` is what a request writes (str, int, bool or dict); `choices` the values a str may take;
+    `written` is what a request writes (str, int, float, bool or dict); `choices` the values a str may take;
     `per_request` whether one HTTP request may set it (otherwise only `citerec serve` does, for all).
     """
 
@@ -100,6 +106,8 @@ class RecallSetting:
             return _on_off(value, label)
         if self.written is int:
             return _count(value, label)
+        if self.written is float:
+            return _number(value, label)
         if self.written is dict:
             return _fusion(value, base.fusion, label)
         return str(value)

@@ -34,6 +34,8 @@ def _json_sample(setting: RecallSetting) -> Any:
         return not default
     if setting.written is int:
         return default + 7
+    if setting.written is float:
+        return default + 0.5
     if setting.written is dict:
         name = next(f.name for f in dataclasses.fields(FusionSettings) if isinstance(getattr(default, f.name), float))
         return {name: getattr(default, name) + 0.5}
