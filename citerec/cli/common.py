@@ -97,7 +97,8 @@ def _recall_parameter(setting: RecallSetting) -> inspect.Parameter:
         default, kind = "on" if default else "off", str
     elif setting.written is dict:
         default, kind, help_text = [], list[str], f"{help_text} {as_option(setting.name)} NAME=VALUE, repeatable."
-    option = typer.Option(as_option(setting.name), help=help_text, show_default=bool(default) or default == 0)
+    shown = default not in ("", [])  # an empty default (no ranker file, no fusion change) goes unsaid
+    option = typer.Option(as_option(setting.name), help=help_text, show_default=shown)
     return inspect.Parameter(
         setting.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, option]
     )
@@ -133,7 +134,11 @@ def command_options(recall: RecallArgs, **values: Any) -> SuggestOptions:
     `SuggestOptions`), then the recall settings its options wrote (errors name the option, `--plan`)."""
     from citerec.suggest import SuggestOptions
 
-    written = {**recall.written, "fusion": _name_values(recall.written.get("fusion") or (), "--fusion") or None}
+    pairs = {setting.name for setting in RECALL_SETTINGS if setting.written is dict}  # NAME=VALUE options
+    written = {
+        name: (_name_values(value, as_option(name)) or None) if name in pairs else value
+        for name, value in recall.written.items()
+    }
     return SuggestOptions(**values).with_settings(written, label=as_option)
 
 
