@@ -58,6 +58,7 @@ from quality import parse_variant  # noqa: E402
 
 from citerec.evaluate import average, ranking_metrics  # noqa: E402
 from citerec.library import Library  # noqa: E402
+from citerec.recall import RecallSpec  # noqa: E402
 from citerec.suggest import Suggester, SuggestOptions  # noqa: E402
 
 # Published results on the sentence queries (ACM-CR paper, the collection rules above).
@@ -448,12 +449,13 @@ def main() -> None:
     keys_by_doi = keys_by_canonical_doi(library, canonical) if args.as_drafts else None
 
     suggester = Suggester(library, options=SuggestOptions(rerank="off"), index=index)
-    base = SuggestOptions(rerank="off", recall_k=max(args.recall_k, 20), draft_evidence=args.draft_evidence == "on")
-    runs = [(m, dataclasses.replace(base, method=m)) for m in args.methods.split(",") if m]
+    recall = RecallSpec(k=max(args.recall_k, 20), draft_evidence=args.draft_evidence == "on")
+    base = SuggestOptions(rerank="off", recall=recall)
+    runs = [(m, base.with_recall(method=m)) for m in args.methods.split(",") if m]
     for spec in args.variant:
         runs.append(parse_variant(spec, base))
     if args.reranker:
-        rerank = SuggestOptions(rerank="on", reranker=args.reranker, recall_k=args.recall_k)
+        rerank = SuggestOptions(rerank="on", reranker=args.reranker, recall=RecallSpec(k=args.recall_k))
         runs.append(("hybrid + rerank", rerank))
     results: dict[str, dict] = {}
     paragraphs = paragraphs_by_paper(qrels_dir / "contexts.topics") if args.in_paragraph else None

@@ -117,7 +117,6 @@ def measure_speed(texts: list[str], labels: list[str], rounds: int) -> dict[str,
 
 def measure_quality(labels: list[str], papers_dir: Path, cache: Path) -> dict[str, dict[str, float]]:
     """Pooled macro Recall@10/@20 of dense and hybrid recall per variant (quality.py's protocol)."""
-    import dataclasses
 
     import quality
 
@@ -131,7 +130,7 @@ def measure_quality(labels: list[str], papers_dir: Path, cache: Path) -> dict[st
         if max_tokens:
             continue  # the capped torch baseline has no name an index could record
         base = SuggestOptions(rerank="off", embedder=name)
-        methods = {m: dataclasses.replace(base, method=m) for m in ("dense", "hybrid")}
+        methods = {m: base.with_recall(method=m) for m in ("dense", "hybrid")}
         slug = name.replace("@", "-").replace(",", "-")
         results = quality.run_setting("pooled", papers, methods, cache / slug)
         out[label] = {}

@@ -51,7 +51,7 @@ from citerec.evaluate import (  # noqa: E402
 )
 from citerec.library import Library  # noqa: E402
 from citerec.papers import normalise_key  # noqa: E402
-from citerec.recall import FusionSettings  # noqa: E402
+from citerec.recall import FusionSettings, RecallSpec  # noqa: E402
 from citerec.suggest import Suggester, SuggestOptions  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -102,21 +102,27 @@ def libraries(
         yield library, [(paper, merge_keymaps(keymaps))]
 
 
-OPTION_FIELDS = {f.name for f in dataclasses.fields(SuggestOptions)}
+OPTION_FIELDS = {f.name for f in dataclasses.fields(SuggestOptions)} - {"recall"}
+RECALL_FIELDS = {f.name for f in dataclasses.fields(RecallSpec)} - {"fusion"}
 
 
 def parse_variant(spec: str, base: SuggestOptions) -> tuple[str, SuggestOptions]:
-    """`name:field=value,...` → (name, options): fields of SuggestOptions or of its FusionSettings."""
+    """`name:field=value,...` → (name, options): fields of SuggestOptions, of its RecallSpec or of its
+    FusionSettings."""
     name, _, assignments = spec.partition(":")
-    fusion_changes: dict[str, object] = {}
-    option_changes: dict[str, object] = {}
+    changes: dict[str, dict[str, object]] = {"options": {}, "recall": {}, "fusion": {}}
     for assignment in filter(None, assignments.split(",")):
         field, _, raw = assignment.partition("=")
-        target = option_changes if field in OPTION_FIELDS else fusion_changes
-        current = getattr(base, field) if field in OPTION_FIELDS else getattr(base.fusion, field)
-        target[field] = _parse_value(raw, current)
-    fusion = dataclasses.replace(base.fusion, **fusion_changes)
-    return name, dataclasses.replace(base, method="hybrid", fusion=fusion, **option_changes)
+        if field in OPTION_FIELDS:
+            part, current = "options", getattr(base, field)
+        elif field in RECALL_FIELDS:
+            part, current = "recall", getattr(base.recall, field)
+        else:
+            part, current = "fusion", getattr(base.recall.fusion, field)
+        changes[part][field] = _parse_value(raw, current)
+    fusion = dataclasses.replace(base.recall.fusion, **changes["fusion"])
+    options = dataclasses.replace(base, **changes["options"])
+    return name, options.with_recall(method="hybrid", fusion=fusion, **changes["recall"])
 
 
 def _parse_value(raw: str, current: object) -> object:
@@ -153,7 +159,7 @@ def run_setting(
                     held_out = ranker_dir / f"{paper.name}.json"
                     if not held_out.is_file():
                         raise SystemExit(f"{held_out}: no held-out model (scripts/train_ranker.py --held-out)")
-                    options = dataclasses.replace(options, ranker=str(held_out))
+                    options = options.with_recall(ranker=str(held_out))
                 evaluation = evaluate_on_library(
                     paper.tex, suggester, keymap, options=options, name=paper.name, reading=reading
                 )
@@ -267,19 +273,17 @@ def main() -> None:
         mode=args.mode,
         neighbours=args.neighbours,
         embedder=args.embedder,
-        fusion=fusion,
-        draft_evidence=args.draft_evidence == "on",
+        recall=RecallSpec(fusion=fusion, draft_evidence=args.draft_evidence == "on"),
     )
-    methods = {m: dataclasses.replace(base, method=m) for m in args.methods.split(",") if m}
+    methods = {m: base.with_recall(method=m) for m in args.methods.split(",") if m}
     if args.ranker_dir is None and base.recall.learned:
         print("warning: the shipped ranking model was trained on these papers: give --ranker-dir", file=sys.stderr)
     for spec in args.variant:
         name, options = parse_variant(spec, base)
         methods[name] = options
     if args.reranker:
-        methods["hybrid+rerank"] = dataclasses.replace(
-            base, method="hybrid", rerank="on", reranker=args.reranker, backend=args.backend
-        )
+        reranked = dataclasses.replace(base, rerank="on", reranker=args.reranker, backend=args.backend)
+        methods["hybrid+rerank"] = reranked.with_recall(method="hybrid")
     console = Console(width=260)
     config = {"mode": args.mode, "neighbours": args.neighbours, "embedder": args.embedder}
     config |= {"title_only": args.title_only, "variants": args.variant} | dataclasses.asdict(fusion)

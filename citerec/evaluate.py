@@ -264,5 +264,5 @@ def evaluate(
         )
         for (tex, bib), name in zip(papers, names, strict=True)
     )
-    config = dataclasses.asdict(options) | {"pool": [str(p) for p in pool], "reading": reading}
+    config = options.to_json() | {"pool": [str(p) for p in pool], "reading": reading}
     return EvalReport(papers=results, metrics=average([p.metrics for p in results if p.n_contexts]), config=config)

@@ -1,7 +1,9 @@
 """The shape of the package: no import circles, no oversized modules or classes.
 
-Imports are read from the source (function-level ones included; those only
-under `if TYPE_CHECKING:` are not imports at run time and are left out).
+Imports are read from the source, function-level ones and those under
+`if TYPE_CHECKING:` included: an import for a type still ties two modules
+together. A module importing its own package (`from citerec import X` inside
+`citerec.engine`) counts too: the package's `__init__` imports its modules.
 """
 
 from __future__ import annotations
@@ -23,24 +25,11 @@ def _modules() -> dict[str, Path]:
     return {_module_name(path): path for path in PACKAGE.rglob("*.py")}
 
 
-def _type_checking_only(tree: ast.Module) -> set[int]:
-    """Line numbers of statements inside `if TYPE_CHECKING:` blocks."""
-    lines: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", "")) == "TYPE_CHECKING":
-            for child in node.body:
-                lines.update(range(child.lineno, (child.end_lineno or child.lineno) + 1))
-    return lines
-
-
 def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    skipped = _type_checking_only(tree)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(tree):
-        if getattr(node, "lineno", None) in skipped:
-            continue
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -89,15 +78,9 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
-def _without_parent_packages(graph: dict[str, set[str]]) -> dict[str, set[str]]:
-    """A package's `__init__` that re-exports its own modules is not a circle with them: drop the edges from
-    a module to the packages it lives in."""
-    return {name: {t for t in targets if not name.startswith(t + ".")} for name, targets in graph.items()}
-
-
 def test_no_import_circle_in_the_package() -> None:
     modules = _modules()
-    graph = _without_parent_packages({name: _imports(name, path, modules) for name, path in modules.items()})
+    graph = {name: _imports(name, path, modules) for name, path in modules.items()}
     assert _cycles(graph) == []
 
 

@@ -7,7 +7,6 @@ sentence together with its neighbour.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from typer.testing import CliRunner
 
 from citerec.cli import app
 from citerec.latex import extract_contexts
-from citerec.recall import FusionSettings, recall_text
+from citerec.recall import FusionSettings, RecallSpec, recall_text
 from tests.helpers.recalling import recall_many
 
 PASSAGE = (
@@ -90,7 +89,9 @@ def test_without_sentence_weight_the_two_passages_collapse(small_library: Path) 
     from citerec.suggest import Suggester, SuggestOptions
 
     window_only = FusionSettings(sentence_weight=0.0, wide_weight=0.0, topic_weight=0.0)
-    suggester = Suggester(Library(small_library), options=SuggestOptions(rerank="off", fusion=window_only))
+    suggester = Suggester(
+        Library(small_library), options=SuggestOptions(rerank="off", recall=RecallSpec(fusion=window_only))
+    )
     first, second = suggester.suggest_text(PASSAGE).contexts
     assert [s.key for s in first.suggestions] == [s.key for s in second.suggestions]
 
@@ -151,7 +152,7 @@ def test_the_draft_topic_steers_a_vague_passage_when_asked(small_library: Path, 
 
     (tmp_path / "retrieval.tex").write_text(RETRIEVAL_DRAFT, encoding="utf-8")
     (tmp_path / "vision.tex").write_text(VISION_DRAFT, encoding="utf-8")
-    plain = SuggestOptions(rerank="off", include_cited=True, draft_evidence=False)
+    plain = SuggestOptions(rerank="off", include_cited=True, recall=RecallSpec(draft_evidence=False))
     suggester = Suggester(Library(small_library), options=plain)
     drafts = [tmp_path / "retrieval.tex", tmp_path / "vision.tex"]
 
@@ -161,7 +162,7 @@ def test_the_draft_topic_steers_a_vague_passage_when_asked(small_library: Path, 
 
     retrieval, vision = vague_rankings()
     assert retrieval == vision  # the default: the sentence alone decides
-    topical = dataclasses.replace(plain, fusion=FusionSettings(topic_weight=3.0))  # strong, for eight papers
+    topical = plain.with_recall(fusion=FusionSettings(topic_weight=3.0))  # strong, for eight papers
     retrieval, vision = vague_rankings(topical)
     assert retrieval[0] in {"karpukhin2020dense", "robertson2009bm25", "nogueira2019passage", "lewis2020rag"}
     assert vision[0] in {"he2016deep", "chen2020simple", "kingma2015adam"}

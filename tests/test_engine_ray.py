@@ -269,8 +269,8 @@ def test_rerank_scores_equal_local(
     text = " ".join(f"{query} \\cite{{?}}" for query in QUERIES)
     common = {"rerank": "on", "reranker": str(tiny_reranker_dir), "recall_k": 12, "top_n": 12, "threshold": 0.0}
     common["expand"] = expand
-    local = Suggester(library, options=SuggestOptions(**common)).suggest_text(text)
-    distributed = Suggester(library, options=SuggestOptions(**common, engine=RAY2)).suggest_text(text)
+    local = Suggester(library, options=SuggestOptions.of(**common)).suggest_text(text)
+    distributed = Suggester(library, options=SuggestOptions.of(**common, engine=RAY2)).suggest_text(text)
     assert distributed.reranked and len(distributed.contexts) == len(local.contexts) >= 3
     for mine, theirs in zip(distributed.contexts, local.contexts, strict=True):
         assert mine.expanded_query == theirs.expanded_query and bool(mine.expanded_query) == (expand == "prf")

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from citerec.cli import app
 from citerec.evaluate import build_eval_library, evaluate_paper
+from citerec.recall import RecallSpec
 from citerec.suggest import SuggestOptions
 
 BIB = r"""
@@ -52,7 +53,7 @@ def _paper(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_evaluate_paper_scores_obvious_contexts_perfectly(tmp_path) -> None:
     tex, bib = _paper(tmp_path)
-    options = SuggestOptions(rerank="off", method="bm25", neighbours=0)
+    options = SuggestOptions(rerank="off", neighbours=0, recall=RecallSpec(method="bm25"))
     result = evaluate_paper(tex, bib, options=options, library_dir=tmp_path / "lib")
     assert result.n_contexts == 3  # the sentence citing only unknown keys is skipped
     assert result.n_skipped == 1
@@ -75,7 +76,11 @@ def test_pool_adds_distractors_and_renames_colliding_keys(tmp_path) -> None:
     assert keymaps[1]["dpr"] == "dpr@other"
     assert keymaps[1]["dpr2"] == "dpr"
     result = evaluate_paper(
-        tex, bib, pool=[other], options=SuggestOptions(rerank="off", method="bm25"), library_dir=tmp_path / "p2"
+        tex,
+        bib,
+        pool=[other],
+        options=SuggestOptions(rerank="off", recall=RecallSpec(method="bm25")),
+        library_dir=tmp_path / "p2",
     )
     assert result.n_candidates == 4 and result.metrics["recall@5"] == 1.0
 

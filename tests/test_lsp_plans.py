@@ -17,9 +17,10 @@ import pytest
 from citerec.index import Index
 from citerec.ingest import read_bibtex
 from citerec.library import Library
-from citerec.lsp.editor import EditorSession, EditorSettings
+from citerec.lsp.editor import EditorSession
 from citerec.lsp.plans import plan_name
-from citerec.recall import FusionSettings
+from citerec.lsp.settings import EditorSettings
+from citerec.recall import FusionSettings, RecallSpec
 from citerec.recall import plans as plans_module
 from citerec.recall.plans import MIN_EVIDENCE, PASSAGE, WINDOW, window_plan
 from citerec.suggest import SuggestOptions
@@ -115,7 +116,7 @@ def test_the_plan_option_is_checked_before_the_server_starts(tmp_path: Path) -> 
 
 
 def test_engine_options_forcing_a_plan_win_over_the_buffer(example_library_dir: Path) -> None:
-    forced = SuggestOptions(rerank="off", plan="window")
+    forced = SuggestOptions(rerank="off", recall=RecallSpec(plan="window"))
     engine = EditorSession(EditorSettings(library_dir=example_library_dir, options=forced))
     assert engine.plans.plan_for("file:///any.tex") == WINDOW
     assert not engine.plans.chooses  # the server then never spends a fit on a buffer
@@ -126,23 +127,23 @@ def test_choosing_a_plan_waits_for_completions_to_pause(example_library_dir: Pat
     import threading
     import time
 
-    from citerec.lsp.plans import PLAN_QUIET
+    from citerec.lsp.schedule import QUIET
 
     engine = EditorSession(EditorSettings(library_dir=example_library_dir))
     started = time.monotonic()
-    engine.plans.after_rankings()  # nothing ranked yet: no wait
-    assert time.monotonic() - started < PLAN_QUIET
-    with engine.plans._idle:
-        engine.plans._ranking = 1  # a completion in flight
+    engine.schedule.after_rankings()  # nothing ranked yet: no wait
+    assert time.monotonic() - started < QUIET
+    with engine.schedule._idle:
+        engine.schedule._ranking = 1  # a completion in flight
 
     def finish() -> None:
         time.sleep(0.2)
-        with engine.plans._idle:
-            engine.plans._ranking = 0
-            engine.plans._last_ranked = time.monotonic()
-            engine.plans._idle.notify_all()
+        with engine.schedule._idle:
+            engine.schedule._ranking = 0
+            engine.schedule._last_ranked = time.monotonic()
+            engine.schedule._idle.notify_all()
 
     threading.Thread(target=finish).start()
     started = time.monotonic()
-    engine.plans.after_rankings()
-    assert time.monotonic() - started >= 0.2 + PLAN_QUIET * 0.95
+    engine.schedule.after_rankings()
+    assert time.monotonic() - started >= 0.2 + QUIET * 0.95

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from citerec.lsp.editor import EditorSession, EditorSettings
-from citerec.lsp.project import OpenProjects, citing_files, library_dir, read_project
+from citerec.lsp.editor import EditorSession
+from citerec.lsp.library_sources import library_dir
+from citerec.lsp.project import OpenProjects, citing_files, read_project
+from citerec.lsp.settings import EditorSettings
 from citerec.recall.plans import MIN_EVIDENCE
 from tests.test_lsp_plans import _cited_text
 

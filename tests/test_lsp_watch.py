@@ -93,7 +93,8 @@ def _two_bibs(folder: Path) -> tuple[Path, Path]:
 def test_entries_deleted_from_a_watched_bib_leave_the_library(tmp_path: Path, monkeypatch) -> None:
     """The workspace's own library mirrors the watched files: an entry deleted from one (and held by no other)
     goes too."""
-    from citerec.lsp.editor import EditorSession, EditorSettings
+    from citerec.lsp.editor import EditorSession
+    from citerec.lsp.settings import EditorSettings
 
     monkeypatch.delenv("CITEREC_LIBRARY_DIR", raising=False)
     monkeypatch.chdir(tmp_path)  # the default library: .citerec/ in the workspace folder
@@ -120,7 +121,8 @@ def test_entries_deleted_from_a_watched_bib_leave_the_library(tmp_path: Path, mo
 
 def test_a_library_named_explicitly_is_never_pruned(tmp_path: Path) -> None:
     """--library-dir may name a library shared with other sources: deletions in a .bib leave it as it is."""
-    from citerec.lsp.editor import EditorSession, EditorSettings
+    from citerec.lsp.editor import EditorSession
+    from citerec.lsp.settings import EditorSettings
 
     first, second = _two_bibs(tmp_path)
     engine = EditorSession(EditorSettings(library_dir=tmp_path / "shared", bib=(first, second), workspace_bibs=False))

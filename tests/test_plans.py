@@ -9,7 +9,6 @@ draft evidence off (`--draft-evidence off`); with it on, the learned ranking doe
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import random
@@ -24,7 +23,7 @@ from citerec.cli import app
 from citerec.evaluate import build_eval_library, evaluate_on_library
 from citerec.index import Index
 from citerec.ingest import read_bibtex
-from citerec.recall import Candidate, FusionSettings
+from citerec.recall import Candidate, FusionSettings, RecallSpec
 from citerec.recall import plans as plans_module
 from citerec.recall.plans import MIN_EVIDENCE, PASSAGE, WINDOW, PlanChoice, choose_plans, window_plan
 from citerec.suggest import Suggester, SuggestOptions
@@ -203,14 +202,14 @@ def test_eval_chooses_plans_from_the_other_passages_truth(
 ) -> None:
     draft, _ = cited_draft
     library, keymaps = build_eval_library([examples_dir / "refs.bib"], tmp_path / "eval-lib")
-    options = SuggestOptions(rerank="off", draft_evidence=False)  # the plan switch decides
+    options = SuggestOptions(rerank="off", recall=RecallSpec(draft_evidence=False))  # the plan switch decides
     suggester = Suggester(library, options=options)
     adapted = evaluate_on_library(draft, suggester, keymaps[0], options=options)
-    plain = evaluate_on_library(draft, suggester, keymaps[0], options=dataclasses.replace(options, plan="passage"))
+    plain = evaluate_on_library(draft, suggester, keymaps[0], options=options.with_recall(plan="passage"))
     assert adapted.n_contexts == plain.n_contexts > MIN_EVIDENCE
     monkeypatch.setattr(plans_module, "SWITCH_T", -math.inf)
     switched = evaluate_on_library(draft, suggester, keymaps[0], options=options)
-    window_only = evaluate_on_library(draft, suggester, keymaps[0], options=dataclasses.replace(options, plan="window"))
+    window_only = evaluate_on_library(draft, suggester, keymaps[0], options=options.with_recall(plan="window"))
     assert [c.ranked for c in switched.contexts] == [c.ranked for c in window_only.contexts]
     assert switched.metrics == window_only.metrics
 
@@ -247,7 +246,9 @@ def test_draft_plan_is_what_a_new_passage_of_the_draft_gets(example_library_dir:
 
     draft, keys = cited_draft
     contexts = extract_contexts(read_draft(draft))
-    suggester = Suggester(Library(example_library_dir), options=SuggestOptions(rerank="off", draft_evidence=False))
+    suggester = Suggester(
+        Library(example_library_dir), options=SuggestOptions(rerank="off", recall=RecallSpec(draft_evidence=False))
+    )
     choice = suggester.draft_plan(contexts)
     assert choice is not None and choice.evidence == len(keys)
     placeholder = suggester.rank(contexts)[-1]
@@ -267,7 +268,9 @@ def test_http_suggest_takes_a_plan(example_library_dir: Path, cited_draft) -> No
     from citerec.serve import create_app
 
     draft, keys = cited_draft
-    app = create_app(Library(example_library_dir), options=SuggestOptions(rerank="off", draft_evidence=False))
+    app = create_app(
+        Library(example_library_dir), options=SuggestOptions(rerank="off", recall=RecallSpec(draft_evidence=False))
+    )
     body = {"tex": draft.read_text(encoding="utf-8"), "rerank": "off", "include_cited": True}
 
     async def ask() -> list:

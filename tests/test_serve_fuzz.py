@@ -22,6 +22,7 @@ httpx = pytest.importorskip("httpx")
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 from citerec.library import Library  # noqa: E402
+from citerec.recall import RecallSpec  # noqa: E402
 from citerec.serve import ServeLimits, create_app  # noqa: E402
 from citerec.suggest import SuggestOptions  # noqa: E402
 from tests.helpers.fuzzing import COUNTS, examples  # noqa: E402
@@ -68,7 +69,7 @@ def served(_indexed_example_library, tiny):
     app = create_app(
         Library(_indexed_example_library),
         reranker=reranker,
-        options=SuggestOptions(recall_k=5, top_n=3),
+        options=SuggestOptions(top_n=3, recall=RecallSpec(k=5)),
         limits=LIMITS,
     )
     yield app, reranker
@@ -156,7 +157,7 @@ def test_slow_requests_are_cut_off_with_504(_indexed_example_library, tiny) -> N
     app = create_app(
         Library(_indexed_example_library),
         reranker=slow,
-        options=SuggestOptions(recall_k=3, top_n=2),
+        options=SuggestOptions(top_n=2, recall=RecallSpec(k=3)),
         limits=ServeLimits(request_timeout_s=0.3),
     )
     try:
@@ -184,7 +185,7 @@ def test_a_timed_out_job_still_counts_until_its_thread_ends(_indexed_example_lib
     app = create_app(
         Library(_indexed_example_library),
         reranker=Gated(tiny),
-        options=SuggestOptions(recall_k=3, top_n=2),
+        options=SuggestOptions(top_n=2, recall=RecallSpec(k=3)),
         limits=ServeLimits(request_timeout_s=0.2, max_pipeline_jobs=1, pipeline_threads=1),
     )
     try:

@@ -6,6 +6,7 @@ import pytest
 
 from citerec.errors import CiterecError, ModelError
 from citerec.library import Library
+from citerec.recall import RecallSpec
 from citerec.suggest import SCHEMA, Suggester, SuggestOptions, suggest
 
 
@@ -38,7 +39,9 @@ def test_rerank_with_tiny_model_orders_by_rerank_score_and_caches(
     example_library_dir, examples_dir, tiny_reranker_dir
 ) -> None:
     library = Library(example_library_dir)
-    options = SuggestOptions(rerank="on", reranker=str(tiny_reranker_dir), recall_k=8, top_n=8, threshold=0.0)
+    options = SuggestOptions(
+        rerank="on", reranker=str(tiny_reranker_dir), top_n=8, threshold=0.0, recall=RecallSpec(k=8)
+    )
     suggester = Suggester(library, options=options)
     first = suggester.suggest_path(examples_dir / "draft.tex")
     assert first.reranked and first.reranker
@@ -56,7 +59,7 @@ def test_rerank_with_tiny_model_orders_by_rerank_score_and_caches(
 
 def test_threshold_drops_low_scores(example_library_dir, examples_dir, tiny_reranker_dir) -> None:
     library = Library(example_library_dir)
-    options = SuggestOptions(rerank="on", reranker=str(tiny_reranker_dir), recall_k=5, threshold=1.01)
+    options = SuggestOptions(rerank="on", reranker=str(tiny_reranker_dir), threshold=1.01, recall=RecallSpec(k=5))
     result = Suggester(library, options=options).suggest_path(examples_dir / "draft.tex")
     assert all(not item.suggestions for item in result.contexts)
 
@@ -101,7 +104,7 @@ def test_per_call_options_can_turn_reranking_on(example_library_dir, examples_di
     library = Library(example_library_dir)
     suggester = Suggester(library, options=SuggestOptions(rerank="off"))
     assert suggester.reranker is None
-    on = SuggestOptions(rerank="on", reranker=str(tiny_reranker_dir), recall_k=5, threshold=0.0)
+    on = SuggestOptions(rerank="on", reranker=str(tiny_reranker_dir), threshold=0.0, recall=RecallSpec(k=5))
     result = suggester.suggest_path(examples_dir / "draft.tex", options=on)
     assert result.reranked
     assert all(s.rerank_score is not None for item in result.contexts for s in item.ranking)

@@ -15,14 +15,17 @@ from citerec.cli.common import (
     AllowOutsideIncludesOption,
     BackendOption,
     LibraryDirOption,
+    RecallArgs,
     RerankerOption,
     RerankOption,
     StrictOption,
     announce_embedder,
+    command_options,
     console,
     emit,
     fail,
     read_named_draft,
+    recall_options,
     rich_progress,
     stdout_console,
     user_errors,
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
 FORMATS = ("table", "json")
 
 
+@recall_options
 def check(
     draft: Annotated[
         str, typer.Argument(help="The draft: a .tex file (includes are followed), .txt/.md, or - (stdin).")
@@ -63,6 +67,8 @@ def check(
     output_format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
     allow_outside_includes: AllowOutsideIncludesOption = False,
     strict: StrictOption = False,
+    *,
+    recall: RecallArgs,
 ) -> None:
     """List the sentences without a citation that likely need one, with suggestions from the library."""
     if output_format not in FORMATS:
@@ -71,10 +77,10 @@ def check(
         fail(f"{draft}: no such file")
     with user_errors():
         from citerec.check import CheckOptions, check_draft
-        from citerec.suggest import Suggester, SuggestOptions, open_library
+        from citerec.suggest import Suggester, open_library
 
-        suggest_options = SuggestOptions(
-            top_n=max(top, 1), rerank=rerank, reranker=reranker, backend=backend,
+        suggest_options = command_options(
+            recall, top_n=max(top, 1), rerank=rerank, reranker=reranker, backend=backend,
             allow_outside_includes=allow_outside_includes, strict=strict,
         )  # fmt: skip
         options = CheckOptions(threshold=threshold, top_n=top, adapt=adapt, suggest=suggest_options)

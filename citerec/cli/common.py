@@ -1,4 +1,4 @@
-"""What every CLI group shares: the stderr console, the library-dir option, error exits.
+"""What every CLI group shares: the stderr console, the library-dir option, error exits, the recall options.
 
 Only the CLI prints. Human-facing output (tables, progress, warnings) goes to
 stderr through `console`, except where a command's job is to print a table;
@@ -8,10 +8,13 @@ machine output (`--format json`, `bib`, `tex`) goes to stdout alone via `emit`.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -19,9 +22,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from citerec.errors import CiterecError
+from citerec.request import RECALL_SETTINGS, RecallSetting, as_option
 
 if TYPE_CHECKING:
     from citerec.latex import Draft
+    from citerec.suggest import SuggestOptions
 
 console = Console(stderr=True)
 stdout_console = Console()
@@ -41,28 +46,6 @@ StrictOption = Annotated[
         "instead of reading on and listing what was recovered.",
     ),
 ]
-PlanOption = Annotated[
-    str,
-    typer.Option(
-        "--plan",
-        help="How passages are read: auto (with --draft-evidence on: the learned ranking; off: a draft citing 30+ "
-        "library papers reads them by their window when that finds its own citations clearly more often), passage "
-        "(own sentence, window and wider window), window, or learned (both combined by the shipped ranking model).",
-    ),
-]
-DraftEvidenceOption = Annotated[
-    str,
-    typer.Option(
-        "--draft-evidence",
-        help="on (default): what the draft cites in its other passages counts (nearby citations, how the draft "
-        "describes each paper, papers it cites that recall missed) and the sentences `library learn` kept from "
-        "your other drafts, combined with the readings by the shipped ranking model; off: none of it (the plan "
-        "switch decides).",
-    ),
-]
-RankerOption = Annotated[
-    str, typer.Option("--ranker", help="A ranking model file (citerec train ranker) instead of the shipped one.")
-]
 RerankOption = Annotated[
     str,
     typer.Option("--rerank", help="auto: rerank when the reranker can be loaded; on: require it; off: recall only."),
@@ -73,9 +56,6 @@ RerankerOption = Annotated[
 BackendOption = Annotated[
     str,
     typer.Option("--backend", help="Where the reranker runs: hf (transformers), vllm, or the URL of a vLLM server."),
-]
-MethodOption = Annotated[
-    str, typer.Option("--method", help="Recall method: hybrid (BM25 and dense, fused), bm25 or dense.")
 ]
 EmbedderOption = Annotated[
     str | None,
@@ -103,11 +83,63 @@ LibraryDirOption = Annotated[
 ]
 
 
-def on_off(value: str, option: str) -> bool:
-    """An on|off option's value as a bool; a one-line error otherwise."""
-    if value not in ("on", "off"):
-        fail(f"{option} must be on or off, not {value!r}")
-    return value == "on"
+@dataclass(frozen=True)
+class RecallArgs:
+    """The recall settings as a command's options wrote them, by name (`citerec.request.RECALL_SETTINGS`)."""
+
+    written: Mapping[str, Any]
+
+
+def _recall_parameter(setting: RecallSetting) -> inspect.Parameter:
+    """A recall setting as a typer option: a switch as on|off, the fusion settings as NAME=VALUE (repeatable)."""
+    default, kind, help_text = setting.default(), setting.written, setting.help
+    if setting.written is bool:
+        default, kind = "on" if default else "off", str
+    elif setting.written is dict:
+        default, kind, help_text = [], list[str], f"{help_text} {as_option(setting.name)} NAME=VALUE, repeatable."
+    shown = default not in ("", [])  # an empty default (no ranker file, no fusion change) goes unsaid
+    option = typer.Option(as_option(setting.name), help=help_text, show_default=shown)
+    return inspect.Parameter(
+        setting.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, option]
+    )
+
+
+def recall_options(command: Callable[..., None]) -> Callable[..., None]:
+    """`command` with one option per recall setting: typer reads them from the signature, and `command` gets
+    what was written as one `recall: RecallArgs`, for `command_options`. A setting added to `citerec.request`
+    thus reaches every command that ranks, at once."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [parameter for name, parameter in signature.parameters.items() if name != "recall"]
+
+    @functools.wraps(command)
+    def run(**values: Any) -> None:
+        written = {setting.name: values.pop(setting.name) for setting in RECALL_SETTINGS}
+        command(**values, recall=RecallArgs(written))
+
+    run.__signature__ = signature.replace(parameters=[*own, *map(_recall_parameter, RECALL_SETTINGS)])  # type: ignore[attr-defined]
+    return run
+
+
+def _name_values(given: Sequence[str], option: str) -> dict[str, str]:
+    """`["a=1", "b=x"]` → `{"a": "1", "b": "x"}`; a one-line error for anything else."""
+    pairs = [item.partition("=") for item in given]
+    for item, (name, equals, _) in zip(given, pairs, strict=True):
+        if not (name.strip() and equals):
+            fail(f"{option} expects NAME=VALUE, not {item!r}")
+    return {name.strip(): value.strip() for name, _, value in pairs}
+
+
+def command_options(recall: RecallArgs, **values: Any) -> SuggestOptions:
+    """The one place a command's `SuggestOptions` are made: its own settings (`values`, fields of
+    `SuggestOptions`), then the recall settings its options wrote (errors name the option, `--plan`)."""
+    from citerec.suggest import SuggestOptions
+
+    pairs = {setting.name for setting in RECALL_SETTINGS if setting.written is dict}  # NAME=VALUE options
+    written = {
+        name: (_name_values(value, as_option(name)) or None) if name in pairs else value
+        for name, value in recall.written.items()
+    }
+    return SuggestOptions(**values).with_settings(written, label=as_option)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

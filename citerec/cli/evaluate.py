@@ -16,30 +16,28 @@ from rich.table import Table
 from citerec.cli.common import (
     AllowOutsideIncludesOption,
     BackendOption,
-    DraftEvidenceOption,
     EmbedderOption,
     LibraryDirOption,
-    MethodOption,
     ModeOption,
-    PlanOption,
-    RankerOption,
+    RecallArgs,
     RerankerOption,
     RerankOption,
     StrictOption,
     announce_embedder,
+    command_options,
     console,
     fail,
-    on_off,
     read_warnings_caption,
+    recall_options,
     rich_progress,
     stdout_console,
     user_errors,
 )
 from citerec.cli.engine import EngineOption, GpusOption, RayAddressOption, WorkersOption, engine_config
 from citerec.rerank import DEFAULT_RERANKER
-from citerec.suggest import SuggestOptions
 
 
+@recall_options
 def evaluate(
     tex: Annotated[
         Path | None, typer.Argument(help="The paper's main .tex file (includes are followed).", show_default=False)
@@ -60,10 +58,8 @@ def evaluate(
     rerank: RerankOption = "auto",
     reranker: RerankerOption = DEFAULT_RERANKER,
     backend: BackendOption = "hf",
-    method: MethodOption = "hybrid",
     mode: ModeOption = "sentence",
     neighbours: Annotated[int, typer.Option(help="Neighbour sentences on each side added to a sentence context.")] = 1,
-    recall_k: Annotated[int, typer.Option("--recall-k", help="Candidates recalled (and reranked) per context.")] = 50,
     embedder: EmbedderOption = None,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the report as JSON to this file ('-' for stdout).")
@@ -73,8 +69,6 @@ def evaluate(
     ] = False,
     allow_outside_includes: AllowOutsideIncludesOption = False,
     strict: StrictOption = False,
-    plan: PlanOption = "auto",
-    draft_evidence: DraftEvidenceOption = "on",
     reading: Annotated[
         str,
         typer.Option(
@@ -82,11 +76,12 @@ def evaluate(
             help="finishing: each passage knows the paper's other citations (never its own); fresh: nothing known.",
         ),
     ] = "finishing",
-    ranker: RankerOption = "",
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
     workers: WorkersOption = None,
     gpus_per_worker: GpusOption = 0.0,
+    *,
+    recall: RecallArgs,
 ) -> None:
     """Evaluate suggestions on real papers by leaving their citations out."""
     from citerec.evaluate import evaluate as run_evaluation
@@ -97,22 +92,19 @@ def evaluate(
         if not path.is_file():
             fail(f"{path}: no such file")
     with user_errors():
-        options = SuggestOptions(
+        options = command_options(
+            recall,
             rerank=rerank,
             reranker=reranker,
             backend=backend,
-            method=method,
             mode=mode,
             neighbours=neighbours,
-            recall_k=max(recall_k, 20),
             embedder=embedder,
             engine=engine_config(engine, ray_address, workers, gpus_per_worker),
             allow_outside_includes=allow_outside_includes,
             strict=strict,
-            plan=plan,
-            draft_evidence=on_off(draft_evidence, "--draft-evidence"),
-            ranker=ranker,
         )
+        options = options.with_recall(k=max(options.recall.k, 20))  # Recall@20 needs 20 candidates
         announce_embedder(embedder)
         with rich_progress() as progress:
             report = run_evaluation(

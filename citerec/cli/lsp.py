@@ -15,18 +15,19 @@ import typer
 
 from citerec.cli.common import (
     BackendOption,
-    DraftEvidenceOption,
     LibraryDirOption,
-    PlanOption,
+    RecallArgs,
     RerankerOption,
     RerankOption,
+    command_options,
     fail,
-    on_off,
+    recall_options,
     user_errors,
 )
 from citerec.rerank import DEFAULT_RERANKER
 
 
+@recall_options
 def lsp(
     library_dir: LibraryDirOption = None,
     bib: Annotated[list[Path], typer.Option("--bib", "-b", help="BibTeX file(s) to import and watch.")] = [],  # noqa: B006
@@ -37,8 +38,6 @@ def lsp(
     reranker: RerankerOption = DEFAULT_RERANKER,
     backend: BackendOption = "hf",
     items: Annotated[int, typer.Option("--items", help="Ranked keys offered per completion.", min=1)] = 50,
-    plan: PlanOption = "auto",
-    draft_evidence: DraftEvidenceOption = "on",
     poll: Annotated[
         float,
         typer.Option(
@@ -50,14 +49,15 @@ def lsp(
         float, typer.Option(help="Seconds a changed .bib must stay quiet before it is re-imported.", min=0)
     ] = 0.5,
     log_file: Annotated[Path | None, typer.Option(help="Also write the server's log to this file.")] = None,
+    *,
+    recall: RecallArgs,
 ) -> None:
     """Run the language server (stdio): ranked \\cite completion, hovers, missing-key fixes, placeholder actions."""
     try:
         from citerec.lsp.server import ServerSettings, create_server
     except ImportError as exc:
         fail(f"citerec lsp needs the 'lsp' extra (pip install 'citerec[lsp]'): {exc}")
-    from citerec.lsp.editor import EditorSettings
-    from citerec.suggest import SuggestOptions
+    from citerec.lsp.settings import EditorSettings
 
     if log_file is not None:
         handler = logging.FileHandler(log_file)
@@ -68,10 +68,7 @@ def lsp(
         for path in bib:
             if not path.is_file():
                 fail(f"{path}: no such file")
-        evidence = on_off(draft_evidence, "--draft-evidence")
-        options = SuggestOptions(
-            rerank=rerank, reranker=reranker, backend=backend, top_n=items, plan=plan, draft_evidence=evidence
-        )
+        options = command_options(recall, rerank=rerank, reranker=reranker, backend=backend, top_n=items)
         editor = EditorSettings(
             library_dir=library_dir,
             bib=tuple(bib),

@@ -13,13 +13,14 @@ import typer
 
 from citerec.cli.common import (
     BackendOption,
-    DraftEvidenceOption,
     LibraryDirOption,
+    RecallArgs,
     RerankerOption,
     RerankOption,
+    command_options,
     console,
     fail,
-    on_off,
+    recall_options,
     user_errors,
     warn,
 )
@@ -37,6 +38,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+@recall_options
 def serve(
     # A click option takes one value; the further names of `--served-model-name A B` (vLLM's form) land here.
     more_names: Annotated[list[str] | None, typer.Argument(metavar="--served-model-name NAME", hidden=True)] = None,
@@ -88,7 +90,8 @@ def serve(
             "--request-timeout", help="Seconds of model work per request before it is cut off with 504.", min=0.001
         ),
     ] = 120.0,
-    draft_evidence: DraftEvidenceOption = "on",
+    *,
+    recall: RecallArgs,
 ) -> None:
     """Serve suggestions and a rerank API over HTTP, with a web page at /."""
     try:
@@ -97,15 +100,14 @@ def serve(
         from citerec.serve import ServeLimits, create_app
     except ImportError as exc:
         fail(f"citerec serve needs the 'serve' extra (pip install 'citerec[serve]'): {exc}")
-    from citerec.suggest import SuggestOptions, open_library
+    from citerec.suggest import open_library
 
     if more_names and not served_model_name:
         fail(f"unexpected argument {more_names[0]!r}: citerec serve takes options only (see --help)")
     if not _is_loopback(host) and not api_key:
         warn(f"binding to {host} without --api-key: anyone who can reach this port can use the service")
     with user_errors():
-        evidence = on_off(draft_evidence, "--draft-evidence")
-        options = SuggestOptions(top_n=top, rerank=rerank, reranker=reranker, backend=backend, draft_evidence=evidence)
+        options = command_options(recall, top_n=top, rerank=rerank, reranker=reranker, backend=backend)
         limits = ServeLimits(
             max_documents=max_documents,
             max_document_chars=max_document_chars,

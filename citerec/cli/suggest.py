@@ -17,23 +17,21 @@ from rich.table import Table
 from citerec.cli.common import (
     AllowOutsideIncludesOption,
     BackendOption,
-    DraftEvidenceOption,
     EmbedderOption,
     LibraryDirOption,
-    MethodOption,
     ModeOption,
-    PlanOption,
-    RankerOption,
+    RecallArgs,
     RerankerOption,
     RerankOption,
     StrictOption,
     announce_embedder,
+    command_options,
     console,
     emit,
     fail,
-    on_off,
     read_named_draft,
     read_warnings_caption,
+    recall_options,
     rich_progress,
     stdout_console,
     user_errors,
@@ -41,7 +39,7 @@ from citerec.cli.common import (
 )
 from citerec.cli.engine import EngineOption, GpusOption, RayAddressOption, WorkersOption, engine_config
 from citerec.rerank import DEFAULT_RERANKER
-from citerec.suggest import Suggester, SuggestOptions, SuggestResult, open_library
+from citerec.suggest import Suggester, SuggestResult, open_library
 
 if TYPE_CHECKING:
     from citerec.latex import Draft
@@ -49,6 +47,7 @@ if TYPE_CHECKING:
 FORMATS = ("table", "json", "tex", "bib")
 
 
+@recall_options
 def suggest(
     drafts: Annotated[
         list[str],
@@ -65,8 +64,6 @@ def suggest(
     ] = [],  # noqa: B006
     library_dir: LibraryDirOption = None,
     top: Annotated[int, typer.Option("--top", "-n", help="Suggestions per passage.")] = 5,
-    recall_k: Annotated[int, typer.Option("--recall-k", help="Candidates recalled per passage before reranking.")] = 50,
-    method: MethodOption = "hybrid",
     rerank: RerankOption = "auto",
     reranker: RerankerOption = DEFAULT_RERANKER,
     backend: BackendOption = "hf",
@@ -86,12 +83,6 @@ def suggest(
         typer.Option("--all-sentences", help="Look at every sentence, not only those with citations or placeholders."),
     ] = False,
     embedder: EmbedderOption = None,
-    expand: Annotated[
-        str,
-        typer.Option(
-            help="Query expansion: none, prf (RM3 terms for BM25, Rocchio for dense) or llm (rewrite by a chat endpoint)."
-        ),
-    ] = "none",
     expand_url: Annotated[
         str | None, typer.Option(help="--expand llm: an OpenAI-compatible server (e.g. http://localhost:8001/v1).")
     ] = None,
@@ -110,22 +101,20 @@ def suggest(
     ] = False,
     allow_outside_includes: AllowOutsideIncludesOption = False,
     strict: StrictOption = False,
-    plan: PlanOption = "auto",
-    draft_evidence: DraftEvidenceOption = "on",
-    ranker: RankerOption = "",
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
     workers: WorkersOption = None,
     gpus_per_worker: GpusOption = 0.0,
+    *,
+    recall: RecallArgs,
 ) -> None:
     """Suggest \\cite keys for each passage of one or more drafts."""
     if output_format not in FORMATS:
         fail(f"--format must be one of {', '.join(FORMATS)}, not {output_format!r}")
     with user_errors():
-        options = SuggestOptions(
+        options = command_options(
+            recall,
             top_n=top,
-            recall_k=recall_k,
-            method=method,
             rerank=rerank,
             reranker=reranker,
             backend=backend,
@@ -138,12 +127,8 @@ def suggest(
             allow_outside_includes=allow_outside_includes,
             strict=strict,
             engine=engine_config(engine, ray_address, workers, gpus_per_worker),
-            expand=expand,
             expand_url=expand_url,
             expand_model=expand_model,
-            plan=plan,
-            draft_evidence=on_off(draft_evidence, "--draft-evidence"),
-            ranker=ranker,
         )
         if "-" in drafts and len(drafts) > 1:
             fail("- (stdin) must be the only draft")

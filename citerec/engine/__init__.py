@@ -11,12 +11,10 @@ optional extra (`citerec[ray]`) imported only when the ray engine is used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from citerec.engine.shards import DEFAULT_SHARD_SIZE
-from citerec.errors import CiterecError
+from citerec.engine.config import ENGINES, LOCAL, EngineConfig
 from citerec.progress import ProgressCallback
 
 if TYPE_CHECKING:
@@ -25,38 +23,7 @@ if TYPE_CHECKING:
     from citerec.library import Library
     from citerec.rerank import Reranker
 
-ENGINES = ("local", "ray")
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """Which engine, and for Ray: the cluster, how many workers and what each holds."""
-
-    name: str = "local"
-    address: str | None = None  # Ray: None starts a local Ray (or joins $RAY_ADDRESS); "auto" joins a running one
-    workers: int | None = None  # Ray: actors in the pool; None = one per CPU (or per GPU with gpus_per_worker)
-    gpus_per_worker: float = 0.0
-    cpus_per_worker: float = 1.0
-    shard_size: int = DEFAULT_SHARD_SIZE
-
-    def __post_init__(self) -> None:
-        if self.name not in ENGINES:
-            raise CiterecError(f"--engine must be one of {', '.join(ENGINES)}, not {self.name!r}")
-        if self.workers is not None and self.workers < 1:
-            raise CiterecError("--workers must be at least 1")
-        if self.gpus_per_worker < 0 or self.cpus_per_worker <= 0:
-            raise CiterecError("--gpus-per-worker must be >= 0 and --cpus-per-worker > 0")
-        if self.shard_size < 1:
-            raise CiterecError("the shard size must be at least 1")
-        if self.name == "local" and (self.address or self.workers or self.gpus_per_worker):
-            raise CiterecError("--ray-address, --workers and --gpus-per-worker need --engine ray")
-
-    @property
-    def local(self) -> bool:
-        return self.name == "local"
-
-
-LOCAL = EngineConfig()
+__all__ = ["ENGINES", "LOCAL", "EngineConfig", "build_index", "load_reranker"]
 
 
 def build_index(

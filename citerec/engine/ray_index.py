@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from citerec.engine import EngineConfig
+from citerec.engine.config import EngineConfig
 from citerec.engine.ray_runtime import connect, device_for, unwrap, worker_count
 from citerec.engine.shards import Shard, ShardStore, plan_shards
 from citerec.errors import CiterecError, LibraryError

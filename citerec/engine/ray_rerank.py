@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from citerec.engine import EngineConfig
+from citerec.engine.config import EngineConfig
 from citerec.engine.ray_runtime import connect, device_for, unwrap, worker_count
 from citerec.errors import ModelError
 from citerec.progress import ProgressCallback

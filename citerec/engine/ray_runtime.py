@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from citerec.engine import EngineConfig
+from citerec.engine.config import EngineConfig
 from citerec.errors import CiterecError, ModelError
 
 log = logging.getLogger(__name__)
@@ -63,9 +63,7 @@ def quiet_ray_data() -> None:
 
 def runtime_env() -> dict[str, Any]:
     """What a job's workers get: citerec's own code (shipped, not installed) and the offline switches."""
-    import citerec
-
-    package = Path(citerec.__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # the citerec package folder (not imported: no circle)
     env: dict[str, str] = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
     for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM"):
         if name in os.environ:

@@ -43,7 +43,7 @@ def check_diagnostics(editor: EditorSession, text: str, positions: Positions) ->
     assert editor.suggester is not None
     suggest = dataclasses.replace(editor.options, top_n=ACTIONS_LISTED)
     options = CheckOptions(top_n=ACTIONS_LISTED, suggest=suggest)
-    result = check_text(editor.suggester, text, is_tex=True, options=options, between=editor.plans.after_rankings)
+    result = check_text(editor.suggester, text, is_tex=True, options=options, between=editor.schedule.after_rankings)
     main = next((s.file for s in result.sentences), "")
     found = []
     for sentence in result.flagged():

@@ -31,6 +31,8 @@ from citerec.library import LIBRARY_ENV
 from citerec.lsp.bibs import ImportSummary, WatchedBibs
 from citerec.lsp.evidence import ProjectEvidence, Where
 from citerec.lsp.plans import BufferPlans
+from citerec.lsp.schedule import CompletionsFirst
+from citerec.lsp.settings import EditorSettings
 from citerec.papers import Paper, normalise_key
 from citerec.session import LibrarySession
 
@@ -44,17 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RANK_CACHE_SIZE = 512  # passages whose ranking is kept in memory
-
-
-@dataclass(frozen=True)
-class EditorSettings:
-    """How the server finds its library and what it ranks with (from the command line)."""
-
-    library_dir: Path | None = None
-    bib: tuple[Path, ...] = ()
-    workspace_bibs: bool = True  # import (and watch) the .bib files found in the workspace folders
-    options: SuggestOptions | None = None
-    completion_items: int = 50  # ranked keys offered per completion
 
 
 @dataclass(frozen=True)
@@ -96,7 +87,8 @@ class EditorSession:
         # Loading, imports, index updates and plan fits run one at a time on their own thread, never on the
         # query pool.
         self._maintenance = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citerec-lsp-library")
-        self.plans = BufferPlans(self.options, self._maintenance.submit)
+        self.schedule = CompletionsFirst()  # completions go first; background work waits for a pause
+        self.plans = BufferPlans(self.options, self._maintenance.submit, self.schedule)
         self.evidence = ProjectEvidence()
         self.loaded: Future | None = None
 
@@ -121,7 +113,7 @@ class EditorSession:
 
     def _load(self, roots: list[Path], document: tuple[Path, str] | None = None) -> EditorSession:
         from citerec.library import Library
-        from citerec.lsp.project import library_sources
+        from citerec.lsp.library_sources import library_sources
         from citerec.suggest import Suggester
 
         sources = library_sources(self.settings, roots, document)
@@ -160,7 +152,7 @@ class EditorSession:
     def in_background(self, fn, *args) -> Future:
         """`fn(*args)` on the maintenance thread: long work (a whole buffer's check) that must never hold a
         completion up, as the worker thread would; `fn` waits for completions to pause between its steps
-        (`plans.after_rankings`)."""
+        (`schedule.after_rankings`)."""
         return self._maintenance.submit(fn, *args)
 
     # -- library changes --------------------------------------------------
@@ -207,13 +199,13 @@ class EditorSession:
         from citerec.lsp.passages import read_passages
 
         assert self.suggester is not None
-        between, neighbours = self.plans.after_rankings, self.options.neighbours
+        between, neighbours = self.schedule.after_rankings, self.options.neighbours
         try:
             passages = read_passages(source, project, neighbours=neighbours, buffer=buffer, between=between)
         except InputError:  # does not parse while being edited: keep what was read last
             return self.plans.kept(project)
         if self.uses_evidence:
-            learned = self.options.recall.draft_evidence  # the library's learned sentences, as `suggest` reads them
+            learned = self.options.recall.uses_evidence  # the library's learned sentences, as `suggest` reads them
             kept(self.evidence.update(self.suggester, passages, between, learned=learned))
         if not self.plans.chooses:
             return self.plans.kept(project)
@@ -281,10 +273,9 @@ class EditorSession:
         limit = limit or self.settings.completion_items
         suggester = self.suggester
         placed = self.evidence.at(where) if where is not None and self.uses_evidence else None
-        plan = plan if placed is None else self.options.plan  # with the evidence: read as `suggest` reads it
-        options = dataclasses.replace(
-            self.options, top_n=limit, recall_k=max(limit, self.options.recall_k), include_cited=True, plan=plan
-        )
+        plan = plan if placed is None else self.options.recall.plan  # with the evidence: read as `suggest` reads it
+        options = dataclasses.replace(self.options, top_n=limit, include_cited=True)
+        options = options.with_recall(k=max(limit, self.options.recall.k), plan=plan)
         at = (placed.version, placed.place) if placed is not None else None
         cache_key = (suggester.index.manifest.generation, limit, query, sentence, wide, plan, at)
         with self._lock:
@@ -294,7 +285,7 @@ class EditorSession:
         context = Context(0, query, sentence or query, "<buffer>", 1, 1, (), True, wide=wide)
         if placed is not None:
             context = placed.moved(context)
-        with self.plans.ranking():
+        with self.schedule.ranking():
             draft = placed.citations if placed is not None else None
             ranking = suggester.rank([context], options, draft=draft)[0].ranking[:limit]
         papers = self.papers(s.key for s in ranking)

@@ -1,17 +1,14 @@
 """Each buffer's reading plan, chosen from its (or its whole project's) citations while completions pause.
 
 Completions come first: a plan is fitted on the session's maintenance thread,
-a file and a few passages at a time, and each step waits until no completion
-has been ranked for `PLAN_QUIET` seconds (keystrokes come in bursts, and the
-plan can come a moment later where a completion cannot).
+a file and a few passages at a time, and each step waits for a quiet moment
+(`schedule.CompletionsFirst.after_rankings`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
@@ -20,10 +17,9 @@ from citerec.errors import InputError
 if TYPE_CHECKING:
     from citerec.latex import Context
     from citerec.latex.reader import Draft
+    from citerec.lsp.schedule import CompletionsFirst
     from citerec.recall import PlanChoice
     from citerec.suggest import Suggester, SuggestOptions
-
-PLAN_QUIET = 0.3  # seconds without a completion before a buffer's plan is chosen further
 
 
 def plan_name(choice: PlanChoice | None) -> str:
@@ -34,34 +30,19 @@ def plan_name(choice: PlanChoice | None) -> str:
 
 
 class BufferPlans:
-    """The plan each buffer chose, and the bookkeeping that lets completions go first."""
+    """The plan each buffer chose; fitting one waits for completions (`schedule`)."""
 
-    def __init__(self, options: SuggestOptions, submit: Callable[..., Future]) -> None:
+    def __init__(self, options: SuggestOptions, submit: Callable[..., Future], schedule: CompletionsFirst) -> None:
         self.options = options
         self._submit = submit
+        self.after_rankings = schedule.after_rankings
         self._plans: dict[str, PlanChoice | None] = {}  # buffer uri → the plan its citations chose
-        self._ranking = 0  # rankings in progress: choosing a plan waits for them
-        self._last_ranked = 0.0  # time.monotonic() when the last one ended
-        self._idle = threading.Condition(threading.Lock())
         self._lock = threading.Lock()
 
     @property
     def chooses(self) -> bool:
         """Whether buffers choose their plan (`--plan auto`), rather than the options forcing one."""
-        return self.options.plan == "auto"
-
-    @contextlib.contextmanager
-    def ranking(self) -> Iterator[None]:
-        """Around a completion's ranking: plan fitting waits while it runs, and for PLAN_QUIET after."""
-        with self._idle:
-            self._ranking += 1
-        try:
-            yield
-        finally:
-            with self._idle:
-                self._ranking -= 1
-                self._last_ranked = time.monotonic()
-                self._idle.notify_all()
+        return self.options.recall.plan == "auto"
 
     def fit(self, suggester: Suggester, uri: str, text: str | Draft) -> Future:
         """Let a buffer's citations (or a whole project's, given its `Draft`) choose its reading plan, in the
@@ -97,19 +78,10 @@ class BufferPlans:
             self._plans[uri] = choice
         return plan_name(before), choice
 
-    def after_rankings(self) -> None:
-        """Wait until no completion has been ranked for PLAN_QUIET seconds."""
-        with self._idle:
-            while True:
-                quiet_for = time.monotonic() - self._last_ranked
-                if not self._ranking and quiet_for >= PLAN_QUIET:
-                    return
-                self._idle.wait(timeout=PLAN_QUIET if self._ranking else PLAN_QUIET - quiet_for)
-
     def plan_for(self, uri: str) -> str:
         """The plan a passage of this buffer is read with: forced by the options, else the buffer's choice."""
         if not self.chooses:
-            return self.options.plan
+            return self.options.recall.plan
         with self._lock:
             choice = self._plans.get(uri)
         return plan_name(choice)

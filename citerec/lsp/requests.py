@@ -7,15 +7,13 @@ import asyncio
 import functools
 import gc
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcRequestCancelled
 
 from citerec.lsp.positions import Positions
-
-if TYPE_CHECKING:
-    from citerec.lsp.server import CiterecServer
 
 
 class Work:
@@ -38,6 +36,14 @@ class Stopped:
     reason: JsonRpcException
 
 
+class Answering(Protocol):
+    """What `request` needs of the server (`server.CiterecServer`): note a request, then answer it."""
+
+    def receive(self, uri: str, kind: str) -> Work: ...
+
+    def answer(self, impl: Callable[..., Awaitable[Any]], params: Any, work: Work) -> Awaitable[Any]: ...
+
+
 def request(kind: str):
     """Turn `async def impl(ls, params, work)` into a pygls handler that snapshots the buffer on arrival.
 
@@ -48,7 +54,7 @@ def request(kind: str):
 
     def wrap(impl):
         @functools.wraps(impl)
-        def handler(ls: CiterecServer, params):
+        def handler(ls: Answering, params):
             work = ls.receive(params.text_document.uri, kind)
             outcome = yield ls.answer, (impl, params, work), None
             if isinstance(outcome, Stopped):

@@ -14,7 +14,6 @@ import asyncio
 import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from citerec import __version__
 from citerec.lsp import cursor
 from citerec.lsp.bibs import ImportSummary
 from citerec.lsp.citeworthy import Citeworthiness, citation_actions
-from citerec.lsp.editor import EditorSession, EditorSettings
+from citerec.lsp.editor import EditorSession
 from citerec.lsp.evidence import Where
 from citerec.lsp.features import (
     code_actions,
@@ -43,6 +42,7 @@ from citerec.lsp.positions import Positions
 from citerec.lsp.project import OpenProjects, Project, read_project
 from citerec.lsp.render import entry_markdown
 from citerec.lsp.requests import Stopped, Work, not_a_cancellation, request, settle_memory
+from citerec.lsp.settings import ServerSettings
 from citerec.lsp.watch import BibWatcher
 
 log = logging.getLogger(__name__)
@@ -50,13 +50,6 @@ log = logging.getLogger(__name__)
 DIAGNOSTIC_DELAY = 0.25  # seconds of quiet typing before a document is checked again
 TEX_SUFFIXES = (".tex", ".ltx", ".latex")
 TEX_LANGUAGES = {"latex", "tex", "plaintex", "context"}
-
-
-@dataclass(frozen=True)
-class ServerSettings:
-    editor: EditorSettings
-    poll: float = 2.0  # seconds between checks of the watched .bib files (0: only when the editor reports)
-    debounce: float = 0.5  # seconds a changed .bib must stay quiet before it is re-imported
 
 
 class CiterecServer(LanguageServer):
@@ -74,6 +67,7 @@ class CiterecServer(LanguageServer):
         self._positions: dict[str, tuple[int, Positions]] = {}
         self.projects = OpenProjects()
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.setting_problem: str | None = None  # why the editor's initializationOptions were not taken
 
     # -- plumbing -----------------------------------------------------------
     @property
@@ -316,9 +310,20 @@ def create_server(settings: ServerSettings) -> CiterecServer:
         rpc_log.addFilter(not_a_cancellation)
     server = CiterecServer(settings)
 
+    @server.feature(lsp.INITIALIZE)
+    def initialize(ls: CiterecServer, params: lsp.InitializeParams) -> None:
+        """initializationOptions may set what completions rank with: before any document opens, so the session
+        is made anew with them."""
+        settings, ls.setting_problem = ls.settings.editor.configured(params.initialization_options)
+        if settings is not ls.settings.editor:
+            ls.editor.close()
+            ls.editor = EditorSession(settings)
+
     @server.feature(lsp.INITIALIZED)
     def initialized(ls: CiterecServer, params: lsp.InitializedParams) -> None:
         ls.loop = asyncio.get_running_loop()
+        if ls.setting_problem is not None:
+            ls.log_message(f"citerec: {ls.setting_problem} (the command line's stand)", lsp.MessageType.Warning)
         caps = ls.client_capabilities.workspace
         watched = caps.did_change_watched_files if caps else None
         if watched is not None and watched.dynamic_registration:

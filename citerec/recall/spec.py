@@ -4,7 +4,9 @@
 HTTP, the language server, the Python API: `SuggestOptions.recall`) and handed
 down unchanged; every stage reads its settings from it, and the recall cache
 key is derived from it here (`candidates_key`), nowhere else. Adding a recall
-setting means a field here, its use in the algorithm, and one CLI option.
+setting means a field here, its use in the algorithm, and one entry in
+`citerec.request.RECALL_SETTINGS` (its CLI option, HTTP field and editor
+setting at once).
 """
 
 from __future__ import annotations
@@ -109,7 +111,8 @@ class RecallSpec:
 
     @property
     def uses_evidence(self) -> bool:
-        """Whether what the draft's other passages cite counts: the learned ranking with the draft evidence on."""
+        """Whether what the draft's other passages cite (and the sentences `library learn` kept) counts: only
+        through the learned ranking, and only with the draft evidence on. Decided here, once."""
         return self.learned and self.draft_evidence
 
     def with_fusion(self, fusion: FusionSettings) -> RecallSpec:

@@ -210,12 +210,7 @@ def create_app(
         """Suggest citation keys per passage: the JSON of `citerec suggest --format json`."""
         if len(body.source) > limits.max_text_chars:
             raise too_large("the text", len(body.source), limits.max_text_chars, "characters")
-        changes = {
-            name: value
-            for name in ("top_n", "rerank", "instruction", "include_cited", "all_sentences", "expand", "plan")
-            if (value := getattr(body, name)) is not None
-        }
-        result = await service.suggest(body.source, is_tex=body.tex is not None, changes=changes)
+        result = await service.suggest(body.source, is_tex=body.tex is not None, settings=body.settings())
         return result.to_json()
 
     @api.post("/check", tags=["check"])

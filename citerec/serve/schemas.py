@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from citerec.check.detector import DEFAULT_THRESHOLD
+from citerec.request import RECALL_SETTINGS, RecallSetting
+
+MAX_REQUEST_RECALL_K = 1000  # candidates a request may ask recall for per passage (each may be reranked)
 
 
 class RerankDocument(BaseModel):
@@ -92,8 +95,28 @@ class CohereRerankResponse(BaseModel):
     meta: CohereMeta = CohereMeta()
 
 
-class SuggestRequest(BaseModel):
-    """Exactly one of `text` (plain prose) or `tex` (LaTeX source)."""
+def _request_field(setting: RecallSetting) -> tuple[Any, Any]:
+    """A recall setting as an optional request field: its type, choices and help from `citerec.request`."""
+    if setting.choices is not None:
+        kind: Any = Literal[tuple(member.value for member in setting.choices)]  # type: ignore[misc]
+    elif setting.written is dict:
+        kind = dict[str, float | str]
+    else:
+        kind = setting.written
+    bounds = {"ge": 1, "le": MAX_REQUEST_RECALL_K} if setting.written is int else {}
+    return kind | None, Field(None, description=setting.help, **bounds)
+
+
+# Every recall setting one request may set (`per_request`), made from the same definitions as the CLI's options.
+RecallFields = create_model(
+    "RecallFields",
+    __config__=ConfigDict(extra="forbid"),
+    **{setting.name: _request_field(setting) for setting in RECALL_SETTINGS if setting.per_request},
+)
+
+
+class SuggestRequest(RecallFields):  # type: ignore[misc,valid-type]
+    """Exactly one of `text` (plain prose) or `tex` (LaTeX source); the recall settings of `RecallFields`."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -104,14 +127,6 @@ class SuggestRequest(BaseModel):
     instruction: str | None = Field(None, min_length=1)
     include_cited: bool | None = Field(None, description="Also suggest keys already cited in the passage.")
     all_sentences: bool | None = Field(None, description="Suggest for every sentence, not only citation spots.")
-    expand: Literal["none", "prf"] | None = Field(
-        None, description="Query expansion: prf adds pseudo-relevance feedback (the added terms come back)."
-    )
-    plan: Literal["auto", "passage", "window"] | None = Field(
-        None,
-        description="How passages are read: auto (a text citing 30+ library papers may switch to its windows, "
-        "chosen by its own citations), passage or window.",
-    )
 
     @model_validator(mode="after")
     def _one_source(self) -> SuggestRequest:
@@ -124,6 +139,10 @@ class SuggestRequest(BaseModel):
     @property
     def source(self) -> str:
         return self.text if self.text is not None else self.tex  # type: ignore[return-value]
+
+    def settings(self) -> dict[str, Any]:
+        """What the request sets of the server's options, by name (`SuggestOptions.with_settings`)."""
+        return self.model_dump(exclude={"text", "tex"}, exclude_none=True)
 
 
 class CheckRequest(BaseModel):

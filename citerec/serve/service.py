@@ -9,7 +9,6 @@ pool (recall embeds the query; the pipeline then waits on the batcher).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import threading
 from collections.abc import Sequence
@@ -100,9 +99,9 @@ class Service:
         except TimeoutError:
             raise self._timeout() from None
 
-    async def suggest(self, text: str, *, is_tex: bool, changes: dict[str, Any]) -> SuggestResult:
-        """The suggestion pipeline on `text`, with option overrides from the request."""
-        options = dataclasses.replace(self.suggester.options, **changes)
+    async def suggest(self, text: str, *, is_tex: bool, settings: dict[str, Any]) -> SuggestResult:
+        """The suggestion pipeline on `text`, with the settings the request wrote over the server's options."""
+        options = self.suggester.options.with_settings(settings)
         if options.rerank == "on" and self.batcher is None:
             raise RerankUnavailable("rerank 'on' was asked but this server has no reranker loaded")
         return await self._in_pool(self.suggester.suggest_text, text, is_tex=is_tex, options=options)

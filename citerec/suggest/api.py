@@ -45,9 +45,10 @@ def suggest(
     """Suggest citations for a draft path or a passage of text, in one call.
 
     `source` is a path to a .tex/.txt/.md file, or the text itself. Keyword
-    options are the fields of `SuggestOptions` (top_n, rerank, reranker, …).
+    options are the fields of `SuggestOptions` (top_n, rerank, reranker, …, or `recall=RecallSpec(…)`) and
+    the recall settings by their written names (recall_k, plan, draft_evidence, …): `SuggestOptions.of`.
     """
-    opts = SuggestOptions(**options)
+    opts = SuggestOptions.of(**options)
     path = _existing_file(source)
     if library is None:
         library, _ = open_library(library_dir, bib=bib, near=path)

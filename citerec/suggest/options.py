@@ -1,13 +1,17 @@
-"""Every knob of the suggestion pipeline in one frozen value, and the recall request derived from it."""
+"""Every knob of the suggestion pipeline in one frozen value, the recall request (`RecallSpec`) among them."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from citerec.choices import ContextMode, Expansion, Method, Plan, RerankMode, check_choice
-from citerec.engine import LOCAL, EngineConfig
+from citerec.engine.config import LOCAL, EngineConfig
 from citerec.errors import CiterecError
-from citerec.recall import FusionSettings, RecallSpec
+from citerec.recall.spec import RecallSpec
+from citerec.request import RECALL_NAMES, RECALL_SETTINGS, Label, as_written, recall_from
 from citerec.rerank import DEFAULT_RERANKER
 
 DEFAULT_RERANK_THRESHOLD = 0.05
@@ -21,13 +25,13 @@ PLAN_AUTO, PLAN_PASSAGE, PLAN_WINDOW, PLAN_LEARNED = PLANS
 class SuggestOptions:
     """Every knob of the pipeline; the CLI, the API, the service and the editor fill the same object.
 
-    The recall settings among them (method, recall_k, plan, expand, fusion) make one
-    `RecallSpec` (`recall`), passed down unchanged.
+    `recall` is the recall request itself (`RecallSpec`: method, depth, plan, feedback, fusion, draft evidence,
+    ranker), passed down unchanged. Set it whole (`SuggestOptions(recall=RecallSpec(k=20, plan="window"))`), by
+    its written names (`SuggestOptions.of(rerank="off", recall_k=20, plan="window")`, as the command line, HTTP
+    and the editor write them: `citerec.request`), or change some of it (`options.with_recall(k=20)`).
     """
 
     top_n: int = 5
-    recall_k: int = 50
-    method: str = Method.HYBRID.value
     rerank: str = RerankMode.AUTO.value
     reranker: str = DEFAULT_RERANKER
     backend: str = "hf"
@@ -43,38 +47,48 @@ class SuggestOptions:
     # Refuse a damaged draft (a '{' never closed, a runaway argument) instead of reading on with a warning.
     strict: bool = False
     engine: EngineConfig = LOCAL  # where reranking runs: local (here) or ray (batched over workers)
-    expand: str = Expansion.NONE.value  # none, prf (RM3 + Rocchio) or llm (rewrite by a chat endpoint)
+    # none, prf (RM3 + Rocchio: `recall.feedback`, which "prf" turns on) or llm (rewrite by a chat endpoint)
+    expand: str = Expansion.NONE.value
     expand_url: str | None = None
     expand_model: str | None = None
-    # How passages are read (citerec.recall.plans): auto lets a draft that cites 30+ library papers choose
-    # between the passage plan (three scales, the default) and the window plan; passage or window forces one.
-    plan: str = Plan.AUTO.value
-    fusion: FusionSettings = field(default_factory=FusionSettings)  # how readings and lists are merged
-    # What the draft's other citations say counts (citerec.recall.evidence): with plan auto, the learned ranking
-    # (citerec.recall.learned) combines the readings and the evidence. `ranker` is a model file ("" the shipped one).
-    draft_evidence: bool = True
-    ranker: str = ""
+    recall: RecallSpec = field(default_factory=RecallSpec)
 
     def __post_init__(self) -> None:
         check_choice(RerankMode, self.rerank, "--rerank", CiterecError)
-        check_choice(Method, self.method, "--method", CiterecError)
         check_choice(ContextMode, self.mode, "--mode", CiterecError)
-        if self.top_n < 1 or self.recall_k < 1:
+        if self.top_n < 1 or self.recall.k < 1:
             raise CiterecError("--top and --recall-k must be at least 1")
         check_choice(Expansion, self.expand, "--expand", CiterecError)
-        check_choice(Plan, self.plan, "--plan", CiterecError)
         if self.expand == Expansion.LLM and not (self.expand_url and self.expand_model):
             raise CiterecError("--expand llm needs --expand-url URL and --expand-model NAME")
+        if self.expand == Expansion.PRF and not self.recall.feedback:  # the feedback pass runs inside recall
+            object.__setattr__(self, "recall", dataclasses.replace(self.recall, feedback=True))
 
-    @property
-    def recall(self) -> RecallSpec:
-        """The recall request these options make."""
-        return RecallSpec(
-            method=self.method,
-            k=self.recall_k,
-            plan=self.plan,
-            feedback=self.expand == Expansion.PRF,
-            fusion=self.fusion,
-            draft_evidence=self.draft_evidence,
-            ranker=self.ranker,
-        )
+    @classmethod
+    def of(cls, **settings: Any) -> SuggestOptions:
+        """Options from flat keywords: the fields here, and the recall settings by their written names
+        (`recall_k`, `method`, `plan`, `expand`, `fusion`, `draft_evidence`, `ranker`; `citerec.request`)."""
+        return cls().with_settings(settings)
+
+    def with_settings(self, settings: Mapping[str, Any], label: Label = as_written) -> SuggestOptions:
+        """These options with `settings` written by name (None: not written), as the command line, HTTP and
+        the editor write them; `label` names a setting in errors (`--plan` on the command line)."""
+        own = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(settings) - own - RECALL_NAMES)
+        if unknown:
+            raise CiterecError(f"unknown setting(s): {', '.join(map(repr, unknown))}")
+        changes = {name: value for name, value in settings.items() if name in own and value is not None}
+        changes["recall"] = recall_from(settings, changes.get("recall", self.recall), label)
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        """The options as `--format json` writes them: flat, the recall settings by their written names."""
+        data = dataclasses.asdict(self)
+        recall = data.pop("recall")
+        for setting in RECALL_SETTINGS:
+            data.setdefault(setting.name, recall[setting.field])  # `expand` is written as given
+        return data
+
+    def with_recall(self, **changes: Any) -> SuggestOptions:
+        """These options with some `RecallSpec` fields changed (by their names there: `k`, `plan`, …)."""
+        return dataclasses.replace(self, recall=dataclasses.replace(self.recall, **changes))

@@ -110,7 +110,7 @@ class Suggester:
         """Recall then (optionally) rerank candidates for every context.
 
         `known` are the library keys each context already cites (default: its
-        cited keys found in the library); with `options.plan` "auto" they choose
+        cited keys found in the library); with `options.recall.plan` "auto" they choose
         each draft's reading plan, and with the draft evidence on they are the
         evidence; never for a context's own ranking. The sentences the library learned from the user's
         other drafts describe the candidates they are about (evidence too). `draft` instead: the citing
@@ -123,7 +123,7 @@ class Suggester:
         spec = self._checked_spec(options)
         written = [Passage.of(context) for context in contexts]
         passages, rewrites = _expanded(written, options)
-        needs_known = (spec.plan == "auto" and spec.hybrid) or (spec.learned and spec.draft_evidence)
+        needs_known = (spec.plan == "auto" and spec.hybrid) or spec.uses_evidence
         index = self.index
         if draft is not None:
             recalled = recall(index, passages, spec, draft=draft)
@@ -131,7 +131,7 @@ class Suggester:
             if needs_known and known is None:
                 known = self.known_citations(contexts)
             # what the user wrote about papers in earlier drafts (`library learn`): part of the draft evidence
-            learned = self.library.learned() if spec.learned and spec.draft_evidence else ()
+            learned = self.library.learned() if spec.uses_evidence else ()
             recalled = recall(index, passages, spec, known=known or (), topic_of=written, learned=learned)
         reranker = self.rerankers.get(options)
         # One query for every candidate's entry, not one per candidate (50 a passage).

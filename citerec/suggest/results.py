@@ -95,7 +95,7 @@ class SuggestResult:
             "embedder": self.embedder,
             "notes": list(self.notes),
             "warnings": [dataclasses.asdict(warning) for warning in self.warnings],
-            "options": dataclasses.asdict(self.options),
+            "options": self.options.to_json(),
             "contexts": [item.to_json() for item in self.contexts],
         }
 
