@@ -155,7 +155,7 @@ def run_setting(
                         raise SystemExit(f"{held_out}: no held-out model (scripts/train_ranker.py --held-out)")
                     options = dataclasses.replace(options, ranker=str(held_out))
                 evaluation = evaluate_on_library(
-                    paper.tex, suggester, keymap, options=options, name=paper.name, reading=reading
+                    paper.tex, suggester, keymap, options=options, name=paper.name, reading=reading, bibs=paper.bibs
                 )
                 results[method].append(evaluation)
                 for context, types in zip(evaluation.contexts, context_types(library, evaluation), strict=True):
