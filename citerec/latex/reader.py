@@ -122,11 +122,18 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
+def _home() -> Path | None:
+    try:
+        return Path.home().resolve()
+    except (RuntimeError, KeyError, OSError):  # no HOME and no password entry
+        return None
+
+
 def _repository_top(folder: Path) -> Path | None:
     """The nearest folder at or above `folder` holding `.git` (a folder, or a file in a worktree), if any.
 
     The home folder and the file-system root never count: a home kept in git would open every file in it."""
-    home = Path.home().resolve()
+    home = _home()
     for candidate in (folder, *folder.parents):
         if candidate in (home, Path(candidate.anchor)):
             return None
@@ -149,8 +156,8 @@ def project_top(folder: Path | str, bibs: Sequence[Path | str] = ()) -> Path:
     if not bibs:
         return folder
     common = Path(os.path.commonpath([folder, *(Path(b).resolve().parent for b in bibs)]))
-    home = Path.home().resolve()
-    if common == Path(common.anchor) or common == home or common in home.parents:
+    home = _home()
+    if common == Path(common.anchor) or (home is not None and (common == home or common in home.parents)):
         return folder
     return common
 
