@@ -13,6 +13,11 @@ a second table gives each variant's per-paper R@10 change against it):
     python benchmarks/quality.py --settings pooled --methods hybrid \
         --variant today:fusion=rrf,rrf_k=30,dense_weight=2 --variant minmax:fusion=minmax,dense_weight=1
 
+The corpus's papers of one part of its split (data/splits/corpus.json; benchmarks/corpus_quality.py adds
+the per-field tables and both readings in one run):
+
+    python benchmarks/quality.py --papers CORPUS/papers --split dev --settings pooled --methods hybrid
+
 Two readings of every paper (`--reading`): finishing (each passage knows the paper's
 other citations, never its own) and fresh (nothing known). `--draft-evidence on` (the default)
 lets those citations count (the learned ranking); a learned ranking is measured
@@ -41,6 +46,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import Cited, query_types, type_table  # noqa: E402
+from _splits import CORPUS_SPLIT, PARTS, read_split, select  # noqa: E402
 
 from citerec.evaluate import (  # noqa: E402
     PaperEval,
@@ -161,7 +167,7 @@ def run_setting(
                         raise SystemExit(f"{held_out}: no held-out model (scripts/train_ranker.py --held-out)")
                     options = options.with_recall(ranker=str(held_out))
                 evaluation = evaluate_on_library(
-                    paper.tex, suggester, keymap, options=options, name=paper.name, reading=reading
+                    paper.tex, suggester, keymap, options=options, name=paper.name, reading=reading, bibs=paper.bibs
                 )
                 results[method].append(evaluation)
                 for context, types in zip(evaluation.contexts, context_types(library, evaluation), strict=True):
@@ -240,6 +246,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--papers", type=Path, default=DEFAULT_PAPERS, help="folder with MANIFEST.tsv")
     parser.add_argument("--only", nargs="*", help="evaluate only these paper names")
+    parser.add_argument("--split", choices=PARTS, help="only this part of the corpus split (--papers: the corpus)")
+    parser.add_argument("--split-file", type=Path, default=CORPUS_SPLIT)
     parser.add_argument("--settings", default="own,pooled")
     parser.add_argument("--methods", default="bm25,dense,hybrid")
     parser.add_argument("--reranker", help="also run hybrid + this reranker (name or local path)")
@@ -266,6 +274,9 @@ def main() -> None:
 
     fusion = FusionSettings(rrf_k=args.rrf_k, dense_weight=args.dense_weight)
     papers = read_manifest(args.papers)
+    if args.split:
+        names = set(select([p.name for p in papers], read_split(args.split_file), args.split))
+        papers = [p for p in papers if p.name in names]
     if args.only:
         papers = [p for p in papers if p.name in args.only]
     base = SuggestOptions(

@@ -83,6 +83,7 @@ class PaperEval:
     metrics: dict[str, float]
     contexts: tuple[ContextEval, ...] = dataclasses.field(default=(), repr=False)
     warnings: tuple[ReadWarning, ...] = ()  # damage in the paper's source that reading recovered from
+    notes: tuple[str, ...] = ()  # what reading skipped or refused, and a draft that cites but gave no context
 
     def to_json(self, with_contexts: bool = False) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -152,19 +153,24 @@ def evaluate_on_library(
     options: SuggestOptions | None = None,
     name: str | None = None,
     reading: str = "finishing",
+    bibs: Sequence[Path | str] = (),
 ) -> PaperEval:
     """Leave-citations-out metrics of one paper against a ready suggester (library + index + reranker).
 
     `reading` "finishing": the paper's other citations are known to each passage (as when a writer fills a
-    gap in a nearly done paper); "fresh": none are (a first draft)."""
-    from citerec.latex import extract_contexts, read_draft
+    gap in a nearly done paper); "fresh": none are (a first draft). `bibs`, the paper's own .bib files, mark
+    how far up its includes may reach (`citerec.latex.reader.project_top`)."""
+    from citerec.latex import extract_contexts, read_draft, unread_citations
 
     if reading not in READINGS:
         raise CiterecError(f"reading must be one of {', '.join(READINGS)}, not {reading!r}")
 
     options = dataclasses.replace(options or suggester.options, include_cited=True, threshold=-math.inf)
-    draft = read_draft(tex, allow_outside_includes=options.allow_outside_includes, strict=options.strict)
+    draft = read_draft(tex, allow_outside_includes=options.allow_outside_includes, strict=options.strict, bibs=bibs)
     contexts = [c for c in extract_contexts(draft, mode=options.mode, neighbours=options.neighbours) if c.cited_keys]
+    unread = unread_citations(draft, contexts)
+    if unread:
+        log.warning("%s", unread)
     queries, truths, skipped = [], [], 0
     for context in contexts:
         truth = tuple(dict.fromkeys(keymap[k] for k in map(normalise_key, context.cited_keys) if k in keymap))
@@ -190,6 +196,7 @@ def evaluate_on_library(
         metrics=average([r.metrics for r in rows]),
         contexts=tuple(rows),
         warnings=draft.warnings,
+        notes=(*draft.problems, *([unread] if unread else [])),
     )
 
 
@@ -220,7 +227,7 @@ def evaluate_paper(
     library, keymaps = build_eval_library([*own, *map(Path, pool)], library_dir)
     suggester = Suggester(library, options=options, reranker=reranker, progress=progress or no_progress)
     keymap = merge_keymaps(keymaps[: len(own)])
-    return evaluate_on_library(tex, suggester, keymap, options=options, name=name, reading=reading)
+    return evaluate_on_library(tex, suggester, keymap, options=options, name=name, reading=reading, bibs=own)
 
 
 def paper_names(texs: Sequence[Path | str]) -> list[str]:

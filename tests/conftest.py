@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,28 @@ os.environ.setdefault("CITEREC_CACHE_DIR", str(Path(__file__).resolve().parents[
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "data" / "examples"
 EVAL_PAPERS = REPO.parent / "shared" / "eval" / "papers"
+CORPUS_ARCHIVE = REPO.parent / "shared" / "corpus" / "corpus.tar.xz"
 
 
 @pytest.fixture(scope="session")
 def examples_dir() -> Path:
     return EXAMPLES
+
+
+@pytest.fixture(scope="session")
+def corpus_papers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared training corpus unpacked once per session (its papers and MANIFEST.tsv); skips without it.
+
+    Unpacked outside the project and any repository: its documents are never copied into the project."""
+    if not CORPUS_ARCHIVE.is_file():
+        pytest.skip("shared corpus absent")
+    target = tmp_path_factory.mktemp("corpus")
+    with tarfile.open(CORPUS_ARCHIVE) as archive:
+        members = [m for m in archive.getmembers() if m.isfile() or m.isdir()]  # no links, nothing outside
+        if any(Path(m.name).is_absolute() or ".." in Path(m.name).parts for m in members):
+            pytest.fail(f"{CORPUS_ARCHIVE}: a member leads outside the folder it is unpacked to")
+        archive.extractall(target, members=members)
+    return target / "papers"
 
 
 @pytest.fixture(scope="session")

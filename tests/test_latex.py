@@ -102,6 +102,26 @@ def test_eval_papers() -> None:
     assert len(low) <= 3, low
 
 
+def test_corpus_papers(corpus_papers: Path) -> None:
+    """Every corpus document that cites yields citation contexts (read with its .bib files marking its
+    project's top, as the benchmarks read it), and most of its cited keys: the rest sit in tables and
+    \\iffalse blocks, which TeX does not typeset as prose."""
+    with open(corpus_papers / "MANIFEST.tsv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    silent, low = [], []
+    for row in rows:
+        paths = row["paths"].split(",")
+        base = corpus_papers / row["name"]
+        draft = read_draft(base / paths[0], bibs=[base / p for p in paths if p.endswith(".bib")])
+        contexts = [c for c in extract_contexts(draft) if c.cited_keys]
+        if int(row["n_cite_commands"]) and not contexts:
+            silent.append(row["name"])
+        found = len({k.lower() for c in contexts for k in c.cited_keys})
+        if found < 0.5 * int(row["n_distinct_keys_cited"]):
+            low.append((row["name"], found, row["n_distinct_keys_cited"]))
+    assert len(rows) >= 148 and not silent and not low, (silent, low)
+
+
 def test_blocks_floats_and_imports(tmp_path: Path) -> None:
     (tmp_path / "parts").mkdir()
     (tmp_path / "parts" / "b.tex").write_text("Imported text \\cite{imp}.\n")

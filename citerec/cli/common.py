@@ -228,13 +228,14 @@ def announce_embedder(name: str | None) -> None:
         console.print(f"preparing {canonical} for ONNX Runtime (once per machine, about 10–25 s)", highlight=False)
 
 
-def read_named_draft(draft: str, allow_outside_includes: bool, strict: bool) -> Draft:
-    """The draft read with its includes (`-`: stdin); an error that does not say which draft gets its name."""
+def read_named_draft(draft: str, allow_outside_includes: bool, strict: bool, bibs: Sequence[Path] = ()) -> Draft:
+    """The draft read with its includes (`-`: stdin; `bibs` mark its project's top); an error that does not
+    say which draft gets its name."""
     from citerec.errors import CiterecError
     from citerec.latex import read_draft
 
     try:
-        return read_draft(draft, allow_outside_includes=allow_outside_includes, strict=strict)
+        return read_draft(draft, allow_outside_includes=allow_outside_includes, strict=strict, bibs=bibs)
     except CiterecError as exc:
         if draft in str(exc):
             raise

@@ -32,6 +32,7 @@ from citerec.cli.common import (
     rich_progress,
     stdout_console,
     user_errors,
+    warn,
 )
 from citerec.cli.engine import EngineOption, GpusOption, RayAddressOption, WorkersOption, engine_config
 from citerec.rerank import DEFAULT_RERANKER
@@ -110,6 +111,9 @@ def evaluate(
             report = run_evaluation(
                 papers, pool=pool, options=options, progress=progress, library_dir=library_dir, reading=reading
             )
+    for evaluated in report.papers:  # what reading skipped, and a paper that cites but gave no context
+        for note in evaluated.notes:
+            warn(note if len(report.papers) == 1 else f"{evaluated.name}: {note}")
     payload = json.dumps(report.to_json(with_contexts), indent=2)
     if json_path is not None and str(json_path) == "-":
         typer.echo(payload)

@@ -143,7 +143,7 @@ def suggest(
             for bib_import, _report in imports:
                 for problem in bib_import.problems:
                     warn(str(problem))
-            parsed = [read_named_draft(draft, allow_outside_includes, strict) for draft in drafts]
+            parsed = [read_named_draft(draft, allow_outside_includes, strict, bib) for draft in drafts]
             suggester = Suggester(library, options=options, progress=progress)
             results = suggester.suggest_paths(parsed)
         _warn_notes(results, suggester.load_notes)

@@ -6,7 +6,7 @@ sentence spans, `text` makes them readable, `contexts` assembles `Context`s.
 """
 
 from citerec.latex.cites import CITE_COMMANDS, Citation, cite_keys_in, find_citations
-from citerec.latex.contexts import Context, Placeholder, extract_contexts
+from citerec.latex.contexts import Context, Placeholder, extract_contexts, unread_citations
 from citerec.latex.masking import ReadWarning
 from citerec.latex.reader import Draft, Segment, SourceFile, read_draft
 
@@ -23,4 +23,5 @@ __all__ = [
     "extract_contexts",
     "find_citations",
     "read_draft",
+    "unread_citations",
 ]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from citerec.latex.cites import Citation
+from citerec.latex.cites import Citation, find_citations, strip_comments
 from citerec.latex.macros import MacroExpander
 from citerec.latex.reader import Draft, read_draft
 from citerec.latex.sentences import Sentence, split_segments
@@ -15,6 +17,7 @@ from citerec.latex.text import latex_to_text, remove_citations, tidy
 MODES = ("sentence", "paragraph")
 _MD_CITE = re.compile(r"\[(?:[^\[\]]*?@[\w:.#$%&+?<>~/-]+[^\[\]]*)\]")
 _MD_KEY = re.compile(r"@([\w:.#$%&+?<>~/-]*\w)")
+_BIBLIOGRAPHY = re.compile(r"\\(?:bibliography|addbibresource|printbibliography|addglobalbib)(?![A-Za-z@])")
 
 
 @dataclass(frozen=True)
@@ -193,4 +196,42 @@ def _context(
         wide=wide,
         draft=str(draft.main),
         paragraph=first.paragraph if paragraph is None else paragraph,
+    )
+
+
+def _citing(text: str) -> int:
+    """How many cite commands naming entries (no placeholder, no `\\nocite`) a LaTeX source holds."""
+    return sum(1 for c in find_citations(strip_comments(text)) if c.keys and not c.placeholder and not c.is_nocite)
+
+
+def unread_citations(draft: Draft, contexts: Sequence[Context]) -> str | None:
+    """A warning when a draft that cites yields no citation context, so that it never fails silently.
+
+    "Cites": its source holds cite commands (then something hid them), or it names a bibliography and
+    .tex files in its folder tree that were not read do (then an include was not followed)."""
+    if draft.kind != "latex" or any(c.cited_keys or c.placeholder for c in contexts):
+        return None
+    commands = sum(_citing(f.text) for f in draft.files)
+    main = draft.files[0].name if draft.files else str(draft.main)
+    if commands:
+        return f"{main}: {commands} cite command(s) in its source, but no citation context was read from them"
+    if not any(_BIBLIOGRAPHY.search(strip_comments(f.text)) for f in draft.files) or not draft.main.is_file():
+        return None
+    read = {f.path.resolve() for f in draft.files}
+    folder = draft.main.parent
+    # Three levels deep and 500 files at most: cheap even for a draft kept in a large folder.
+    beside = itertools.islice(itertools.chain(*(folder.glob(p) for p in ("*.tex", "*/*.tex", "*/*/*.tex"))), 500)
+    unread = []
+    for path in beside:
+        try:
+            if path.resolve() not in read and path.is_file() and _citing(path.read_text("utf-8", errors="replace")):
+                unread.append(path.relative_to(folder).as_posix())
+        except OSError:  # unreadable: it says nothing
+            continue
+    if not unread:
+        return None
+    shown = ", ".join(unread[:3]) + (f" and {len(unread) - 3} more" if len(unread) > 3 else "")
+    return (
+        f"{main}: no citation context read, but {len(unread)} .tex file(s) beside it cite ({shown}): "
+        "included in a way citerec does not follow?"
     )

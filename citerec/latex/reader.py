@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import bisect
 import logging
+import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,13 +29,13 @@ log = logging.getLogger(__name__)
 
 _INCLUDE = re.compile(
     r"\\input\s+([^\s{}\\]+)|"
-    r"\\(input|include|subfile|import|subimport|inputfrom|subinputfrom|includefrom|subincludefrom)\*?"
+    r"\\(input|include|subfileinclude|subfile|import|subimport|inputfrom|subinputfrom|includefrom|subincludefrom)\*?"
     r"(?:\s*\{([^{}]*)\})?(?:\s*\{([^{}]*)\})?"
 )
 # A one-argument macro that wraps an include, e.g. \newcommand{\chapterfile}[1]{\input{chapters/#1}}.
 _INCLUDE_MACRO = re.compile(
     r"\\(?:re)?newcommand\*?\s*\{?\\([A-Za-z@]+)\}?\s*\[1\]\s*\{\s*"
-    r"\\(input|include|subfile)\s*\{([^{}#]*)#1([^{}#]*)\}\s*\}"
+    r"\\(input|include|subfileinclude|subfile)\s*\{([^{}#]*)#1([^{}#]*)\}\s*\}"
 )
 _PREAMBLE_END = re.compile(r"\\begin\s*\{document\}")
 _PACKAGE = re.compile(r"\\(?:usepackage|RequirePackage)\s*(?:\[[^\]]*\]\s*)?\{([^{}]*)\}")
@@ -121,11 +122,55 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
-class _Reader:
-    """Follows includes; `follow` False reports them instead, `confine` keeps them inside `root`."""
+def _home() -> Path | None:
+    try:
+        return Path.home().resolve()
+    except (RuntimeError, KeyError, OSError):  # no HOME and no password entry
+        return None
 
-    def __init__(self, root: Path, *, follow: bool = True, confine: bool = True, strict: bool = False) -> None:
+
+def _repository_top(folder: Path) -> Path | None:
+    """The nearest folder at or above `folder` holding `.git` (a folder, or a file in a worktree), if any.
+
+    The home folder and the file-system root never count: a home kept in git would open every file in it."""
+    home = _home()
+    for candidate in (folder, *folder.parents):
+        if candidate in (home, Path(candidate.anchor)):
+            return None
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+def project_top(folder: Path | str, bibs: Sequence[Path | str] = ()) -> Path:
+    """How far up a draft in `folder` may include files: its project's top.
+
+    TeX resolves `\\input{../chapters/x}` (or `\\input{preamble}` of a root kept in a subfolder) from
+    where it runs, so a project's root file may reach above its own folder. The top is the repository
+    that holds the draft, else the folder holding both the draft and its `.bib` files, else the draft's
+    own folder; never the home folder or the file-system root."""
+    folder = Path(folder).resolve()
+    repository = _repository_top(folder)
+    if repository is not None:
+        return repository
+    if not bibs:
+        return folder
+    common = Path(os.path.commonpath([folder, *(Path(b).resolve().parent for b in bibs)]))
+    home = _home()
+    if common == Path(common.anchor) or (home is not None and (common == home or common in home.parents)):
+        return folder
+    return common
+
+
+class _Reader:
+    """Follows includes; `follow` False reports them instead, `confine` keeps them inside `top` (at or
+    above `root`, the draft's folder: see `project_top`)."""
+
+    def __init__(
+        self, root: Path, *, follow: bool = True, confine: bool = True, strict: bool = False, top: Path | None = None
+    ) -> None:
         self.root = root
+        self.top = top or root
         self.follow = follow
         self.confine = confine
         self.strict = strict
@@ -140,7 +185,14 @@ class _Reader:
         try:
             return path.resolve().relative_to(self.root.resolve()).as_posix()
         except ValueError:
+            if _inside(path, self.top):  # above the draft's folder, inside its project: ../chapters/x.tex
+                return Path(os.path.relpath(path.resolve(), self.root.resolve())).as_posix()
             return str(path)
+
+    def above(self) -> list[Path]:
+        """The folders from the draft's folder's parent up to the project's top: where TeX may run from."""
+        root, top = self.root.resolve(), self.top.resolve()
+        return [p for p in root.parents if p == top or top in p.parents]
 
     def add(self, path: Path, name: str, text: str, stack: tuple[Path, ...]) -> None:
         key = path.resolve() if self.follow else path
@@ -190,15 +242,15 @@ class _Reader:
             self.problems.append(f"{where}: {shown} not followed: a draft given as text never reads files; skipped")
             return
         candidates = _candidates(base, ref) + _candidates(src.path.parent, ref)
+        if base == self.root:  # TeX may run from a folder above the root's (up to the project's top)
+            candidates += [p for folder in self.above() for p in _candidates(folder, ref)]
         if self.confine:
-            inside = [p for p in candidates if _inside(p, self.root)]
-            target = next((p for p in inside if _is_file(p)), None)
+            inside = [p for p in candidates if _inside(p, self.top)]
+            target = next((p for p in inside if _inside(p, self.root) and _is_file(p)), None)
+            target = target or next((p for p in inside if _is_file(p)), None)
             absolute = Path(ref.strip().strip('"')).is_absolute()
             if target is None and (not inside or absolute or any(_is_file(p) for p in candidates)):
-                self.problems.append(
-                    f"{where}: {shown} refused: it leads outside the draft's folder "
-                    "(pass --allow-outside-includes to follow it); skipped"
-                )
+                self.problems.append(f"{where}: {shown} refused: it leads outside {self.confinement()}; skipped")
                 return
         else:
             target = next((p for p in candidates if _is_file(p)), None)
@@ -209,12 +261,19 @@ class _Reader:
             self.problems.append(f"{where}: {ref.strip()!r} includes itself; skipped")
             return
         name = self.name_of(target)
+        if self.confine and not _inside(target, self.root):
+            log.info("%s: %s followed to %s, above the draft's folder but inside its project", where, shown, name)
         try:
             data = target.read_bytes()
         except OSError as exc:
             self.problems.append(f"{where}: included file {name} cannot be read ({exc.strerror}); skipped")
             return
         self.add(target, name, decode(data, name), stack)
+
+    def confinement(self) -> str:
+        """What the draft may not leave, and how to let it (for a refusal)."""
+        where = "the draft's folder" if self.top.resolve() == self.root.resolve() else f"its project ({self.top})"
+        return f"{where} (pass --allow-outside-includes to follow it)"
 
 
 def _preamble_files(reader: _Reader) -> list[str]:
@@ -231,7 +290,8 @@ def _preamble_files(reader: _Reader) -> list[str]:
     refs += [f"{name.strip()}.sty" for m in _PACKAGE.finditer(preamble) for name in m.group(1).split(",")]
     texts = []
     for ref in filter(None, refs):
-        candidates = [p for p in _candidates(main.path.parent, ref) if _inside(p, reader.root) or not reader.confine]
+        folders = [main.path.parent, *reader.above()]
+        candidates = [p for f in folders for p in _candidates(f, ref) if _inside(p, reader.top) or not reader.confine]
         target = next((p for p in candidates if _is_file(p)), None)
         if target is None or target.resolve() in reader.index:
             continue
@@ -249,6 +309,7 @@ def read_draft(
     is_tex: bool | None = None,
     allow_outside_includes: bool = False,
     strict: bool = False,
+    bibs: Sequence[Path | str] = (),
 ) -> Draft:
     """Read a draft ("-" = stdin); `.tex` (or `is_tex`) follows includes, others are Markdown/plain text.
 
@@ -256,6 +317,8 @@ def read_draft(
     folder tree unless `allow_outside_includes`: a draft given as `text` (or on
     stdin) may come from anyone (the HTTP service), so its `\\input`s are reported,
     never read, and a draft cannot pull in `/etc/...` or `../..` files by accident.
+    A root file may reach above its folder up to its project's top (`project_top`:
+    its repository, or the folder holding it and its `bibs`), as TeX run from there would.
     Damage (a `{` never closed, a runaway argument) is recovered from with a warning
     in `Draft.warnings`; `strict` refuses the draft with an InputError instead.
     """
@@ -283,7 +346,8 @@ def read_draft(
         kind = "markdown" if path.suffix.lower() in (".md", ".markdown") or re.search(r"^#+ ", text, re.M) else "text"
         src = SourceFile(path, name, text, text, _line_starts(text))
         return Draft(path, (src,), (), (Segment(0, 0, len(text)),), kind)
-    reader = _Reader(root, follow=from_disk, confine=not allow_outside_includes, strict=strict)
+    top = project_top(root, bibs) if from_disk and not allow_outside_includes else root
+    reader = _Reader(root, follow=from_disk, confine=not allow_outside_includes, strict=strict, top=top)
     reader.add(path, path.name if name != "<stdin>" else name, text, ())
     for problem in [*reader.problems, *reader.warnings]:
         log.warning("%s", problem)

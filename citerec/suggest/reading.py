@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,6 +11,8 @@ from citerec.suggest.options import SuggestOptions
 
 if TYPE_CHECKING:
     from citerec.latex import Context, Draft
+
+log = logging.getLogger(__name__)
 
 
 def text_contexts(text: str, is_tex: bool, options: SuggestOptions) -> tuple[Draft, list[Context], list[str]]:
@@ -30,7 +33,7 @@ def draft_contexts(path: Path | str | Draft, options: SuggestOptions) -> tuple[D
 
 
 def _contexts(draft: Draft, options: SuggestOptions) -> tuple[list[Context], list[str]]:
-    from citerec.latex import extract_contexts
+    from citerec.latex import extract_contexts, unread_citations
 
     contexts, notes = contexts_or_every_sentence(
         lambda all_sentences: extract_contexts(
@@ -38,7 +41,10 @@ def _contexts(draft: Draft, options: SuggestOptions) -> tuple[list[Context], lis
         ),
         options,
     )
-    return contexts, [str(problem) for problem in draft.problems] + notes
+    unread = unread_citations(draft, contexts)
+    if unread:
+        log.warning("%s", unread)
+    return contexts, [str(problem) for problem in draft.problems] + ([unread] if unread else []) + notes
 
 
 def contexts_or_every_sentence(
