@@ -32,11 +32,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import table  # noqa: E402
-from _splits import CORPUS_SPLIT, PARTS, manifest_fields, read_split, select  # noqa: E402
-from quality import EvalPaper, parse_variant, read_manifest, run_setting  # noqa: E402
+from quality import CORPUS_SPLIT, EvalPaper, parse_variant, read_manifest, run_setting  # noqa: E402
 
 from citerec.evaluate import ContextEval, PaperEval  # noqa: E402
 from citerec.suggest import SuggestOptions  # noqa: E402
+from citerec.train.splits import PARTS, manifest_fields, read_split, select  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 READINGS = ("finishing", "fresh")

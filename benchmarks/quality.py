@@ -31,7 +31,6 @@ fitted on the other papers by scripts/train_ranker.py --held-out DIR):
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import itertools
 import json
@@ -46,7 +45,6 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import Cited, query_types, type_table  # noqa: E402
-from _splits import CORPUS_SPLIT, PARTS, read_split, select  # noqa: E402
 
 from citerec.evaluate import (  # noqa: E402
     PaperEval,
@@ -59,29 +57,14 @@ from citerec.library import Library  # noqa: E402
 from citerec.papers import normalise_key  # noqa: E402
 from citerec.recall import FusionSettings, RecallSpec  # noqa: E402
 from citerec.suggest import Suggester, SuggestOptions  # noqa: E402
+from citerec.train.collection import CollectionPaper as EvalPaper  # noqa: E402
+from citerec.train.collection import read_collection as read_manifest  # noqa: E402
+from citerec.train.splits import PARTS, read_split, select  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PAPERS = REPO.parent / "shared" / "eval" / "papers"
+CORPUS_SPLIT = REPO / "data" / "splits" / "corpus.json"  # scripts/split_corpus.py
 SHOWN_METRICS = ("recall@1", "recall@10", "recall@20", "mrr", "ndcg@10")
-
-
-@dataclasses.dataclass(frozen=True)
-class EvalPaper:
-    name: str
-    tex: Path
-    bibs: tuple[Path, ...]
-
-
-def read_manifest(folder: Path) -> list[EvalPaper]:
-    """Papers listed in MANIFEST.tsv: the main .tex is the first path, the .bib files are the own library."""
-    papers = []
-    with (folder / "MANIFEST.tsv").open(encoding="utf-8") as handle:
-        for row in csv.DictReader(handle, delimiter="\t"):
-            paths = row["paths"].split(",")
-            base = folder / row["name"]
-            bibs = tuple(base / p for p in paths if p.endswith(".bib"))
-            papers.append(EvalPaper(row["name"], base / paths[0], bibs))
-    return papers
 
 
 def without_abstracts(library: Library) -> Library:

@@ -4,19 +4,19 @@
 
 About 70 % of each field's papers train, 10 % choose (dev), 20 % test. The file holds the seed and the
 names of each part (never a text of the collection); benchmarks and training scripts read it with
-`benchmarks/_splits.py` (`--split train|dev|test`). The same manifest and seed always give the same file.
+`citerec.train.splits` (`--split train|dev|test`). The same manifest and seed always give the same file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
+from citerec.train.splits import PARTS, make_split, manifest_fields
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
-from _splits import CORPUS_SPLIT, PARTS, make_split, manifest_fields  # noqa: E402
+CORPUS_SPLIT = REPO / "data" / "splits" / "corpus.json"
 
 
 def main() -> None:

@@ -211,7 +211,7 @@ def test_training_names_a_bad_collection(tmp_path: Path) -> None:
     assert runner.invoke(app, ["train", "ranker"]).exit_code == 2  # the data folder is required
     papers = _fixture_collection(tmp_path / "papers")
     split = tmp_path / "split.json"
-    split.write_text('{"train": ["draft"], "dev": [], "test": ["related"]}', encoding="utf-8")
+    split.write_text('{"seed": 1, "train": ["draft"], "dev": [], "test": ["related"]}', encoding="utf-8")
     alone = runner.invoke(app, ["train", "ranker", "--papers", str(papers), "--split", str(split)])
     assert alone.exit_code == 1 and "at least two papers" in alone.output
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
+from citerec.errors import InputError
+from citerec.train.splits import PARTS, coarse_field, make_split, manifest_fields, read_split, select
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
-from _splits import CORPUS_SPLIT, PARTS, coarse_field, make_split, manifest_fields, read_split, select  # noqa: E402
+CORPUS_SPLIT = REPO / "data" / "splits" / "corpus.json"
 
 CORPUS_MANIFEST = REPO.parent / "shared" / "corpus" / "MANIFEST.tsv"
 
@@ -60,17 +61,17 @@ def test_a_split_is_fixed_by_its_seed_and_keeps_every_field_training(tmp_path: P
         "psychology": {"train": 1, "dev": 0, "test": 0},  # a field of one paper trains
     }
     assert select(["zz", *first.parts["test"]], first, "test") == list(first.parts["test"])
-    with pytest.raises(SystemExit, match="not in the collection"):
+    with pytest.raises(InputError, match="not in the collection"):
         select(["zz"], first, "test")
-    with pytest.raises(SystemExit, match="unknown split part 'val'"):
+    with pytest.raises(InputError, match="unknown split part 'val'"):
         first.names("val")
 
 
 def test_bad_input_is_named_by_file_and_line(tmp_path: Path) -> None:
     manifest = _manifest(tmp_path, [("a", "physics / x"), ("a", "biology / y")])
-    with pytest.raises(SystemExit, match=r"MANIFEST.tsv:3: paper 'a' listed twice"):
+    with pytest.raises(InputError, match=r"MANIFEST.tsv:3: paper 'a' listed twice"):
         manifest_fields(manifest)
     bad = tmp_path / "bad.json"
     bad.write_text('{"seed": 1, "train": []}')
-    with pytest.raises(SystemExit, match=r"bad.json: not a split file \(KeyError"):
+    with pytest.raises(InputError, match=r"bad.json: not a split file \(KeyError"):
         read_split(bad)

@@ -33,9 +33,9 @@ DEFAULT_CACHE = Path(tempfile.gettempdir()) / "citerec-train"
 
 
 def _names(split: Path | None, part: str) -> list[str] | None:
-    from citerec.train.collection import read_split
+    from citerec.train.splits import read_split
 
-    return read_split(split, part) if split is not None else None
+    return list(read_split(split).names(part)) if split is not None else None
 
 
 @app.command("ranker")

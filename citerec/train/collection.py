@@ -2,8 +2,7 @@
 
 Each row names a paper (`name`), its files (`paths`: the main .tex first, the
 .bib files it cites from among them) and, in the corpus, its `field`. A split
-file (JSON: `{"seed": …, "train": [names], "dev": […], "test": […]}`) picks the
-papers of one part. The manifest's hash (of the rows used) goes into every model
+file (`citerec.train.splits`) picks the papers of one part. The manifest's hash (of the rows used) goes into every model
 trained on it, so a model says exactly which papers made it.
 """
 
@@ -12,7 +11,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import itertools
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,18 +51,6 @@ def read_collection(folder: Path, names: Sequence[str] | None = None) -> list[Co
             raise InputError(f"papers not in the manifest: {', '.join(sorted(missing)[:5])}", str(manifest))
         papers = [p for p in papers if p.name in wanted]
     return papers
-
-
-def read_split(path: Path, part: str) -> list[str]:
-    """The paper names of one part (train, dev or test) of a split file."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        names = data[part]
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the split ({exc})", str(path)) from None
-    except KeyError:
-        raise InputError(f"no part {part!r} in the split", str(path)) from None
-    return [str(name) for name in names]
 
 
 def manifest_hash(papers: Sequence[CollectionPaper]) -> str:

@@ -4,8 +4,8 @@ Anything learned is fitted on `train`, chosen on `dev`, and reported on `test` (
 A split file records the seed, the shares and the names in each part (names only, never the texts), so a
 benchmark or a training script selects papers with `--split train|dev|test` and every run sees the same ones.
 
-    from _splits import read_split
-    names = read_split(SPLIT_FILE).names("test")
+    from citerec.train.splits import read_split
+    names = read_split(split_file).names("test")
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-CORPUS_SPLIT = REPO / "data" / "splits" / "corpus.json"
+from citerec.errors import InputError
+
 PARTS = ("train", "dev", "test")
 SHARES = {"train": 0.7, "dev": 0.1, "test": 0.2}
 
@@ -44,7 +44,7 @@ class Split:
     def names(self, part: str) -> tuple[str, ...]:
         """The papers of one part ("train", "dev" or "test"); a one-line error for any other name."""
         if part not in self.parts:
-            raise SystemExit(f"unknown split part {part!r}: expected one of {', '.join(PARTS)}")
+            raise InputError(f"unknown split part {part!r}: expected one of {', '.join(PARTS)}")
         return self.parts[part]
 
     def to_json(self) -> dict[str, object]:
@@ -64,11 +64,11 @@ def manifest_fields(manifest: Path) -> dict[str, str]:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     missing = [column for column in ("name", "field") if rows and column not in rows[0]]
     if not rows or missing:
-        raise SystemExit(f"{manifest}:1: expected the columns name and field (missing: {', '.join(missing)})")
+        raise InputError(f"{manifest}:1: expected the columns name and field (missing: {', '.join(missing)})")
     fields: dict[str, str] = {}
     for line, row in enumerate(rows, start=2):
         if row["name"] in fields:
-            raise SystemExit(f"{manifest}:{line}: paper {row['name']!r} listed twice")
+            raise InputError(f"{manifest}:{line}: paper {row['name']!r} listed twice")
         fields[row["name"]] = coarse_field(row["field"] or "")
     return fields
 
@@ -113,16 +113,16 @@ def make_split(fields: dict[str, str], seed: int) -> Split:
     return Split(seed, {part: tuple(sorted(parts[part])) for part in PARTS}, counts, _fingerprint(fields))
 
 
-def read_split(path: Path = CORPUS_SPLIT) -> Split:
+def read_split(path: Path) -> Split:
     """A split file written by scripts/split_corpus.py; a one-line error naming the file when it is not one."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         parts = {part: tuple(str(name) for name in data[part]) for part in PARTS}
         return Split(int(data["seed"]), parts, dict(data.get("fields", {})), str(data.get("manifest_sha256", "")))
     except FileNotFoundError:
-        raise SystemExit(f"{path}: no such split file (write it with scripts/split_corpus.py)") from None
+        raise InputError(f"{path}: no such split file (write it with scripts/split_corpus.py)") from None
     except (ValueError, KeyError, TypeError) as exc:
-        raise SystemExit(f"{path}: not a split file ({type(exc).__name__}: {exc})") from None
+        raise InputError(f"{path}: not a split file ({type(exc).__name__}: {exc})") from None
 
 
 def select(names: Iterable[str], split: Split, part: str) -> list[str]:
@@ -132,5 +132,5 @@ def select(names: Iterable[str], split: Split, part: str) -> list[str]:
     absent = sorted(wanted - set(names))
     if absent:
         shown = ", ".join(absent[:5])
-        raise SystemExit(f"the {part} split names {len(absent)} paper(s) not in the collection: {shown}")
+        raise InputError(f"the {part} split names {len(absent)} paper(s) not in the collection: {shown}")
     return [name for name in names if name in wanted]
