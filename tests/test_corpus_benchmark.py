@@ -13,6 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from corpus_quality import Scored, chosen_papers, context_metrics, macro, main, micro, worst_papers  # noqa: E402
 
+from citerec.errors import InputError  # noqa: E402
 from citerec.evaluate import ContextEval  # noqa: E402
 
 PROJECTS = Path(__file__).parent / "fixtures" / "projects"
@@ -63,7 +64,7 @@ def test_a_split_is_chosen_and_sampled(collection: Path) -> None:
     assert len(chosen_papers(papers, split, "test", 1, 0)) == 1
     manifest = papers / "MANIFEST.tsv"
     manifest.write_text(manifest.read_text().replace("\nthesis\t", "\nrenamed\t"))
-    with pytest.raises(SystemExit, match="the test split names 1 paper.s. not in the collection: thesis"):
+    with pytest.raises(InputError, match="the test split names 1 paper.s. not in the collection: thesis"):
         chosen_papers(papers, split, "test", 0, 0)
 
 
