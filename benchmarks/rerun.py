@@ -9,8 +9,10 @@ process each time):
    candidates come from the recall cache);
 3. again after editing one paragraph (only its passages are embedded and recalled).
 
-`--compare-plans` runs the three steps again with `--plan passage`, to price the
-reading-plan choice (a draft citing 30+ library papers is recalled twice).
+The three steps run twice, with the draft evidence on (the default) and off, and a
+second table gives each step's time with the evidence against without it, and the
+edited re-run against the first run. `--compare-plans` runs the three steps again
+with `--plan passage`, to price the reading-plan choice.
 
 The ratio column compares each run with the cold one. The draft is copied to a
 temporary folder first, so the edit never touches the original.
@@ -103,6 +105,13 @@ def main() -> None:
     )
     print(f"\n## citerec suggest {args.draft}: {len(bibs)} .bib files, ~{entries} entries, recall only\n")
     print(table(["run", "passages", "seconds", "CPU s", "peak MB (tree)", "speed-up vs cold"], rows))
+    off = run_sequence(args.papers, args.draft, bibs, ["--draft-evidence", "off"])
+    evidence = [
+        [on[0], f"{on[2]:.1f}", f"{plain[2]:.1f}", f"{on[2] / plain[2]:.2f}x", f"{on[2] / cold:.2f}"]
+        for on, plain in zip(runs, off, strict=True)
+    ]
+    print("\n## The draft evidence: each step with it on (the default) and off\n")
+    print(table(["run", "seconds (on)", "seconds (off)", "on / off", "share of the first run (on)"], evidence))
     if args.compare_plans:
         plain = run_sequence(args.papers, args.draft, bibs, ["--plan", "passage"])
         compared = [

@@ -94,7 +94,7 @@ def test_the_three_shares_add_up_to_the_shipped_logit_and_each_weight_moves_its_
     features = np.random.default_rng(3).normal(size=(40, len(FEATURES)))
     logits, _ = weighed(part, features, PRIOR)
     assert np.allclose(logits, part.logits(features))
-    shares = split_logits(part, Rows((), features, (), (), ()))
+    shares = split_logits(part, features)
     assert np.allclose(shares.sum(axis=1), logits)
     no_wording, _ = weighed(part, features, np.array([1.0, 1.0, 0.0, 0.0]))
     assert np.allclose(no_wording, logits - shares[:, 2])  # d scales the citing sentences' wording alone

@@ -21,16 +21,15 @@ fitted on every cited passage.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from citerec.linear import Part, fit_logistic
-from citerec.papers import normalise_key
-from citerec.recall.evidence import PaperEvidence, draft_evidence
 from citerec.recall.features import PRIOR as PRIOR_SHARE
-from citerec.recall.features import RANKER_FEATURES, READINGS, WORDING, PlanLists, Rows, candidate_rows
+from citerec.recall.features import RANKER_FEATURES, READINGS, WORDING, PlanLists
+from citerec.recall.folds import DraftRows
 
 if TYPE_CHECKING:
     from citerec.index import Index
@@ -44,9 +43,9 @@ assert all(c == list(range(c[0], c[-1] + 1)) for c in _COLUMNS)  # each share's 
 SHARES = tuple(slice(c[0], c[-1] + 1) for c in _COLUMNS)  # the columns of R, P and D
 
 
-def split_logits(part: Part, rows: Rows) -> np.ndarray:
+def split_logits(part: Part, features: np.ndarray) -> np.ndarray:
     """Rows x 3: the readings' share (R, with the bias), the proximity prior's (P) and the wording's (D)."""
-    contributions = part.contributions(rows.features)
+    contributions = part.contributions(features)
     shares = np.stack([contributions[:, share].sum(axis=1) for share in SHARES], axis=1)
     shares[:, 0] += part.bias
     return shares
@@ -61,7 +60,7 @@ def weighed(part: Part, features: np.ndarray, weights: np.ndarray) -> tuple[np.n
 
 
 def adapted_weights(index: Index, lists: PlanLists, known: Sequence[Collection[str]], part: Part) -> list[np.ndarray]:
-    """Each passage's (a, b, c): its draft's cross-fitted weights (the shipped ones where there is no fit)."""
+    """Each passage's (a, b, d, c): its draft's cross-fitted weights (the shipped ones where there is no fit)."""
     weights: list[np.ndarray] = [PRIOR] * len(lists.passages)
     by_draft: dict[str, list[int]] = {}
     for i, passage in enumerate(lists.passages):
@@ -70,36 +69,17 @@ def adapted_weights(index: Index, lists: PlanLists, known: Sequence[Collection[s
         cited = [i for i in members if i < len(known) and known[i]]
         if len(cited) < 2:
             continue
+        rows = DraftRows.read(index, lists, known, cited)  # once: each fold masks the held-out citations
         folds = min(FOLDS, len(cited))
         fold_of = {i: n % folds for n, i in enumerate(cited)}
         for fold in range(folds + 1):  # the last "fold" fits on every cited passage, for the uncited ones
-            held = {i for i in cited if fold_of[i] == fold}
-            train = [i for i in cited if i not in held]
-            fitted = _fit_fold(index, lists, known, train, part)
+            train = [n for n, i in enumerate(cited) if fold_of[i] != fold]
+            x, y = rows.shares(train, lambda features: split_logits(part, features))
+            fitted = _map_fit(np.column_stack([x, np.ones(len(x))]), y.astype(np.float64))
             for i in members:
-                if (i in held) if fold < folds else (i not in fold_of):
+                if (fold_of.get(i) == fold) if fold < folds else (i not in fold_of):
                     weights[i] = fitted
     return weights
-
-
-def _fit_fold(
-    index: Index, lists: PlanLists, known: Sequence[Collection[str]], train: Sequence[int], part: Part
-) -> np.ndarray:
-    """Weights fitted on `train`, with evidence that never includes the citations of `held`.
-
-    Every cited passage outside `held` is in `train`, so the evidence among `train` alone is the draft's
-    evidence without `held`'s citations."""
-    sub = lists.subset(train)
-    evidence: list[Mapping[str, PaperEvidence]] = draft_evidence(sub.passages, [known[i] for i in train])
-    rows = candidate_rows(index, sub, evidence)
-    x = np.vstack([split_logits(part, r) for r in rows])
-    y = np.concatenate(
-        [
-            np.asarray([k in {normalise_key(t) for t in known[i]} for k in r.keys])
-            for i, r in zip(train, rows, strict=True)
-        ]
-    )
-    return _map_fit(np.column_stack([x, np.ones(len(x))]), y.astype(np.float64))
 
 
 def _map_fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:

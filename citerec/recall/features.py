@@ -10,7 +10,9 @@ and the rows it scores, so training and use cannot drift apart.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -37,7 +39,7 @@ class CandidateTable:
     z: np.ndarray  # fused score z-scored within the passage's list (the list's floor for an added one)
     window_ranks: tuple[int | None, ...]  # rank in the window plan's list
     cosines: np.ndarray  # cosine of the passage's window and the paper's vector
-    evidence: tuple[EvidenceValues, ...]
+    evidence: Mapping[str, np.ndarray]  # each evidence feature's column (EvidenceValues' fields)
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,16 @@ def _rank_gain(table: CandidateTable, which: str) -> np.ndarray:
 
 
 def _evidence(name: str) -> Callable[[CandidateTable], np.ndarray]:
-    return lambda table: np.array([getattr(e, name) for e in table.evidence])
+    return lambda table: table.evidence[name]
+
+
+def evidence_columns(values: Sequence[EvidenceValues]) -> dict[str, np.ndarray]:
+    """The evidence of each row as one column per feature (what `RANKER_FEATURES` reads)."""
+    names = [f.name for f in dataclasses.fields(EvidenceValues)]
+    if not values:
+        return {name: np.zeros(0) for name in names}
+    row = operator.attrgetter(*names)
+    return dict(zip(names, np.array([row(v) for v in values], dtype=np.float64).T, strict=True))
 
 
 RANKER_FEATURES: FeatureSet[CandidateTable] = FeatureSet(
@@ -182,7 +193,7 @@ def candidate_rows(
     out = []
     for i in wanted:
         own = {normalise_key(c.key): c for c in recalled[i]}
-        by_norm = {norm: found.key if _has(index, found.key) else None for norm, found in evidence[i].items()}
+        by_norm = {norm: found.key if has_paper(index, found.key) else None for norm, found in evidence[i].items()}
         added = [norm for norm, key in by_norm.items() if key is not None and norm not in own]
         keys = [*own, *added]
         library_keys = [c.key for c in recalled[i]] + [by_norm[n] for n in added]
@@ -199,14 +210,15 @@ def candidate_rows(
             np.array([((c.score - mean) / std if std > 0 else 0.0) if c is not None else floor for c in rows_recalled]),
             tuple(window_ranks.get(norm) for norm in keys),
             np.asarray(cosines, dtype=np.float64),
-            tuple(v for v, _ in values),
+            evidence_columns([v for v, _ in values]),
         )
         matrix = RANKER_FEATURES.rows(table, len(keys))[0].astype(np.float32)
         out.append(Rows(tuple(keys), matrix, rows_recalled, found_by_row, tuple(best for _, best in values)))
     return out
 
 
-def _has(index: Index, key: str) -> bool:
+def has_paper(index: Index, key: str) -> bool:
+    """Whether the index holds the paper `key`."""
     try:
         index.row(key)
     except KeyError:
@@ -261,7 +273,7 @@ def _sentence_similarities(
         return {}, {}
     sentences = sentences if sentences is not None else Sentences.of(index, passages)
     drafts = [p.draft for p in passages]
-    weights = _tfidf(sentences.tokens, drafts)
+    weights = tfidf(sentences.tokens, drafts)
     lexical = {i: weights @ weights[i] for i in wanted}
     said = {c.passage - len(passages): c.sentence for i in wanted for e in evidence[i].values() for c in e.learned}
     if not said:
@@ -279,7 +291,7 @@ def _sentence_similarities(
     for draft in {drafts[i] for i in wanted}:  # learned sentences weighed by each draft's own idf
         rows = [i for i, d in enumerate(drafts) if d == draft]
         tokens = [sentences.tokens[i] for i in rows] + list(learned.tokens)
-        both = _tfidf(tokens, [draft] * len(tokens), blank=top - len(used))
+        both = tfidf(tokens, [draft] * len(tokens), blank=top - len(used))
         for local, i in enumerate(rows):
             if i in lexical:
                 lexical[i] = np.concatenate([lexical[i], _spread(both[len(rows) :] @ both[local], used, top)])
@@ -293,7 +305,7 @@ def _spread(values: np.ndarray, at: Sequence[int], size: int) -> np.ndarray:
     return out
 
 
-def _tfidf(tokens: Sequence[Sequence[str]], drafts: Sequence[str], blank: int = 0) -> np.ndarray:
+def tfidf(tokens: Sequence[Sequence[str]], drafts: Sequence[str], blank: int = 0) -> np.ndarray:
     """Unit tf-idf rows of the sentences (as words); document frequencies counted within each sentence's draft,
     each draft's count of sentences with `blank` empty ones more (learned sentences left unread)."""
     vocab: dict[str, int] = {}

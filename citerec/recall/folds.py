@@ -1,0 +1,174 @@
+"""The cross-fitted adaptation's rows, built once per draft and masked per fold.
+
+`adapt` fits a draft's weights on its cited passages `FOLDS` times, each time
+with one fold's citations held out. Rebuilding the evidence and every candidate
+row per fold made a thesis re-run 14 times slower than without the evidence.
+Here each cited passage's candidate rows are read once, with every other cited
+passage that cites each candidate as a column of a 0/1 matrix; a fold is a mask
+over those columns, and its evidence (how many, how near, in the same paragraph
+or section, the most alike sentence in meaning and in wording) is a few numpy
+reductions. The rows then go through `RANKER_FEATURES`, the same functions the
+ranking reads.
+
+One difference from rebuilding: the wording's tf-idf weighs words by the draft's
+cited sentences, not only the fold's (the sentences are text, not citations:
+nothing of a held-out citation leaks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from citerec.papers import normalise_key
+from citerec.recall.features import RANKER_FEATURES, CandidateTable, PlanLists, Sentences, has_paper, tfidf
+from citerec.recall.spec import Candidate, Passage
+
+if TYPE_CHECKING:
+    from citerec.index import Index
+
+UNKNOWN_PROXIMITY = 0.01  # a citing passage whose distance is unknown (as `evidence.Citing.proximity`)
+
+
+@dataclass(frozen=True, eq=False)
+class PassageRows:
+    """One cited passage's candidates: the recalled ones first, then every paper another cited passage cites."""
+
+    keys: tuple[str, ...]  # normalised
+    recalled: tuple[Candidate | None, ...]
+    z: np.ndarray
+    window_ranks: tuple[int | None, ...]
+    cosines: np.ndarray
+    labels: np.ndarray  # the passage cites it
+    citers: np.ndarray  # rows x cited passages: that passage cites this candidate (never the passage itself)
+    added: np.ndarray  # rows recall did not find: kept only while some unmasked citer cites them
+
+
+@dataclass(frozen=True, eq=False)
+class DraftRows:
+    """A draft's cited passages read once: their rows, and how each passage stands to every other."""
+
+    passages: tuple[PassageRows, ...]
+    proximity: np.ndarray  # cited x cited: 1/(1 + sentences apart), UNKNOWN_PROXIMITY when unknown
+    known_distance: np.ndarray  # cited x cited: both positions known
+    same_paragraph: np.ndarray
+    same_section: np.ndarray
+    semantic: np.ndarray  # cosines of the cited sentences
+    lexical: np.ndarray  # tf-idf cosines of the cited sentences (words weighed over the draft's cited sentences)
+
+    @classmethod
+    def read(cls, index: Index, lists: PlanLists, known: Sequence[Collection[str]], cited: Sequence[int]) -> DraftRows:
+        """The rows of the passages `cited` (indices into `lists`, each citing at least one paper)."""
+        sub = lists.subset(cited)
+        keys = [tuple(dict.fromkeys(known[i])) for i in cited]
+        citing: dict[str, list[int]] = {}
+        written: dict[str, str] = {}
+        for b, own in enumerate(keys):
+            for key in own:
+                norm = normalise_key(key)
+                written.setdefault(norm, key)
+                citing.setdefault(norm, []).append(b)
+        in_index = {norm for norm, key in written.items() if has_paper(index, key)}
+        windows = index.query_vectors([p.window for p in sub.passages])
+        rows = [_passage_rows(index, sub, b, windows[b], keys[b], citing, written, in_index) for b in range(len(cited))]
+        sentences = Sentences.of(index, sub.passages)
+        weights = tfidf(sentences.tokens, [p.draft for p in sub.passages])
+        return cls(tuple(rows), *_places(sub.passages), sentences.vectors @ sentences.vectors.T, weights @ weights.T)
+
+    def shares(self, train: Sequence[int], split: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of the cited passages at `train` (positions in this draft's cited passages) with only
+        `train`'s citations as evidence: `split`(features) → their shares (rows x 3), and their labels."""
+        mask = np.zeros(len(self.passages), dtype=bool)
+        mask[list(train)] = True
+        xs, ys = [], []
+        for a in train:
+            table, labels, _ = self._masked(a, mask)
+            features = RANKER_FEATURES.rows(table, len(labels))[0].astype(np.float32)
+            xs.append(split(features))
+            ys.append(labels)
+        return np.vstack(xs), np.concatenate(ys)
+
+    def _masked(self, a: int, mask: np.ndarray) -> tuple[CandidateTable, np.ndarray, tuple[str, ...]]:
+        """Passage `a`'s rows with the evidence of the passages in `mask` alone: the table, labels and keys."""
+        rows = self.passages[a]
+        cites = rows.citers & mask
+        has = cites.any(axis=1)
+        keep = ~rows.added | has
+        cites, has = cites[keep], has[keep]
+        proximity = self.proximity[a]
+        near = np.where(cites & self.known_distance[a], proximity, 0.0).max(axis=1, initial=0.0)
+        nearest = np.where(near > 0, near, np.where(has, UNKNOWN_PROXIMITY, 0.0))
+        evidence = {
+            "cited_elsewhere": has.astype(np.float64),
+            "log_count": np.log1p(cites.sum(axis=1)),
+            "proximity": cites @ proximity,
+            "nearest": nearest,
+            "same_paragraph": (cites & self.same_paragraph[a]).any(axis=1).astype(np.float64),
+            "same_section": (cites & self.same_section[a]).any(axis=1).astype(np.float64),
+            "context_cos": _best(cites, has, self.semantic[a]),
+            "context_lex": _best(cites, has, self.lexical[a]),
+        }
+        recalled = tuple(c for c, kept in zip(rows.recalled, keep, strict=True) if kept)
+        ranks = tuple(r for r, kept in zip(rows.window_ranks, keep, strict=True) if kept)
+        table = CandidateTable(recalled, rows.z[keep], ranks, rows.cosines[keep], evidence)
+        return table, rows.labels[keep], tuple(k for k, kept in zip(rows.keys, keep, strict=True) if kept)
+
+
+def _best(cites: np.ndarray, has: np.ndarray, similarity: np.ndarray) -> np.ndarray:
+    """The largest similarity to a citing passage, per row (0 without one)."""
+    return np.where(has, np.where(cites, similarity.astype(np.float64), -np.inf).max(axis=1, initial=-np.inf), 0.0)
+
+
+def _passage_rows(
+    index: Index,
+    sub: PlanLists,
+    b: int,
+    window: np.ndarray,
+    own_keys: Sequence[str],
+    citing: dict[str, list[int]],
+    written: dict[str, str],
+    in_index: set[str],
+) -> PassageRows:
+    own = {normalise_key(c.key): c for c in sub.recalled[b]}
+    added = [norm for norm, js in citing.items() if norm in in_index and norm not in own and any(j != b for j in js)]
+    keys = [*own, *added]
+    library_keys = [c.key for c in sub.recalled[b]] + [written[n] for n in added]
+    cosines = index.paper_vectors(library_keys) @ window if library_keys else np.zeros(0, np.float32)
+    scores = np.asarray([c.score for c in sub.recalled[b]], dtype=np.float64)
+    mean, std = (scores.mean(), scores.std()) if len(scores) else (0.0, 0.0)
+    floor = float((scores.min() - mean) / std) if len(scores) and std > 0 else 0.0
+    z = np.array([(own[n].score - mean) / std if std > 0 else 0.0 for n in own] + [floor] * len(added))
+    window_rank = {normalise_key(c.key): r for r, c in enumerate(sub.window[b], 1)} if sub.window else {}
+    citers = np.zeros((len(keys), len(sub.passages)), dtype=bool)
+    for row, norm in enumerate(keys):
+        for j in citing.get(norm, ()):
+            citers[row, j] = j != b
+    cited_here = {normalise_key(k) for k in own_keys}
+    return PassageRows(
+        tuple(keys),
+        tuple(own.get(n) for n in keys),
+        z,
+        tuple(window_rank.get(n) for n in keys),
+        np.asarray(cosines, dtype=np.float64),
+        np.array([n in cited_here for n in keys], dtype=bool),
+        citers,
+        np.array([False] * len(own) + [True] * len(added), dtype=bool),
+    )
+
+
+def _places(passages: Sequence[Passage]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Proximity, whether the distance is known, same paragraph and same section, for every pair of passages."""
+    position = np.array([p.position for p in passages])
+    paragraph = np.array([p.paragraph for p in passages])
+    section = [p.section for p in passages]
+    known = (position[:, None] >= 0) & (position[None, :] >= 0)
+    distance = np.abs(position[:, None] - position[None, :])
+    proximity = np.where(known, 1.0 / (1.0 + distance), UNKNOWN_PROXIMITY)
+    same_paragraph = known & (paragraph[:, None] >= 0) & (paragraph[:, None] == paragraph[None, :])
+    same_section = np.array([[bool(s) and s == t for t in section] for s in section], dtype=bool).reshape(
+        len(passages), len(passages)
+    )
+    return proximity, known, same_paragraph, same_section

@@ -1,0 +1,58 @@
+"""The adaptation's rows, read once and masked per fold, are the rows rebuilt from that fold's citations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from citerec.index import Index
+from citerec.library import Library
+from citerec.recall import Passage, RecallSpec
+from citerec.recall.evidence import draft_evidence
+from citerec.recall.features import FEATURES, RANKER_FEATURES, PlanLists, candidate_rows
+from citerec.recall.folds import DraftRows
+from citerec.recall.plans import recall_window, recall_with_plan
+
+
+def _overlapping_draft(library: Library) -> tuple[list[Passage], list[tuple[str, ...]]]:
+    """Ten passages of one draft in three sections, each citing two of five papers (so papers are cited by
+    several passages, near and far)."""
+    papers = sorted(library.papers(), key=lambda p: p.key)[:5]
+    passages, known = [], []
+    for i in range(10):
+        a, b = papers[i % 5], papers[(i * 2 + 1) % 5]
+        sentence = f"Work on {a.title.lower()} and on {b.title.lower()} is related."
+        passages.append(Passage(sentence, sentence, "", "draft.tex", 3 * i, i // 2, f"S{i // 4}"))
+        known.append(tuple(dict.fromkeys((a.key, b.key))))
+    return passages, known
+
+
+def test_masked_rows_are_the_rebuilt_rows(example_library_dir: Path) -> None:
+    library = Library(example_library_dir)
+    index = Index.open(library)
+    passages, known = _overlapping_draft(library)
+    spec = RecallSpec(k=10, plan="passage")
+    lists = PlanLists.of(passages, recall_with_plan(index, passages, spec), recall_window(index, passages, spec))
+    cited = list(range(len(passages)))
+    rows = DraftRows.read(index, lists, known, cited)
+    lexical = FEATURES.index("context_lex")
+    others = [f for f in range(len(FEATURES)) if f != lexical]
+    for held in ({0, 5}, {3}, set()):
+        train = [n for n in cited if n not in held]
+        mask = np.zeros(len(cited), dtype=bool)
+        mask[train] = True
+        sub = lists.subset(train)
+        rebuilt = candidate_rows(index, sub, draft_evidence(sub.passages, [known[i] for i in train]))
+        for a, old in zip(train, rebuilt, strict=True):
+            table, labels, keys = rows._masked(a, mask)
+            new = RANKER_FEATURES.rows(table, len(labels))[0].astype(np.float32)
+            assert sorted(keys) == sorted(old.keys)
+            mine = {key: r for r, key in enumerate(keys)}
+            new = new[[mine[key] for key in old.keys]]
+            labels = labels[[mine[key] for key in old.keys]]
+            bad = np.abs(new - old.features).max(axis=0)
+            assert (bad[others] < 1e-5).all(), {f: float(v) for f, v in zip(FEATURES, bad, strict=True) if v >= 1e-5}
+            # the wording's similarity is weighed by the whole draft's words, not the fold's: close, not equal
+            assert np.allclose(new[:, lexical], old.features[:, lexical], atol=0.2)
+            assert (labels == np.array([k in {x.lower() for x in known[a]} for k in old.keys])).all()
