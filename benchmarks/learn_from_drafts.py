@@ -1,12 +1,12 @@
 """What `citerec library learn` brings: the user's earlier writing as evidence for a new draft.
 
 Each eval paper stands in for two drafts of one user: its first half (citing
-sentences by position) is "the earlier paper", learned into the paper's own
-library, and its second half is "the new draft", ranked in the fresh reading
+sentences by position) is "the earlier paper", kept as past sentences in the
+paper's own library, and its second half is "the new draft", ranked in the fresh reading
 (nothing known of its own citations). The baseline ranks the same second half,
-in the same run, with nothing learned. Recall@10 per paper and macro, with the
+in the same run, with no past sentences. Recall@10 per paper and macro, with the
 per-paper change; `--reading finishing` also ranks the second half knowing its
-other citations (leave-one-out), with and without the learned first half.
+other citations (leave-one-out), with and without the first half's past sentences.
 
     python benchmarks/learn_from_drafts.py [--papers DIR] [--only NAME ...] [--reading fresh,finishing]
 """
@@ -28,8 +28,8 @@ from quality import DEFAULT_PAPERS, EvalPaper, read_manifest  # noqa: E402
 
 from citerec.evaluate import build_eval_library, merge_keymaps, ranking_metrics  # noqa: E402
 from citerec.latex import extract_contexts, read_draft  # noqa: E402
-from citerec.library_learned import CitingSentence  # noqa: E402
 from citerec.papers import normalise_key  # noqa: E402
+from citerec.past_sentences import CitingSentence  # noqa: E402
 from citerec.suggest import Suggester, SuggestOptions  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,7 +58,7 @@ def recall_at(suggester: Suggester, contexts: list, truths: list, known: list, o
 
 
 def run_paper(paper: EvalPaper, cache: Path, readings: list[str]) -> dict[str, tuple[float, float]] | None:
-    """{reading: (R@10 without learning, R@10 with the first half learned)} for the second half."""
+    """{reading: (R@10 without past sentences, R@10 with the first half's)} for the second half."""
     library, keymaps = build_eval_library(list(paper.bibs), cache / paper.name)
     keymap = merge_keymaps(keymaps)
     first, first_truths, second, second_truths = halves(paper, keymap)
@@ -94,10 +94,10 @@ def main() -> None:
     readings = [r for r in args.reading.split(",") if r]
     papers = [p for p in read_manifest(args.papers) if not args.only or p.name in args.only]
     console = Console()
-    table = Table(title=f"Second half of each paper, R@{CUTOFF}: nothing learned vs its first half learned")
+    table = Table(title=f"Second half of each paper, R@{CUTOFF}: no past sentences vs its first half's")
     table.add_column("paper")
     for reading in readings:
-        for column in ("baseline", "learned", "change"):
+        for column in ("baseline", "past", "change"):
             table.add_column(f"{reading}\n{column}", justify="right")
     totals: dict[str, list[tuple[float, float]]] = {r: [] for r in readings}
     started = time.perf_counter()

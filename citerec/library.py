@@ -24,8 +24,8 @@ from citerec.library_db import (
     paper_from_json,
     paper_row,
 )
-from citerec.library_learned import LearnedSentences
 from citerec.papers import Paper, first_free_key, normalise_key
+from citerec.past_sentences import PastSentences
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def merge_papers(existing: Paper, incoming: Paper) -> Paper:
     return dataclasses.replace(existing, **updates) if updates else existing
 
 
-class Library(LearnedSentences):
+class Library(PastSentences):
     """A user's papers in a folder (and what the user wrote about them); safe to use from many processes and
     threads at once."""
 
@@ -251,7 +251,7 @@ class Library(LearnedSentences):
                 found = self._write("SELECT key FROM papers WHERE norm_key = ?", [norm]).fetchone()
                 if found is not None:
                     self._write("DELETE FROM papers WHERE norm_key = ?", [norm])
-                    self._write("DELETE FROM learned WHERE norm_key = ?", [norm])
+                    self._write("DELETE FROM learned WHERE norm_key = ?", [norm])  # its past sentences
                     removed.append(found[0])
             if removed:
                 self._bump_version()
@@ -263,7 +263,7 @@ class Library(LearnedSentences):
         """Remove every paper (one transaction); returns how many there were."""
         with self.transaction():
             count = self._write("DELETE FROM papers").rowcount
-            self._write("DELETE FROM learned")
+            self._write("DELETE FROM learned")  # the past sentences (table name kept)
             self._write("DELETE FROM sources")
             if count:
                 self._bump_version()

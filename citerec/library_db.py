@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS sources (    -- .bib files imported, to skip them whi
     entries INTEGER NOT NULL,
     problems TEXT NOT NULL             -- [line, key, message] of each problem, to report them again
 );
+-- `learned`: the past sentences (citerec.past_sentences); the name is kept so existing libraries open
 CREATE TABLE IF NOT EXISTS learned (   -- citing sentences of the user's finished drafts (`library learn`)
     id INTEGER PRIMARY KEY,
     norm_key TEXT NOT NULL,            -- the paper's; its rows go when the paper does

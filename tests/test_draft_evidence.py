@@ -24,7 +24,7 @@ from citerec.library import Library
 from citerec.recall import DraftCitations, Passage, RecallSpec, recall
 from citerec.recall.adapt import PRIOR, _map_fit, split_logits, weighed
 from citerec.recall.evidence import draft_evidence, why_cited
-from citerec.recall.features import FEATURES, Rows
+from citerec.recall.features import FEATURES
 from citerec.recall.learned import FINISHING, FRESH, load_ranker
 from citerec.train.ranker import PaperRows, ReadingRows, fit, recall_at_10
 

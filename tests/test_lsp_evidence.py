@@ -4,9 +4,9 @@ A chapter cites a library paper in a sentence whose words match nothing in the
 library; a new sentence in another chapter that uses those words must get that
 paper first, with why in the item's documentation, over JSON-RPC as an editor
 asks. With `--draft-evidence off` it gets neither, and a citation added and
-saved becomes evidence for the next completion. What the library learned from
-the user's earlier drafts (`citerec library learn`) counts as in `suggest`, but
-never what it learned from the project itself.
+saved becomes evidence for the next completion. The user's past sentences, kept
+from their earlier drafts (`citerec library learn`), count as in `suggest`, but
+never those kept from the project itself.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ import pytest
 from lsprotocol import types as lsp
 
 from citerec.library import Library
-from citerec.library_learned import CitingSentence, source_name
-from citerec.lsp.evidence import learned_elsewhere
+from citerec.lsp.evidence import past_elsewhere
 from citerec.lsp.passages import read_passages
 from citerec.lsp.project import read_project
 from citerec.papers import Paper
+from citerec.past_sentences import CitingSentence, source_name
 from tests.test_lsp import Buffer, start_server, stop_server
 
 MAIN = "\\documentclass{article}\n\\begin{document}\n\\input{intro}\n\\input{method}\n\\end{document}\n"
@@ -37,7 +37,7 @@ SAVED_KEY = "hochreiter1997long"  # cited by a sentence added and saved later
 SAVED = "Blorptang wibbles the plonker gizmo \\cite{hochreiter1997long}.\n"
 LATER = "Then again Blorptang wibbles the plonker gizmo \\cite{|}.\n"
 # a fresh project: only a sentence the user wrote in an earlier draft ties these words to a paper
-LEARNED = "We count grommets with the zorblax quantifier of the plinth."
+PAST = "We count grommets with the zorblax quantifier of the plinth."
 DESCRIBED = (
     "\\documentclass{article}\n\\begin{document}\n\\section{Method}\n"
     "Grommets are counted by a zorblax quantifier on each plinth \\cite{|}.\n\\end{document}\n"
@@ -139,7 +139,7 @@ async def test_a_paper_described_in_an_earlier_draft_is_suggested_with_why(
 ) -> None:
     library = Library(example_library_dir)
     target = sorted(library.keys())[3]  # its entry says nothing of grommets (tests/test_library_learn.py)
-    library.learn(source_name(tmp_path / "old.tex"), [CitingSentence("old.tex", 12, LEARNED, (target,))])
+    library.learn(source_name(tmp_path / "old.tex"), [CitingSentence("old.tex", 12, PAST, (target,))])
     root = tmp_path / "paper"
     root.mkdir()
     (root / "main.tex").write_text(DESCRIBED.replace("|", ""), encoding="utf-8")
@@ -153,12 +153,12 @@ async def test_a_paper_described_in_an_earlier_draft_is_suggested_with_why(
         await stop_server(client)
 
 
-def test_what_the_library_learned_from_the_project_itself_is_left_out(tmp_path: Path) -> None:
+def test_past_sentences_from_the_project_itself_are_left_out(tmp_path: Path) -> None:
     library = Library(tmp_path / "lib")
     library.add([Paper(key=k, title=f"A long enough title about {k}") for k in ("alpha", "beta")])
     root = tmp_path / "paper" / "main.tex"
     library.learn(source_name(root), [CitingSentence("main.tex", 1, "Alpha here.", ("alpha",))])
     library.learn(source_name(tmp_path / "old.tex"), [CitingSentence("old.tex", 2, "Beta there.", ("beta",))])
     suggester = SimpleNamespace(library=library)
-    assert [s.sentence for s in learned_elsewhere(suggester, root.as_uri())] == ["Beta there."]
-    assert len(learned_elsewhere(suggester, "untitled:Untitled-1")) == 2  # a buffer never saved is no source
+    assert [s.sentence for s in past_elsewhere(suggester, root.as_uri())] == ["Beta there."]
+    assert len(past_elsewhere(suggester, "untitled:Untitled-1")) == 2  # a buffer never saved is no source

@@ -285,23 +285,24 @@ def get(
         paper = library.get(key)
         if paper is None:
             fail(f"not in the library: {key}")
-        learned = library.learned([paper.key])
+        past = library.past_sentences([paper.key])
     if fmt == "json":
-        said = [{"source": s.source, "file": s.file, "line": s.line, "sentence": s.sentence} for s in learned]
+        said = [{"source": s.source, "file": s.file, "line": s.line, "sentence": s.sentence} for s in past]
+        # the JSON key stays "learned" (what `library learn` kept): scripts read it
         emit(json.dumps(paper.to_dict() | {"learned": said}, ensure_ascii=False, indent=2))
         return
     table = Table("field", "value", title=paper.key, title_justify="left", show_header=False)
     for name, value in paper.to_dict().items():
         if value not in (None, "", [], {}) and name != "key":
             table.add_row(name, ", ".join(map(str, value)) if isinstance(value, list) else str(value))
-    for sentence in learned:
+    for sentence in past:
         table.add_row(f"learned {sentence.where}", sentence.sentence)
     stdout_console.print(table)
-    if learned:
-        from citerec.library_learned import counted
+    if past:
+        from citerec.past_sentences import counted
 
-        drafts = counted(len({s.source for s in learned}), "draft")
-        console.print(f"{counted(len(learned), 'sentence')} learned from {drafts}", highlight=False)
+        drafts = counted(len({s.source for s in past}), "draft")
+        console.print(f"{counted(len(past), 'sentence')} learned from {drafts}", highlight=False)
 
 
 @app.command("learn")
@@ -319,7 +320,7 @@ def learn(
 
     Learning a draft again replaces what it gave before; removing a paper removes its sentences.
     """
-    from citerec.library_learned import counted, source_name
+    from citerec.past_sentences import counted, source_name
 
     if fmt not in ("table", "json"):
         fail(f"unknown format {fmt!r} (expected table or json)")

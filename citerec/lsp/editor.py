@@ -205,8 +205,8 @@ class EditorSession:
         except InputError:  # does not parse while being edited: keep what was read last
             return self.plans.kept(project)
         if self.uses_evidence:
-            learned = self.options.recall.uses_evidence  # the library's learned sentences, as `suggest` reads them
-            kept(self.evidence.update(self.suggester, passages, between, learned=learned))
+            past = self.options.recall.uses_evidence  # the library's past sentences, as `suggest` reads them
+            kept(self.evidence.update(self.suggester, passages, between, past=past))
         if not self.plans.chooses:
             return self.plans.kept(project)
         return self.plans.choose(self.suggester, project, list(passages.contexts))

@@ -3,7 +3,7 @@
 A completion ranks one passage many times a second; the project around it
 changes only when a file is saved. So the project's citing passages, the
 library keys each cites and their sentences' vectors (`DraftCitations`), with
-the sentences the library learned from the user's other drafts, are made on the
+the user's past sentences kept from their other drafts, are made on the
 session's maintenance thread when a document is opened or saved, and a
 completion only places its cursor among them (`ProjectPassages.place`) and
 leaves out the passage it stands in (leave-one-out).
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from citerec.latex import Context
-    from citerec.library_learned import LearnedSentence
     from citerec.lsp.passages import Place, ProjectPassages
+    from citerec.past_sentences import PastSentence
     from citerec.recall import DraftCitations
     from citerec.suggest import Suggester
 
@@ -80,19 +80,19 @@ class ProjectEvidence:
         passages: ProjectPassages,
         between: Callable[[], None] | None = None,
         *,
-        learned: bool = False,
+        past: bool = False,
     ) -> int:
-        """Keep what `passages` cite (the library keys) as its project's evidence, and with `learned` what the
-        library learned from the user's other drafts; the number of citing passages.
+        """Keep what `passages` cite (the library keys) as its project's evidence, and with `past` the user's past
+        sentences kept from their other drafts (`library learn`); the number of citing passages.
 
         Runs on the maintenance thread: embedding the sentences waits for completions to pause (`between`)."""
         from citerec.recall import DraftCitations, Passage
 
         contexts = passages.contexts
         known = suggester.known_citations(contexts)
-        said = learned_elsewhere(suggester, passages.name) if learned else ()
+        said = past_elsewhere(suggester, passages.name) if past else ()
         index, read = suggester.index, [Passage.of(c) for c in contexts]
-        citations = DraftCitations.read(index, read, known, learned=said, between=between)
+        citations = DraftCitations.read(index, read, known, past=said, between=between)
         with self._lock:
             self._read[passages.name] = _Read(passages, citations, next(_versions))
         return len(citations)
@@ -114,11 +114,11 @@ class ProjectEvidence:
             self._read.pop(project, None)
 
 
-def learned_elsewhere(suggester: Suggester, project: str) -> list[LearnedSentence]:
-    """The library's learned sentences but those learned from the project itself (its root document): its
+def past_elsewhere(suggester: Suggester, project: str) -> list[PastSentence]:
+    """The library's past sentences but those kept from the project itself (its root document): its
     citations are its draft evidence already, and a passage's own never count for it."""
-    from citerec.library_learned import source_name
+    from citerec.past_sentences import source_name
 
     path = Where.of(project, project, 0).path
     own = source_name(path) if path is not None else None
-    return [s for s in suggester.library.learned() if s.source != own]
+    return [s for s in suggester.library.past_sentences() if s.source != own]

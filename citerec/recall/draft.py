@@ -7,12 +7,12 @@ citing passages are read once, when it is opened or saved (`DraftCitations`: the
 passages, the library keys each cites, their sentences embedded), and a new
 passage is ranked against them (`recall(…, draft=…)`) with the same evidence,
 features and shipped model as `recall`, recalling only the new passage. The
-sentences the library learned from the user's other drafts (`citerec library
-learn`) are read and embedded with them, so they describe the new passage's
+user's past sentences, kept from their other drafts (`citerec library
+learn`), are read and embedded with them, so they describe the new passage's
 candidates as in `recall`. The per-draft adaptation (`adapt`) is left out: it
 recalls every cited passage again. Leave-one-out stays the caller's: it drops
 the passage being completed (`without` its position) when the draft held it,
-and leaves out the sentences learned from the draft itself.
+and leaves out the past sentences kept from the draft itself.
 """
 
 from __future__ import annotations
@@ -28,19 +28,19 @@ from citerec.recall.spec import Passage
 
 if TYPE_CHECKING:
     from citerec.index import Index
-    from citerec.library_learned import LearnedSentence
+    from citerec.past_sentences import PastSentence
 
 
 @dataclass(frozen=True, eq=False)
 class DraftCitations:
     """A draft's citing passages, the library keys each cites, and their sentences as the features read them;
-    then the user's learned sentences (from other drafts), read the same way."""
+    then the user's past sentences (from other drafts), read the same way."""
 
     passages: tuple[Passage, ...]
     known: tuple[tuple[str, ...], ...]
     sentences: Sentences
-    learned: tuple[LearnedSentence, ...] = ()
-    learned_sentences: Sentences | None = None  # of `learned`, in order (None: none learned)
+    past: tuple[PastSentence, ...] = ()
+    past_sentences: Sentences | None = None  # of `past`, in order (None: none)
 
     @classmethod
     def read(
@@ -49,18 +49,18 @@ class DraftCitations:
         passages: Sequence[Passage],
         known: Sequence[Collection[str]],
         *,
-        learned: Sequence[LearnedSentence] = (),
+        past: Sequence[PastSentence] = (),
         between: Callable[[], None] | None = None,
         chunk: int = 16,
     ) -> DraftCitations:
         """The passages that cite library papers (the others are no evidence), their sentences embedded once,
-        then the `learned` sentences, `chunk` at a time with `between` called before each (a caller in the
+        then the `past` sentences, `chunk` at a time with `between` called before each (a caller in the
         background lets others go first)."""
         kept = [i for i, keys in enumerate(known) if keys]
         cited = tuple(passages[i] for i in kept)
         sentences = _embedded(index, [p.sentence or p.window for p in cited], between, chunk)
-        said = _embedded(index, [s.sentence for s in learned], between, chunk) if learned else None
-        return cls(cited, tuple(tuple(known[i]) for i in kept), sentences, tuple(learned), said)
+        said = _embedded(index, [s.sentence for s in past], between, chunk) if past else None
+        return cls(cited, tuple(tuple(known[i]) for i in kept), sentences, tuple(past), said)
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -72,7 +72,7 @@ class DraftCitations:
             return self
         sentences = Sentences(self.sentences.vectors[keep], tuple(self.sentences.tokens[j] for j in keep))
         passages, known = tuple(self.passages[j] for j in keep), tuple(self.known[j] for j in keep)
-        return DraftCitations(passages, known, sentences, self.learned, self.learned_sentences)
+        return DraftCitations(passages, known, sentences, self.past, self.past_sentences)
 
 
 def _embedded(index: Index, texts: Sequence[str], between: Callable[[], None] | None, chunk: int) -> Sentences:

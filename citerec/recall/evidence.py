@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from citerec.library_learned import LearnedSentence, source_name
 from citerec.papers import normalise_key
+from citerec.past_sentences import PastSentence, source_name
 from citerec.recall.spec import Candidate, Passage
 
 QUOTE_CHARS = 60  # how much of a citing sentence a "why" line quotes
@@ -37,7 +37,7 @@ class Citing:
     same_section: bool
     earlier: bool  # it comes before the passage in the draft
     sentence: str  # what the draft says there (citations removed)
-    where: str = ""  # a learned sentence's file:line in the user's earlier draft ("" for this draft's passages)
+    where: str = ""  # a past sentence's file:line in the user's earlier draft ("" for this draft's passages)
 
     @property
     def proximity(self) -> float:
@@ -50,8 +50,8 @@ class PaperEvidence:
     """Everything the draft, outside one passage, says about one paper (nearest citing passage first)."""
 
     key: str  # the library key as the draft's known citations name it
-    citing: tuple[Citing, ...]  # this draft's other passages (may be empty when only `learned` speaks)
-    learned: tuple[Citing, ...] = ()  # sentences of the user's earlier drafts; `passage` counts on past the passages
+    citing: tuple[Citing, ...]  # this draft's other passages (may be empty when only `past` speaks)
+    past: tuple[Citing, ...] = ()  # sentences of the user's earlier drafts; `passage` numbered after the passages
 
     @property
     def count(self) -> int:
@@ -118,43 +118,43 @@ def _found(
     return found
 
 
-def learned_evidence(
+def past_evidence(
     passages: Sequence[Passage],
     recalled: Sequence[Sequence[Candidate]],
-    learned: Sequence[LearnedSentence],
+    past: Sequence[PastSentence],
     evidence: Sequence[Mapping[str, PaperEvidence]],
     *,
     after: int | None = None,
 ) -> list[dict[str, PaperEvidence]]:
-    """`evidence` with the learned sentences about each passage's recalled candidates added: about any of them
+    """`evidence` with the past sentences about each passage's recalled candidates added: about any of them
     where the draft gives no evidence (a fresh draft), only about the papers the draft cites elsewhere where it
     does (measured: describing other candidates too costs finishing drafts, benchmarks/learn_from_drafts.py).
 
-    A learned sentence is `Citing.passage` `after` + its index in `learned` (`after`: len(passages), unless the
-    passages stand after others, as `citerec.recall.draft` ranks a new one). Sentences learned from the
+    A past sentence is `Citing.passage` `after` + its index in `past` (`after`: len(passages), unless the
+    passages stand after others, as `citerec.recall.draft` ranks a new one). Past sentences from the
     passage's own draft are left out (the draft evidence already has them, leave-one-out), and so is the
-    passage's own sentence wherever it was learned."""
+    passage's own sentence wherever it was kept."""
     after = len(passages) if after is None else after
     by_key: dict[str, list[int]] = {}
-    for m, item in enumerate(learned):
+    for m, item in enumerate(past):
         by_key.setdefault(normalise_key(item.key), []).append(m)
-    drafts = {p.draft: source_name(p.draft) for p in passages if p.draft} if learned else {}
+    drafts = {p.draft: source_name(p.draft) for p in passages if p.draft} if past else {}
     out = [dict(found) for found in evidence] if evidence else [{} for _ in passages]
     drafted = [any(e.citing for e in found.values()) for found in out]
     for i, passage in enumerate(passages):
         own = " ".join((passage.sentence or passage.window).split())
-        for candidate in recalled[i] if learned else ():
+        for candidate in recalled[i] if past else ():
             norm = normalise_key(candidate.key)
             said = tuple(
-                Citing(after + m, -1, False, False, False, learned[m].sentence, learned[m].where)
+                Citing(after + m, -1, False, False, False, past[m].sentence, past[m].where)
                 for m in by_key.get(norm, ())
-                if learned[m].source != drafts.get(passage.draft) and learned[m].sentence != own
+                if past[m].source != drafts.get(passage.draft) and past[m].sentence != own
             )
             if said and norm not in out[i] and drafted[i]:  # a draft citing papers elsewhere: they alone gain
                 said = ()
             if said:
                 found = out[i].get(norm)
-                out[i][norm] = replace(found, learned=said) if found else PaperEvidence(candidate.key, (), said)
+                out[i][norm] = replace(found, past=said) if found else PaperEvidence(candidate.key, (), said)
     return out
 
 
@@ -177,7 +177,7 @@ def _nearest_first(citing: Citing) -> tuple[int, int]:
 def why_cited(evidence: PaperEvidence) -> str:
     """A line for people: where the draft cites the paper nearest to this passage, and what it says there."""
     if not evidence.citing:
-        said = evidence.learned[0]
+        said = evidence.past[0]
         return f"you cited it before ({said.where}): '{_quote(said.sentence)}'"
     nearest = evidence.nearest
     quote = _quote(nearest.sentence)

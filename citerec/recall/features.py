@@ -112,7 +112,7 @@ RANKER_FEATURES: FeatureSet[CandidateTable] = FeatureSet(
 )
 FEATURES = RANKER_FEATURES.names
 EVIDENCE_FEATURES = RANKER_FEATURES.of(PRIOR, WORDING)
-CONTEXT_FEATURES = RANKER_FEATURES.of(WORDING)  # what a learned sentence of the user's earlier drafts feeds
+CONTEXT_FEATURES = RANKER_FEATURES.of(WORDING)  # what a past sentence of the user's earlier drafts feeds
 
 
 @dataclass(frozen=True)
@@ -179,17 +179,17 @@ def candidate_rows(
     *,
     only: Sequence[int] | None = None,
     sentences: Sentences | None = None,
-    learned: Sentences | None = None,
+    past: Sentences | None = None,
 ) -> list[Rows]:
     """Every passage's candidate rows: its recalled papers, then the papers its draft cites elsewhere.
 
     `only`: the passages to make rows for (default all; the others are evidence alone); `sentences`: the
-    passages' `Sentences` when already made; `learned`: the learned sentences' (`PaperEvidence.learned`)."""
+    passages' `Sentences` when already made; `past`: the past sentences' (`PaperEvidence.past`)."""
     passages, recalled, window = lists.passages, lists.recalled, lists.window
     wanted = list(range(len(passages))) if only is None else list(only)
     queried = index.query_vectors([passages[i].window for i in wanted]) if wanted else np.zeros((0, 0), np.float32)
     windows = dict(zip(wanted, queried, strict=True))
-    lexical, semantic = _sentence_similarities(index, passages, evidence, sentences, learned)
+    lexical, semantic = _sentence_similarities(index, passages, evidence, sentences, past)
     out = []
     for i in wanted:
         own = {normalise_key(c.key): c for c in recalled[i]}
@@ -233,16 +233,16 @@ def _gain(rank: int | None) -> float:
 def _evidence_features(
     found: PaperEvidence | None, i: int, lexical: Mapping[int, np.ndarray], semantic: Mapping[int, np.ndarray]
 ) -> tuple[EvidenceValues, int]:
-    """The evidence of one candidate and its most alike citing passage (-1: none); learned sentences count in the
+    """The evidence of one candidate and its most alike citing passage (-1: none); past sentences count in the
     context similarities alone."""
     if found is None:
         return _NO_EVIDENCE, -1
     citing = found.citing
-    js = [c.passage for c in (*citing, *found.learned)]
+    js = [c.passage for c in (*citing, *found.past)]
     sem = [float(semantic[i][j]) for j in js] if i in semantic else [0.0]
     lex = [float(lexical[i][j]) for j in js] if i in lexical else [0.0]
     best = js[int(np.argmax(sem))] if i in semantic else -1
-    if not citing:  # only learned sentences: they say nothing of where the draft cites the paper
+    if not citing:  # only past sentences: they say nothing of where the draft cites the paper
         return EvidenceValues(context_cos=max(sem), context_lex=max(lex)), best
     values = EvidenceValues(
         cited_elsewhere=1.0,
@@ -262,10 +262,10 @@ def _sentence_similarities(
     passages: Sequence[Passage],
     evidence: Sequence[Mapping[str, PaperEvidence]],
     sentences: Sentences | None = None,
-    learned: Sentences | None = None,
+    past: Sentences | None = None,
 ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
     """For each passage with evidence, its sentence's tf-idf and dense cosine to every passage's sentence,
-    then to every learned sentence (`Citing.passage` past the passages; `learned`: all of them, when made).
+    then to every past sentence (`Citing.passage` after the passages; `past`: all of them, when made).
 
     Rows are indexed by passage; only passages of the same draft are ever compared."""
     wanted = [i for i, found in enumerate(evidence) if found]
@@ -275,22 +275,22 @@ def _sentence_similarities(
     drafts = [p.draft for p in passages]
     weights = tfidf(sentences.tokens, drafts)
     lexical = {i: weights @ weights[i] for i in wanted}
-    said = {c.passage - len(passages): c.sentence for i in wanted for e in evidence[i].values() for c in e.learned}
+    said = {c.passage - len(passages): c.sentence for i in wanted for e in evidence[i].values() for c in e.past}
     if not said:
         return lexical, {i: sentences.vectors @ sentences.vectors[i] for i in wanted}
-    used = sorted(said)  # the learned sentences about some candidate: the others are never read
-    if learned is None:
-        learned = Sentences.of_texts(index, [said[m] for m in used])
+    used = sorted(said)  # the past sentences about some candidate: the others are never read
+    if past is None:
+        past = Sentences.of_texts(index, [said[m] for m in used])
     else:
-        learned = Sentences(learned.vectors[used], tuple(learned.tokens[m] for m in used))
+        past = Sentences(past.vectors[used], tuple(past.tokens[m] for m in used))
     top = used[-1] + 1
     semantic = {}
     for i in wanted:
         here = sentences.vectors[i]
-        semantic[i] = np.concatenate([sentences.vectors @ here, _spread(learned.vectors @ here, used, top)])
-    for draft in {drafts[i] for i in wanted}:  # learned sentences weighed by each draft's own idf
+        semantic[i] = np.concatenate([sentences.vectors @ here, _spread(past.vectors @ here, used, top)])
+    for draft in {drafts[i] for i in wanted}:  # past sentences weighed by each draft's own idf
         rows = [i for i, d in enumerate(drafts) if d == draft]
-        tokens = [sentences.tokens[i] for i in rows] + list(learned.tokens)
+        tokens = [sentences.tokens[i] for i in rows] + list(past.tokens)
         both = tfidf(tokens, [draft] * len(tokens), blank=top - len(used))
         for local, i in enumerate(rows):
             if i in lexical:
@@ -299,7 +299,7 @@ def _sentence_similarities(
 
 
 def _spread(values: np.ndarray, at: Sequence[int], size: int) -> np.ndarray:
-    """`values` at the rows `at` of `size` zeros (where a learned sentence no candidate has would stand)."""
+    """`values` at the rows `at` of `size` zeros (where a past sentence no candidate has would stand)."""
     out = np.zeros(size, dtype=values.dtype)
     out[list(at)] = values
     return out
@@ -307,7 +307,7 @@ def _spread(values: np.ndarray, at: Sequence[int], size: int) -> np.ndarray:
 
 def tfidf(tokens: Sequence[Sequence[str]], drafts: Sequence[str], blank: int = 0) -> np.ndarray:
     """Unit tf-idf rows of the sentences (as words); document frequencies counted within each sentence's draft,
-    each draft's count of sentences with `blank` empty ones more (learned sentences left unread)."""
+    each draft's count of sentences with `blank` empty ones more (past sentences left unread)."""
     vocab: dict[str, int] = {}
     for words in tokens:
         for word in words:

@@ -110,15 +110,15 @@ def rank_learned(
     *,
     only: Sequence[int] | None = None,
     sentences: Sentences | None = None,
-    learned: Sentences | None = None,
+    past: Sentences | None = None,
 ) -> list[Ranked]:
     """Each passage's candidates scored by the model, best first, `k` kept (the fresh part without evidence).
 
     `known` adapts the weights to the draft (`adapt`; none: the shipped ones); `only` ranks those passages
-    alone (the others are evidence); `sentences` and `learned` are the passages' and the learned sentences'
+    alone (the others are evidence); `sentences` and `past` are the passages' and the past sentences'
     `Sentences` when already made."""
     wanted = list(range(len(lists.passages))) if only is None else list(only)
-    rows = candidate_rows(index, lists, evidence, only=wanted, sentences=sentences, learned=learned)
+    rows = candidate_rows(index, lists, evidence, only=wanted, sentences=sentences, past=past)
     finishing = model.parts[FINISHING]
     weights = adapted_weights(index, lists, known, finishing) if any(known) else None
     return [
@@ -129,7 +129,7 @@ def rank_learned(
 
 def _part(model: LinearModel, found: Mapping[str, PaperEvidence]) -> Part:
     """Finishing where the draft cites papers elsewhere; fresh where nothing is known; and where only the
-    user's learned sentences speak, fresh plus the finishing part's weights of the context similarities."""
+    user's past sentences speak, fresh plus the finishing part's weights of the context similarities."""
     if any(e.citing for e in found.values()):
         return model.parts[FINISHING]
     if not found:
@@ -139,7 +139,7 @@ def _part(model: LinearModel, found: Mapping[str, PaperEvidence]) -> Part:
 
 def described_part(model: LinearModel) -> Part:
     """The fresh part with the finishing part's weights on `CONTEXT_FEATURES` (measured from 0, not from their
-    mean: a candidate without learned sentences scores as the fresh part scores it)."""
+    mean: a candidate without past sentences scores as the fresh part scores it)."""
     fresh, finishing = model.parts[FRESH], model.parts[FINISHING]
     mean, scale, weights = list(fresh.mean), list(fresh.scale), list(fresh.weights)
     for name in CONTEXT_FEATURES:
@@ -210,7 +210,7 @@ def _reason(rows: Rows, r: int, name: str, passages: Sequence[Passage]) -> str:
             said = " ".join((passages[best].sentence or "").split())
             return f"described alike where the draft cites it: '{_short(said)}'"
         if name in CONTEXT_FEATURES and best >= len(passages):
-            before = next(c for c in found.learned if c.passage == best)
+            before = next(c for c in found.past if c.passage == best)
             return f"described alike where you cited it before ({before.where}): '{_short(before.sentence)}'"
         return why_cited(found) if found.citing else ""
     return _REASONS.get(name, "")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from citerec.choices import Plan
 from citerec.linear import LinearModel
 from citerec.recall.draft import DraftCitations
-from citerec.recall.evidence import draft_evidence, evidence_for, learned_evidence
+from citerec.recall.evidence import draft_evidence, evidence_for, past_evidence
 from citerec.recall.features import PlanLists, Sentences
 from citerec.recall.learned import rank_learned, ranking_for
 from citerec.recall.plans import PlanChoice, fit_plans, recall_window, recall_with_plan
@@ -27,7 +27,7 @@ from citerec.recall.spec import Candidate, Passage, RecallSpec
 
 if TYPE_CHECKING:
     from citerec.index import Index
-    from citerec.library_learned import LearnedSentence
+    from citerec.past_sentences import PastSentence
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def recall(
     *,
     known: Sequence[Collection[str]] = (),
     topic_of: Sequence[Passage] | None = None,
-    learned: Sequence[LearnedSentence] = (),
+    past: Sequence[PastSentence] = (),
     draft: DraftCitations | None = None,
 ) -> list[PassageRecall]:
     """Every passage's candidates as `spec` asks.
@@ -58,10 +58,10 @@ def recall(
     `known` are the library keys each passage already cites: with plan "auto" they
     choose each draft's plan, and with the draft evidence on they are the evidence,
     never for a passage's own ranking (leave-one-out). `topic_of` are the passages
-    as written, when `passages` carry a rewrite (their draft topic). `learned` are the user's sentences about
+    as written, when `passages` carry a rewrite (their draft topic). `past` are the user's sentences about
     library papers from earlier drafts (`citerec library learn`): with the draft evidence on, they describe
-    the candidates they are about. `draft` instead: the draft's citations read before (with its learned
-    sentences), each passage ranked alone as a new passage of that draft (`known` and `learned` unused).
+    the candidates they are about. `draft` instead: the draft's citations read before (with the past
+    sentences), each passage ranked alone as a new passage of that draft (`known` and `past` unused).
     """
     if not passages:
         return []
@@ -72,7 +72,7 @@ def recall(
     if draft is not None:
         found = [_in_draft(index, passage, spec, ranking.model, draft) for passage in passages]
     else:
-        found = _in_passages(index, passages, spec, ranking.model, known, topic_of, learned)
+        found = _in_passages(index, passages, spec, ranking.model, known, topic_of, past)
     if not spec.feedback:
         return found
     shown = [p.sentence if spec.fusion.sentence_weight > 0 else p.window for p in passages]  # what dominates
@@ -89,15 +89,15 @@ def _in_passages(
     model: LinearModel | None,
     known: Sequence[Collection[str]],
     topic_of: Sequence[Passage] | None,
-    learned: Sequence[LearnedSentence],
+    past: Sequence[PastSentence],
 ) -> list[PassageRecall]:
     """Passages read together, each with the evidence of the others' citations (and the draft's adaptation)."""
     recalled = recall_with_plan(index, passages, spec, topic_of)
     plans: list[PlanChoice | None] = [None] * len(passages)
     why: list[Mapping[str, tuple[str, ...]]] = [{} for _ in passages]
     evidence = draft_evidence(passages, known) if spec.uses_evidence else []
-    if learned and evidence:  # the user's earlier drafts describe some candidates
-        evidence = learned_evidence(passages, recalled, learned, evidence)
+    if past and evidence:  # the user's earlier drafts describe some candidates
+        evidence = past_evidence(passages, recalled, past, evidence)
     if model is not None and (spec.plan == Plan.LEARNED or any(evidence)):
         window = recall_window(index, passages, spec)
         evidence = evidence or [{} for _ in passages]
@@ -122,14 +122,14 @@ def _in_passages(
 def _in_draft(
     index: Index, passage: Passage, spec: RecallSpec, model: LinearModel | None, draft: DraftCitations
 ) -> PassageRecall:
-    """One new passage of a draft read before, with that draft's evidence (its learned sentences included) when
+    """One new passage of a draft read before, with that draft's evidence (the past sentences included) when
     the spec ranks by the learned model; otherwise the list of the plan the spec names. The per-draft
     adaptation is left out: it recalls every cited passage again."""
     recalled = recall_with_plan(index, [passage], spec)[0]
     n = len(draft.passages)
     found = evidence_for(passage, draft.passages, draft.known) if spec.uses_evidence else {}
-    if draft.learned and spec.uses_evidence:  # learned sentences count on past the passages
-        found = learned_evidence([passage], [recalled], draft.learned, [found], after=n + 1)[0]
+    if draft.past and spec.uses_evidence:  # past sentences numbered after the passages
+        found = past_evidence([passage], [recalled], draft.past, [found], after=n + 1)[0]
     if model is None or not (found or spec.plan == Plan.LEARNED):
         return PassageRecall(tuple(recalled))
     window = recall_window(index, [passage], spec)[0]
@@ -137,6 +137,6 @@ def _in_draft(
     sentences = draft.sentences + Sentences.of(index, [passage])
     evidence = [*([{}] * n), found]
     ranked = rank_learned(
-        index, lists, evidence, model, spec.k, only=[n], sentences=sentences, learned=draft.learned_sentences
+        index, lists, evidence, model, spec.k, only=[n], sentences=sentences, past=draft.past_sentences
     )[0]
     return PassageRecall(ranked.candidates, why=ranked.why)

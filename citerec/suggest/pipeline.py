@@ -112,9 +112,9 @@ class Suggester:
         `known` are the library keys each context already cites (default: its
         cited keys found in the library); with `options.recall.plan` "auto" they choose
         each draft's reading plan, and with the draft evidence on they are the
-        evidence; never for a context's own ranking. The sentences the library learned from the user's
-        other drafts describe the candidates they are about (evidence too). `draft` instead: the citing
-        passages of the contexts' draft and the learned sentences, read before (an editor's project), each
+        evidence; never for a context's own ranking. The user's past sentences, kept from their
+        other drafts, describe the candidates they are about (evidence too). `draft` instead: the citing
+        passages of the contexts' draft and the past sentences, read before (an editor's project), each
         context ranked as a new passage of it (`citerec.recall.draft`).
         """
         options = options or self.options
@@ -131,8 +131,8 @@ class Suggester:
             if needs_known and known is None:
                 known = self.known_citations(contexts)
             # what the user wrote about papers in earlier drafts (`library learn`): part of the draft evidence
-            learned = self.library.learned() if spec.uses_evidence else ()
-            recalled = recall(index, passages, spec, known=known or (), topic_of=written, learned=learned)
+            past = self.library.past_sentences() if spec.uses_evidence else ()
+            recalled = recall(index, passages, spec, known=known or (), topic_of=written, past=past)
         reranker = self.rerankers.get(options)
         # One query for every candidate's entry, not one per candidate (50 a passage).
         papers = self.library.get_many(c.key for item in recalled for c in item.candidates)

@@ -1,4 +1,4 @@
-"""What the user has written about each paper: citing sentences learned from their finished drafts.
+"""What the user has written about each paper: their past citing sentences, kept from their finished drafts.
 
 `citerec library learn paper.tex` keeps, for every library paper the draft cites,
 the sentences that cite it (citations removed), so a new draft is ranked with
@@ -38,7 +38,7 @@ class CitingSentence:
 
 
 @dataclass(frozen=True)
-class LearnedSentence:
+class PastSentence:
     """A sentence the user wrote about a library paper, and where: the draft (`source`), its file and line."""
 
     key: str  # the library key of the paper
@@ -95,8 +95,9 @@ def citing_sentences(draft: Draft) -> list[CitingSentence]:
     ]
 
 
-class LearnedSentences(LibraryFile):
-    """The `learned` table of a library file; `Library` removes a paper's rows with the paper."""
+class PastSentences(LibraryFile):
+    """The past sentences of a library file (its `learned` table: the name kept so existing libraries open);
+    `Library` removes a paper's rows with the paper."""
 
     def learn(self, source: str, citing: Iterable[CitingSentence]) -> LearnReport:
         """Keep the sentences of `source` that cite library papers, replacing what `source` gave before.
@@ -125,16 +126,16 @@ class LearnedSentences(LibraryFile):
         return self.learn(source_name(draft.main), citing_sentences(draft))
 
     def forget(self, source: str) -> int:
-        """Drop every sentence learned from `source`; how many there were."""
+        """Drop every past sentence kept from `source`; how many there were."""
         with self.transaction():
             return self._write("DELETE FROM learned WHERE source = ?", [source]).rowcount
 
-    def learned_sources(self) -> list[tuple[str, int]]:
-        """Every draft learned from, with how many sentences it gave."""
+    def past_sources(self) -> list[tuple[str, int]]:
+        """Every draft learned from (`library learn`), with how many past sentences it gave."""
         return [(s, n) for s, n in self._query("SELECT source, COUNT(*) FROM learned GROUP BY source ORDER BY source")]
 
-    def learned(self, keys: Collection[str] | None = None) -> list[LearnedSentence]:
-        """The learned sentences (of `keys` only, when given), by paper then source and line."""
+    def past_sentences(self, keys: Collection[str] | None = None) -> list[PastSentence]:
+        """The past sentences (of `keys` only, when given), by paper then source and line."""
         sql = (
             "SELECT p.key, l.sentence, l.source, l.file, l.line FROM learned l JOIN papers p ON p.norm_key = l.norm_key"
         )
@@ -147,7 +148,7 @@ class LearnedSentences(LibraryFile):
                 chunk = wanted[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows += self._query(f"{sql} WHERE l.norm_key IN ({marks}) ORDER BY p.id, l.source, l.line, l.id", chunk)
-        return [LearnedSentence(key, sentence, source, file, int(line)) for key, sentence, source, file, line in rows]
+        return [PastSentence(key, sentence, source, file, int(line)) for key, sentence, source, file, line in rows]
 
-    def has_learned(self) -> bool:
+    def has_past_sentences(self) -> bool:
         return bool(self._query("SELECT 1 FROM learned LIMIT 1"))
