@@ -27,12 +27,15 @@ from citerec.cli.common import (
     user_errors,
     warn,
 )
+from citerec.cli.enrich import MailtoOption, SourceOption
+from citerec.cli.enrich import enrich as enrich_command
 from citerec.library import AddReport, Library, default_library_dir
 
 app = typer.Typer(
-    help="Manage the paper library (import BibTeX and arXiv, list, export, remove, learn from your drafts).",
+    help="Manage the paper library (import BibTeX and arXiv, enrich, list, export, remove, learn from your drafts).",
     no_args_is_help=True,
 )
+app.command("enrich")(enrich_command)
 
 
 def _open(library_dir: Path | None) -> Library:
@@ -63,6 +66,11 @@ def import_(
             help="Worker processes for parsing many files (default: $CITEREC_JOBS, else one per CPU).",
         ),
     ] = None,
+    enrich: Annotated[
+        bool, typer.Option("--enrich", help="Then fill what the entries leave out (see `citerec library enrich`).")
+    ] = False,
+    source: SourceOption = None,
+    mailto: MailtoOption = None,
     library_dir: LibraryDirOption = None,
 ) -> None:
     """Import BibTeX files in one transaction; broken entries are reported as file:line and skipped."""
@@ -102,6 +110,11 @@ def import_(
     )
     if readable == 0:
         fail("no entries could be imported")
+    if enrich:
+        from citerec.cli.enrich import enrich_after_import
+
+        with user_errors():
+            enrich_after_import(library, source or [], mailto)
     if strict and problems:
         fail(f"{problems} problem{'s' if problems != 1 else ''} (--strict)")
 

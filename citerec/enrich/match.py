@@ -1,0 +1,214 @@
+"""Is this metadata record the library entry's paper? Strict matching by id, else title + year + first author.
+
+One paper's title differs between a .bib and a metadata record in many small
+ways (LaTeX accents and braces, case, punctuation and hyphens, a subtitle cut, a
+word added or dropped between preprint and published version, a typo), so
+titles are compared on their letters and digits alone with a similarity ratio.
+A similar title is not enough: the first author's surname must agree and the
+years may differ by one at most (a snapshot's first version can be a year
+before the published one). A same-titled record by other authors never
+matches; a near miss, or two different records that both fit, is reported as
+weak or ambiguous and never applied.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+from citerec.ingest.texconv import latex_to_text
+from citerec.papers import Paper, extract_arxiv_id, normalise_doi, normalise_title
+
+MATCHED, AMBIGUOUS, WEAK, NOT_FOUND = "matched", "ambiguous", "weak", "not found"
+
+STRONG_LONG = 0.90  # title similarity that identifies a long title (30+ letters) ...
+STRONG_SHORT = 0.95  # ... and a shorter one (12-29 letters); below 12 letters only an exact title counts
+LONG_TITLE, SHORT_TITLE = 30, 12
+WEAK_TITLE = 0.80  # a record this close is reported (weak) when something else disagrees
+SUBTITLE_SCORE = 0.92  # one title is the other without its subtitle
+MIN_SUBTITLE_WORDS = 3  # "BERT" alone, cut from "BERT: Pre-training of …", identifies nothing
+ID_TITLE_FLOOR = 0.60  # an id match whose titles differ more than this is reported, not applied
+CLEAR_LEAD = 0.05  # two different titles that both fit: the better one must lead by this much
+YEAR_SLACK = 1
+_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
+_SUBTITLE = re.compile(r"\s*(?::|\s[-\u2013\u2014]{1,2}\s|\?\s|\.\s)\s*")
+
+
+@dataclass(frozen=True)
+class Match:
+    """The verdict on one entry: the record it matched (or the best near miss), how, and why not when not."""
+
+    status: str  # MATCHED, AMBIGUOUS, WEAK or NOT_FOUND
+    record: Paper | None = None
+    matched_by: str = ""  # doi, arxiv or title
+    score: float = 0.0  # title similarity of `record`
+    reason: str = ""  # why a weak or ambiguous verdict was not applied
+
+    @property
+    def applied(self) -> bool:
+        return self.status == MATCHED
+
+
+@dataclass(frozen=True)
+class TitleForm:
+    """A title as matching compares it: its words, letters alone, and the part before a subtitle."""
+
+    words: tuple[str, ...]
+    letters: str
+    main_letters: str  # letters of the part before ':' (the whole title when there is no subtitle)
+    main_words: int
+
+    @classmethod
+    def of(cls, title: str) -> TitleForm:
+        return _title_form(title)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _title_form(title: str) -> TitleForm:
+    text = latex_to_text(title)
+    words = tuple(normalise_title(text).split())
+    main = _SUBTITLE.split(text, maxsplit=1)[0]
+    main_words = tuple(normalise_title(main).split())
+    return TitleForm(words, "".join(words), "".join(main_words), len(main_words))
+
+
+def title_similarity(a: TitleForm, b: TitleForm) -> float:
+    """1.0 for the same letters; a ratio that survives a typo, a hyphen, a word dropped; a subtitle cut scores
+    `SUBTITLE_SCORE` when what remains is long enough to identify a work."""
+    if not a.letters or not b.letters:
+        return 0.0
+    if a.letters == b.letters:
+        return 1.0
+    matcher = SequenceMatcher(None, a.letters, b.letters, autojunk=False)
+    score = matcher.ratio() if matcher.real_quick_ratio() >= WEAK_TITLE and matcher.quick_ratio() >= WEAK_TITLE else 0.0
+    for short, full in ((a, b), (b, a)):
+        cut = short.letters == full.main_letters and full.main_letters != full.letters
+        if cut and short.main_words >= MIN_SUBTITLE_WORDS and len(short.letters) >= SHORT_TITLE:
+            score = max(score, SUBTITLE_SCORE)
+    return score
+
+
+def strong_title(score: float, form: TitleForm) -> bool:
+    """Whether `score` is enough to identify a work with this title (short titles need more)."""
+    size = len(form.letters)
+    if size >= LONG_TITLE:
+        return score >= STRONG_LONG
+    if size >= SHORT_TITLE:
+        return score >= STRONG_SHORT
+    return score >= 1.0
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def surname(name: str) -> str:
+    """The surname of 'First von Last Jr', 'Last, First', 'F. Last' or 'Last F', normalised ('' if none)."""
+    text = latex_to_text(name) if not name.isascii() or "\\" in name or "{" in name else name
+    if "," in text:
+        head = text.split(",", 1)[0]
+        text = head if normalise_title(head) not in _SUFFIXES else text.split(",", 1)[1]
+    words = [w for w in normalise_title(text).split() if w not in _SUFFIXES]
+    if not words:
+        return ""
+    full = [w for w in words if len(w) > 1]  # 'Vaswani A': the initial is not the surname
+    return full[-1] if full else words[-1]
+
+
+def first_surname(paper: Paper) -> str:
+    return surname(paper.authors[0]) if paper.authors else ""
+
+
+def _same_year(a: int | None, b: int | None) -> bool:
+    return a is None or b is None or abs(a - b) <= YEAR_SLACK
+
+
+@dataclass(frozen=True)
+class _Assessed:
+    record: Paper
+    score: float
+    strong: bool
+    author: bool | None  # None: a side has no authors to compare
+    year: bool
+
+    @property
+    def accepted(self) -> bool:
+        return self.strong and self.author is True and self.year
+
+    def why_not(self) -> str:
+        if not self.strong:
+            return f"title only {self.score:.2f} similar"
+        if self.author is None:
+            return "no first author to compare"
+        if not self.author:
+            return f"first author differs ({first_surname(self.record) or '?'})"
+        return f"year differs ({self.record.year})"
+
+
+def _assess(entry: Paper, form: TitleForm, record: Paper) -> _Assessed:
+    score = title_similarity(form, TitleForm.of(record.title))
+    mine, theirs = first_surname(entry), first_surname(record)
+    author = None if not mine or not theirs else mine == theirs
+    return _Assessed(record, score, strong_title(score, form), author, _same_year(entry.year, record.year))
+
+
+def _by_identifier(entry: Paper, candidates: Sequence[Paper]) -> Match | None:
+    doi, arxiv = normalise_doi(entry.doi), extract_arxiv_id(entry.arxiv_id)
+    form = TitleForm.of(entry.title)
+    for how, mine in (("doi", doi), ("arxiv", arxiv)):
+        if not mine:
+            continue
+        for record in candidates:
+            theirs = normalise_doi(record.doi) if how == "doi" else extract_arxiv_id(record.arxiv_id)
+            if theirs != mine:
+                continue
+            other = TitleForm.of(record.title)
+            score = title_similarity(form, other) if form.letters else 1.0
+            cut = bool(form.letters) and (
+                other.letters.startswith(form.letters) or form.letters.startswith(other.letters)
+            )
+            if score < ID_TITLE_FLOOR and not cut:
+                return Match(WEAK, record, how, score, f"same {how} but the title differs ({score:.2f})")
+            return Match(MATCHED, record, how, score)
+    return None
+
+
+def decide(entry: Paper, candidates: Sequence[Paper]) -> Match:
+    """Which of `candidates` (records from one source) is `entry`'s paper, if one clearly is."""
+    by_id = _by_identifier(entry, candidates)
+    if by_id is not None:
+        return by_id
+    form = TitleForm.of(entry.title)
+    if not form.letters:
+        return Match(NOT_FOUND, reason="the entry has no title")
+    assessed = sorted(
+        (_assess(entry, form, r) for r in candidates),
+        key=lambda a: (a.score, -_year_gap(entry, a.record)),
+        reverse=True,
+    )
+    accepted = [a for a in assessed if a.accepted]
+    if not accepted:
+        near = next((a for a in assessed if a.score >= WEAK_TITLE), None)
+        if near is None:
+            return Match(NOT_FOUND)
+        return Match(WEAK, near.record, "title", near.score, near.why_not())
+    best = accepted[0]
+    rivals = [
+        a for a in accepted[1:] if TitleForm.of(a.record.title).letters != TitleForm.of(best.record.title).letters
+    ]
+    if rivals and rivals[0].score > best.score - CLEAR_LEAD:
+        rival = rivals[0].record
+        return Match(AMBIGUOUS, best.record, "title", best.score, f"also fits {_describe(rival)}")
+    # versions of one work (same title and first author): the one closest in year, with an abstract
+    versions = [a for a in accepted if TitleForm.of(a.record.title).letters == TitleForm.of(best.record.title).letters]
+    chosen = min(versions, key=lambda a: (_year_gap(entry, a.record), not a.record.abstract, -a.score))
+    return Match(MATCHED, chosen.record, "title", chosen.score)
+
+
+def _year_gap(entry: Paper, record: Paper) -> int:
+    return abs(entry.year - record.year) if entry.year is not None and record.year is not None else 0
+
+
+def _describe(record: Paper) -> str:
+    ident = record.doi or record.arxiv_id or record.key
+    return f"{ident} ({record.year or '?'}): {record.title[:60]}"
