@@ -144,13 +144,15 @@ class EnrichedFields(LibraryFile):
 
     def keep_filled(self, paper: Paper) -> Paper:
         """`paper` (a re-imported entry) with the fields enrichment filled that it still leaves empty;
-        fields it now sets itself are the user's, and stop being recorded as filled."""
+        fields it now sets to something else are the user's, and stop being recorded as filled."""
         norm = normalise_key(paper.key)
         rows = self._query("SELECT field, value FROM enriched WHERE norm_key = ?", [norm])
         if not rows:
             return paper
-        updates = {field: json.loads(value) for field, value in rows if is_empty(getattr(paper, field))}
-        taken = [field for field, _ in rows if field not in updates]
+        filled = {field: json.loads(value) for field, value in rows}
+        updates = {field: value for field, value in filled.items() if is_empty(getattr(paper, field))}
+        # a value other than the one filled is the user's now (the same value: an exported library re-imported)
+        taken = [f for f, value in filled.items() if f not in updates and not _same(getattr(paper, f), value)]
         if taken:
             with self.transaction():
                 self._write_many("DELETE FROM enriched WHERE norm_key = ? AND field = ?", ((norm, f) for f in taken))

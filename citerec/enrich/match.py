@@ -28,7 +28,7 @@ STRONG_LONG = 0.90  # title similarity that identifies a long title (30+ letters
 STRONG_SHORT = 0.95  # ... and a shorter one (12-29 letters); below 12 letters only an exact title counts
 LONG_TITLE, SHORT_TITLE = 30, 12
 WEAK_TITLE = 0.80  # a record this close is reported (weak) when something else disagrees
-SUBTITLE_SCORE = 0.92  # one title is the other without its subtitle
+SUBTITLE_SCORE = 0.95  # a short title (12-29 letters) that is another without its subtitle
 MIN_SUBTITLE_WORDS = 3  # "BERT" alone, cut from "BERT: Pre-training of …", identifies nothing
 ID_TITLE_FLOOR = 0.60  # an id match whose titles differ more than this is reported, not applied
 CLEAR_LEAD = 0.05  # two different titles that both fit: the better one must lead by this much
@@ -82,13 +82,23 @@ def title_similarity(a: TitleForm, b: TitleForm) -> float:
         return 0.0
     if a.letters == b.letters:
         return 1.0
-    matcher = SequenceMatcher(None, a.letters, b.letters, autojunk=False)
-    score = matcher.ratio() if matcher.real_quick_ratio() >= WEAK_TITLE and matcher.quick_ratio() >= WEAK_TITLE else 0.0
+    score = _ratio(a.letters, b.letters)
     for short, full in ((a, b), (b, a)):
-        cut = short.letters == full.main_letters and full.main_letters != full.letters
-        if cut and short.main_words >= MIN_SUBTITLE_WORDS and len(short.letters) >= SHORT_TITLE:
-            score = max(score, SUBTITLE_SCORE)
+        cut = full.main_letters != full.letters and short.main_words >= MIN_SUBTITLE_WORDS
+        if cut and len(short.letters) >= SHORT_TITLE:
+            penalty = 1.0 if len(full.main_letters) >= LONG_TITLE else SUBTITLE_SCORE  # a long main title is enough
+            score = max(score, penalty * _ratio(short.letters, full.main_letters))
     return score
+
+
+def _ratio(a: str, b: str) -> float:
+    """difflib's similarity ratio, skipped (0.0) when its cheap upper bounds already rule a match out."""
+    if a == b:
+        return 1.0
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.real_quick_ratio() < WEAK_TITLE or matcher.quick_ratio() < WEAK_TITLE:
+        return 0.0
+    return matcher.ratio()
 
 
 def strong_title(score: float, form: TitleForm) -> bool:
