@@ -60,6 +60,11 @@ def test_enrich_fills_reports_and_reverts(run) -> None:
     vaswani = _paper(run, "vaswani2017")
     assert vaswani["abstract"].startswith("The dominant") and vaswani["arxiv_id"] == "1706.03762"
     assert vaswani["venue"] == "Advances in Neural Information Processing Systems"
+    provenance = {f["field"]: f for f in vaswani["filled"]}
+    assert set(provenance) == {"abstract", "arxiv_id"} and provenance["abstract"]["record"] == "arxiv:1706.03762"
+    assert provenance["abstract"]["source"] == "snapshot" and provenance["abstract"]["matched_by"] == "title"
+    shown = run("get", "vaswani2017")
+    assert "abstract from" in shown.stdout and "snapshot (arxiv:1706.03762, by title" in shown.stdout
     assert _paper(run, "devlin2019")["year"] == 2019  # the user's year, one off the first version's, stays
     velickovic = _paper(run, "velickovic2018")
     assert velickovic["abstract"] == "My own words about GATs." and velickovic["arxiv_id"] == "1710.10903"

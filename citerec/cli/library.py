@@ -299,14 +299,18 @@ def get(
         if paper is None:
             fail(f"not in the library: {key}")
         learned = library.learned([paper.key])
+        filled = library.filled([paper.key])
     if fmt == "json":
         said = [{"source": s.source, "file": s.file, "line": s.line, "sentence": s.sentence} for s in learned]
-        emit(json.dumps(paper.to_dict() | {"learned": said}, ensure_ascii=False, indent=2))
+        provenance = [{k: v for k, v in dataclasses.asdict(f).items() if k not in ("key", "value")} for f in filled]
+        emit(json.dumps(paper.to_dict() | {"learned": said, "filled": provenance}, ensure_ascii=False, indent=2))
         return
     table = Table("field", "value", title=paper.key, title_justify="left", show_header=False)
     for name, value in paper.to_dict().items():
         if value not in (None, "", [], {}) and name != "key":
             table.add_row(name, ", ".join(map(str, value)) if isinstance(value, list) else str(value))
+    for fill in filled:
+        table.add_row(f"{fill.field} from", f"{fill.source} ({fill.record}, by {fill.matched_by}, {fill.filled_at})")
     for sentence in learned:
         table.add_row(f"learned {sentence.where}", sentence.sentence)
     stdout_console.print(table)
