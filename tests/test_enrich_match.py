@@ -166,3 +166,18 @@ def test_a_different_first_author_never_matches(pair: tuple[Paper, Paper], other
 def test_title_similarity_is_symmetric_enough() -> None:
     a, b = TitleForm.of("Deep learning for passage retrieval"), TitleForm.of("Deep-learning for passage retreival")
     assert abs(title_similarity(a, b) - title_similarity(b, a)) < 1e-9 and title_similarity(a, b) > 0.9
+
+
+def test_titles_that_number_different_things_do_not_match() -> None:
+    entry = Paper("k", "Deep retrieval models, Part II", authors=("Ada Lovelace",), year=2020)
+    assert decide(entry, [_record("Deep retrieval models, Part III", "Ada Lovelace", 2020)]).status == WEAK
+    assert decide(entry, [_record("Deep retrieval models, Part I", "Ada Lovelace", 2020)]).status == WEAK
+    task = Paper("k", "SemEval-2017 Task 4: Sentiment analysis in Twitter", authors=("Sara Rosenthal",), year=2017)
+    assert (
+        decide(task, [_record("SemEval-2017 Task 5: Sentiment analysis in Twitter", "S. Rosenthal", 2017)]).status
+        == WEAK
+    )
+    assert decide(task, [_record("SemEval 2017 task 4", "S. Rosenthal", 2017)]).status == MATCHED
+    assert decide(
+        task, [_record("{SemEval}-2017 Task 4: Sentiment Analysis in {Twitter}", "Rosenthal, S.", 2017)]
+    ).applied

@@ -34,6 +34,7 @@ ID_TITLE_FLOOR = 0.60  # an id match whose titles differ more than this is repor
 CLEAR_LEAD = 0.05  # two different titles that both fit: the better one must lead by this much
 YEAR_SLACK = 1
 _SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
+_ROMAN = frozenset({"ii", "iii", "iv", "vi", "vii", "viii", "ix", "xi", "xii"})  # not i, v, x: words and letters
 _SUBTITLE = re.compile(r"\s*(?::|\s[-\u2013\u2014]{1,2}\s|\?\s|\.\s)\s*")
 
 
@@ -60,6 +61,8 @@ class TitleForm:
     letters: str
     main_letters: str  # letters of the part before ':' (the whole title when there is no subtitle)
     main_words: int
+    numbers: frozenset[str] = frozenset()  # digits and roman numerals: 'Part II' is not 'Part III'
+    main_numbers: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, title: str) -> TitleForm:
@@ -72,7 +75,19 @@ def _title_form(title: str) -> TitleForm:
     words = tuple(normalise_title(text).split())
     main = _SUBTITLE.split(text, maxsplit=1)[0]
     main_words = tuple(normalise_title(main).split())
-    return TitleForm(words, "".join(words), "".join(main_words), len(main_words))
+    return TitleForm(words, "".join(words), "".join(main_words), len(main_words), _numbers(words), _numbers(main_words))
+
+
+def _numbers(words: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(w.lstrip("0") or "0" if w.isdigit() else w for w in words if w.isdigit() or w in _ROMAN)
+
+
+def numbers_differ(a: TitleForm, b: TitleForm) -> bool:
+    """Whether the titles number different things ('Part II', 'Task 4', '2017'), a subtitle cut aside."""
+    if a.numbers == b.numbers:
+        return False
+    short, full = (a, b) if len(a.letters) <= len(b.letters) else (b, a)
+    return not (short.letters == full.main_letters or short.numbers == full.main_numbers != full.numbers)
 
 
 def title_similarity(a: TitleForm, b: TitleForm) -> float:
@@ -147,7 +162,7 @@ class _Assessed:
 
     def why_not(self) -> str:
         if not self.strong:
-            return f"title only {self.score:.2f} similar"
+            return f"title only {self.score:.2f} similar" if self.score < 1 else "the titles number different things"
         if self.author is None:
             return "no first author to compare"
         if not self.author:
@@ -156,10 +171,12 @@ class _Assessed:
 
 
 def _assess(entry: Paper, form: TitleForm, record: Paper) -> _Assessed:
-    score = title_similarity(form, TitleForm.of(record.title))
+    other = TitleForm.of(record.title)
+    score = title_similarity(form, other)
     mine, theirs = first_surname(entry), first_surname(record)
     author = None if not mine or not theirs else mine == theirs
-    return _Assessed(record, score, strong_title(score, form), author, _same_year(entry.year, record.year))
+    strong = strong_title(score, form) and not numbers_differ(form, other)
+    return _Assessed(record, score, strong, author, _same_year(entry.year, record.year))
 
 
 def _by_identifier(entry: Paper, candidates: Sequence[Paper]) -> Match | None:
