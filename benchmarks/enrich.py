@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _measure import citerec, table  # noqa: E402
 
+from citerec.enrich.match import first_surname  # noqa: E402
 from citerec.ingest.bibtex import read_bibtex  # noqa: E402
 from citerec.ingest.texconv import text_to_latex  # noqa: E402
 from citerec.library import Library  # noqa: E402
@@ -58,13 +59,15 @@ def read_entries(folders: list[Path], limit: int | None = None) -> list[Paper]:
 
 
 def truth_entries(folders: list[Path]) -> list[Paper]:
-    """Entries with an abstract, a title and an author, one per title (a library merges the rest)."""
-    seen: set[str] = set()
+    """Entries with an abstract, a title and an author, one per paper: the same title, or the same first author,
+    year and first four title words (one paper cited by two .bib files with its title written two ways)."""
+    seen: set[object] = set()
     kept = []
     for paper in read_entries(folders):
         title = normalise_title(paper.title)
-        if paper.abstract and paper.authors and len(title) >= 12 and title not in seen:
-            seen.add(title)
+        same_paper = (first_surname(paper), paper.year, tuple(title.split()[:4]))
+        if paper.abstract and paper.authors and len(title) >= 12 and not {title, same_paper} & seen:
+            seen.update((title, same_paper))
             kept.append(dataclasses.replace(paper, key=f"t{len(kept)}"))  # .bib keys of different papers collide
     return kept
 

@@ -181,3 +181,13 @@ def test_titles_that_number_different_things_do_not_match() -> None:
     assert decide(
         task, [_record("{SemEval}-2017 Task 4: Sentiment Analysis in {Twitter}", "Rosenthal, S.", 2017)]
     ).applied
+
+
+def test_the_same_surname_with_another_first_initial_is_another_author() -> None:
+    entry = Paper("k", "Optimal recharging scheduling for urban electric buses", authors=("Yusheng Wang",), year=2017)
+    other = _record("Optimal recharging scheduling for urban electric buses", "Gang Wang", 2017, "arxiv:2")
+    assert decide(entry, [other]).status == WEAK
+    right = _record("Optimal-recharging scheduling for urban electric buses", "Y. Wang", 2017)
+    assert decide(entry, [other, right]).record.key == "arxiv:1"
+    assert decide(entry, [_record(entry.title, "Wang, Y.-S.", 2017)]).applied
+    assert decide(entry, [_record(entry.title, "Wang", 2017)]).applied  # no initial to compare

@@ -127,21 +127,44 @@ def strong_title(score: float, form: TitleForm) -> bool:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def surname(name: str) -> str:
-    """The surname of 'First von Last Jr', 'Last, First', 'F. Last' or 'Last F', normalised ('' if none)."""
+def name_parts(name: str) -> tuple[str, str]:
+    """(surname, first initial) of 'First von Last Jr', 'Last, First', 'F. Last' or 'Last F', normalised
+    ('' where there is none)."""
     text = latex_to_text(name) if not name.isascii() or "\\" in name or "{" in name else name
+    given: list[str] = []
     if "," in text:
-        head = text.split(",", 1)[0]
-        text = head if normalise_title(head) not in _SUFFIXES else text.split(",", 1)[1]
+        head, rest = text.split(",", 1)
+        if normalise_title(head) in _SUFFIXES:  # 'Jr., John Smith'
+            text = rest
+        else:
+            text = head
+            given = [w for w in normalise_title(rest).split() if w not in _SUFFIXES]
     words = [w for w in normalise_title(text).split() if w not in _SUFFIXES]
     if not words:
-        return ""
+        return "", ""
     full = [w for w in words if len(w) > 1]  # 'Vaswani A': the initial is not the surname
-    return full[-1] if full else words[-1]
+    last = full[-1] if full else words[-1]
+    given = given or [w for w in words if w != last]
+    return last, given[0][:1] if given else ""
+
+
+def surname(name: str) -> str:
+    """The normalised surname of a name however it is written ('' if none)."""
+    return name_parts(name)[0]
 
 
 def first_surname(paper: Paper) -> str:
     return surname(paper.authors[0]) if paper.authors else ""
+
+
+def same_first_author(a: Paper, b: Paper) -> bool | None:
+    """Same surname, and the same first initial where both names have one; None when a side has no author."""
+    if not a.authors or not b.authors:
+        return None
+    (mine, my_initial), (theirs, their_initial) = name_parts(a.authors[0]), name_parts(b.authors[0])
+    if not mine or not theirs:
+        return None
+    return mine == theirs and (not my_initial or not their_initial or my_initial == their_initial)
 
 
 def _same_year(a: int | None, b: int | None) -> bool:
@@ -166,15 +189,14 @@ class _Assessed:
         if self.author is None:
             return "no first author to compare"
         if not self.author:
-            return f"first author differs ({first_surname(self.record) or '?'})"
+            return f"first author differs ({self.record.authors[0]})"
         return f"year differs ({self.record.year})"
 
 
 def _assess(entry: Paper, form: TitleForm, record: Paper) -> _Assessed:
     other = TitleForm.of(record.title)
     score = title_similarity(form, other)
-    mine, theirs = first_surname(entry), first_surname(record)
-    author = None if not mine or not theirs else mine == theirs
+    author = same_first_author(entry, record)
     strong = strong_title(score, form) and not numbers_differ(form, other)
     return _Assessed(record, score, strong, author, _same_year(entry.year, record.year))
 
