@@ -99,3 +99,15 @@ def test_bad_snapshots_and_sources_are_one_line_errors(run, tmp_path) -> None:
 def test_an_empty_library_says_so(run) -> None:
     result = run("enrich", "--source", f"snapshot:{SNAPSHOT}")
     assert result.exit_code == 1 and "is empty" in result.stderr
+
+
+def test_suggest_with_bib_and_enrich_is_one_command(tmp_path) -> None:
+    draft = tmp_path / "draft.tex"
+    draft.write_text("Transformers rely on attention alone \\cite{?}. Pre-trained encoders help \\cite{?}.\n")
+    args = ["suggest", str(draft), "--bib", str(REFS), "--enrich", "--source", f"snapshot:{SNAPSHOT}"]
+    result = CliRunner().invoke(app, [*args, "--rerank", "off", "--format", "json", "-L", str(tmp_path / "lib")])
+    assert result.exit_code == 0, result.output
+    assert "snapshot: 3 filled" in result.stderr and json.loads(result.stdout)["contexts"]
+    from citerec.library import Library
+
+    assert Library(tmp_path / "lib").get("vaswani2017").abstract.startswith("The dominant")

@@ -174,3 +174,26 @@ def test_enrichment_never_changes_a_field_the_user_set(tmp_path_factory, user: d
             assert getattr(after, name) == getattr(stored, name)
     assert (after.title, after.authors, after.key) == (stored.title, stored.authors, stored.key)
     assert all(isinstance(f, Fill) and getattr(stored, f.field) in ("", None) for f in library.filled())
+
+
+class _Manifest:
+    """What `diff_library` reads of an index manifest: (key, content hash) pairs."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self.papers = pairs
+
+    def hashes(self) -> dict[str, str]:
+        return {key.lower(): digest for key, digest in self.papers}
+
+
+def test_the_index_re_embeds_only_the_papers_whose_text_was_filled(tmp_path: Path) -> None:
+    from citerec.index.build import diff_library
+
+    only_an_id = Paper("ids", "Graph attention networks", "Has one.", ("Petar Velickovic",), 2018, venue="ICLR")
+    library = _library(tmp_path, VASWANI, KARPUKHIN, only_an_id)
+    indexed = _Manifest(library.content_hashes())
+    record = Paper("openalex:W2", "Graph Attention Networks", "Other.", ("P. Velickovic",), 2018, arxiv_id="1710.10903")
+    enrich_library(library, [SnapshotSource(SNAPSHOT), FakeSource({"ids": [record]})])
+    assert library.get("ids").arxiv_id == "1710.10903" and library.get("ids").abstract == "Has one."
+    changes = diff_library(indexed, library)  # type: ignore[arg-type]
+    assert set(changes.changed) == {"vaswani2017", "karpukhin"} and not changes.added and changes.unchanged == 1

@@ -28,6 +28,7 @@ from citerec.cli.common import (
 if TYPE_CHECKING:
     from citerec.enrich.run import EnrichReport
     from citerec.library import Library
+    from citerec.progress import ProgressCallback
 
 MAILTO_ENV = "CITEREC_MAILTO"
 SHOWN_VALUE = 70  # characters of a filled value a table shows
@@ -89,17 +90,25 @@ def enrich(
 
 
 def run_enrich(
-    library: Library, specs: list[str], mailto: str | None, *, timeout: float = 20.0, dry_run: bool = False
+    library: Library,
+    specs: list[str],
+    mailto: str | None,
+    *,
+    timeout: float = 20.0,
+    dry_run: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> EnrichReport:
-    """Enrich with a progress bar on stderr (`library import --enrich` shares it)."""
+    """Enrich with a progress bar on stderr (`progress`: the bars of a command already drawing some)."""
     from citerec.enrich.http import HttpSettings
     from citerec.enrich.run import enrich_library
     from citerec.enrich.sources import make_sources
 
     settings = HttpSettings(mailto=mailto or os.environ.get(MAILTO_ENV, ""), timeout_s=timeout)
     sources = make_sources(specs, settings)
-    with rich_progress() as progress:
+    if progress is not None:
         return enrich_library(library, sources, dry_run=dry_run, progress=progress)
+    with rich_progress() as bars:
+        return enrich_library(library, sources, dry_run=dry_run, progress=bars)
 
 
 def _revert(library: Library, spec: str, fmt: str) -> None:
@@ -188,7 +197,9 @@ def print_summary(report: EnrichReport) -> None:
         )
 
 
-def enrich_after_import(library: Library, specs: list[str], mailto: str | None) -> None:
-    """`library import --enrich`: enrich what was just imported and print the summary."""
-    report = run_enrich(library, specs, mailto)
+def enrich_after_import(
+    library: Library, specs: list[str], mailto: str | None, progress: ProgressCallback | None = None
+) -> None:
+    """`library import --enrich`, `suggest --bib … --enrich`: enrich the library and print the summary."""
+    report = run_enrich(library, specs, mailto, progress=progress)
     print_summary(report)
