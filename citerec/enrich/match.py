@@ -55,27 +55,47 @@ class Match:
 
 @dataclass(frozen=True)
 class TitleForm:
-    """A title as matching compares it: its words, letters alone, and the part before a subtitle."""
+    """A title as matching compares it: its words, letters alone, and the part before a subtitle.
 
+    The subtitle and number parts are computed when first asked for: a snapshot pass needs the letters of
+    millions of titles and the rest of a few."""
+
+    text: str  # the title as Unicode text
     words: tuple[str, ...]
     letters: str
-    main_letters: str  # letters of the part before ':' (the whole title when there is no subtitle)
-    main_words: int
-    numbers: frozenset[str] = frozenset()  # digits and roman numerals: 'Part II' is not 'Part III'
-    main_numbers: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, title: str) -> TitleForm:
         return _title_form(title)
+
+    @functools.cached_property
+    def _main(self) -> tuple[str, ...]:
+        return tuple(normalise_title(_SUBTITLE.split(self.text, maxsplit=1)[0]).split())
+
+    @property
+    def main_letters(self) -> str:
+        """Letters of the part before ':' (the whole title when there is no subtitle)."""
+        return "".join(self._main)
+
+    @property
+    def main_words(self) -> int:
+        return len(self._main)
+
+    @functools.cached_property
+    def numbers(self) -> frozenset[str]:
+        """Digits and roman numerals: 'Part II' is not 'Part III'."""
+        return _numbers(self.words)
+
+    @property
+    def main_numbers(self) -> frozenset[str]:
+        return _numbers(self._main)
 
 
 @functools.lru_cache(maxsize=1 << 14)
 def _title_form(title: str) -> TitleForm:
     text = latex_to_text(title)
     words = tuple(normalise_title(text).split())
-    main = _SUBTITLE.split(text, maxsplit=1)[0]
-    main_words = tuple(normalise_title(main).split())
-    return TitleForm(words, "".join(words), "".join(main_words), len(main_words), _numbers(words), _numbers(main_words))
+    return TitleForm(text, words, "".join(words))
 
 
 def _numbers(words: tuple[str, ...]) -> frozenset[str]:
