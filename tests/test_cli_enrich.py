@@ -48,6 +48,7 @@ def test_dry_run_reports_as_json_on_stdout_and_changes_nothing(run) -> None:
     filled = {(f["key"], f["field"]) for f in report["filled"]}
     assert ("velickovic2018", "arxiv_id") in filled and ("velickovic2018", "abstract") not in filled
     assert "snapshot.jsonl:4: malformed record skipped" in result.stderr
+    assert "snapshot: 3 to fill, 1 ambiguous, 1 not found" in result.stderr
     assert _paper(run, "vaswani2017")["abstract"] == ""
 
 

@@ -183,7 +183,8 @@ def print_summary(report: EnrichReport) -> None:
     if len(report.problems) > 20:
         warn(f"{len(report.problems) - 20} more problems")
     for source, counts in report.counts().items():
-        parts = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+        names = {"filled": "to fill"} if report.dry_run else {}  # the JSON keeps one vocabulary, with dry_run
+        parts = ", ".join(f"{n} {names.get(status, status)}" for status, n in counts.items() if n)
         console.print(f"{source}: {parts}", highlight=False)
     if not report.outcomes:
         console.print("nothing to enrich: every entry has an abstract, a year and an id", highlight=False)
