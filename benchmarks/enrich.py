@@ -186,6 +186,46 @@ def _perturbed_record(n: int, paper: Paper, rng: random.Random, changes: list[st
     return json.dumps(record(f"9901.{n:05d}", paper, title, authors, year, rng.randrange(0, 6)))
 
 
+def recall_effect(papers_dir: Path, names: list[str], distractors: list[Paper], scratch: Path, seed: int) -> str:
+    """Recall@10 of each named eval paper, both readings: its library as is, with the abstracts stripped, and
+    stripped then enriched from a snapshot of its perturbed records among 20,000 distractors."""
+    from citerec.enrich.run import enrich_library
+    from citerec.enrich.sources import SnapshotSource
+    from citerec.evaluate import READINGS, build_eval_library, evaluate_on_library
+    from citerec.suggest import Suggester, SuggestOptions
+
+    rows = []
+    manifest = {
+        row[0]: row[3].split(",")
+        for row in (line.split("\t") for line in (papers_dir / "MANIFEST.tsv").read_text().splitlines()[1:])
+    }
+    for name in names:
+        paths = [papers_dir / name / p for p in manifest[name]]
+        tex, bibs = paths[0], [p for p in paths if p.suffix == ".bib"]
+        scores: dict[str, dict[str, float]] = {}
+        matched = 0
+        for variant in ("before", "stripped", "enriched"):
+            library, keymaps = build_eval_library(bibs, scratch / name / variant)
+            keymap = {k: v for keymap in keymaps for k, v in keymap.items()}
+            truth = [p for p in library.papers() if p.abstract and p.authors]
+            if variant != "before":
+                library.add(dataclasses.replace(p, abstract="", doi="", arxiv_id="") for p in truth)
+            if variant == "enriched":
+                snapshot = scratch / name / "snapshot.jsonl"
+                write_snapshot(snapshot, truth, distractors, 20_000, 0.15, seed)
+                matched = len({f.key for f in enrich_library(library, [SnapshotSource(snapshot)]).fills})
+            suggester = Suggester(library, options=SuggestOptions(rerank="off"))
+            scores[variant] = {
+                reading: evaluate_on_library(tex, suggester, keymap, reading=reading).metrics["recall@10"]
+                for reading in READINGS
+            }
+        for reading in READINGS:
+            values = [f"{scores[v][reading]:.3f}" for v in ("before", "stripped", "enriched")]
+            rows.append([name, reading, len(library), f"{matched}/{len(truth)}", *values])
+    headers = ["paper", "reading", "entries", "abstracts restored", "R@10 as is", "stripped", "enriched"]
+    return table(headers, rows)
+
+
 def _opening(abstract: str) -> str:
     """The first 80 letters of an abstract: two versions of one paper's abstract begin alike."""
     return normalise_title(abstract).replace(" ", "")[:80]
@@ -199,6 +239,12 @@ def main() -> None:
     parser.add_argument("--impostors", type=float, default=0.15, help="share of entries with a same-titled record")
     parser.add_argument("--entries", type=int, default=None, help="a random sample of this many library entries")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--recall",
+        default="",
+        help="eval papers (names in MANIFEST.tsv, comma-separated) to measure "
+        "Recall@10 on: as is, stripped and enriched (the first truth folder holds them)",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="keep the snapshot and library in this folder")
     args = parser.parse_args()
 
@@ -264,6 +310,9 @@ def main() -> None:
     wrong = [(key, rid, made[key].record_id) for key, rid in applied.items() if made[key].record_id != rid]
     for key, got, expected in wrong[:10]:
         print(f"wrong: {key}: {got} instead of {expected}", file=sys.stderr)
+    if args.recall:
+        print()
+        print(recall_effect(args.truth[0], args.recall.split(","), distractors, scratch, args.seed))
 
 
 if __name__ == "__main__":

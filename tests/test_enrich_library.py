@@ -197,3 +197,17 @@ def test_the_index_re_embeds_only_the_papers_whose_text_was_filled(tmp_path: Pat
     assert library.get("ids").arxiv_id == "1710.10903" and library.get("ids").abstract == "Has one."
     changes = diff_library(indexed, library)  # type: ignore[arg-type]
     assert set(changes.changed) == {"vaswani2017", "karpukhin"} and not changes.added and changes.unchanged == 1
+
+
+def test_a_failure_while_filling_leaves_the_library_as_it_was(tmp_path: Path) -> None:
+    import pytest
+
+    library = _library(tmp_path)
+    version = library.version()
+    fills = [
+        Fill("vaswani2017", "abstract", "Fine.", "openalex", "title", "openalex:W1"),
+        Fill("karpukhin", "abstract", object(), "openalex", "title", "openalex:W2"),  # cannot be written
+    ]
+    with pytest.raises(TypeError):
+        library.apply_fills(fills)
+    assert library.get("vaswani2017") == VASWANI and library.version() == version and not library.filled()
