@@ -130,7 +130,7 @@ def record(
         "journal-ref": None,
         "doi": None,
         "categories": "cs.IR",
-        "abstract": paper.abstract,
+        "abstract": text_to_latex(paper.abstract),  # a snapshot holds LaTeX; the entry holds it decoded
         "versions": [{"version": "v1", "created": f"Mon, 1 Jan {year} 00:00:00 GMT"}],
         "update_date": f"{year + later}-01-01",
         "authors_parsed": [[text_to_latex(p) for p in parts] for parts in authors],

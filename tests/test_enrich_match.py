@@ -191,3 +191,13 @@ def test_the_same_surname_with_another_first_initial_is_another_author() -> None
     assert decide(entry, [other, right]).record.key == "arxiv:1"
     assert decide(entry, [_record(entry.title, "Wang, Y.-S.", 2017)]).applied
     assert decide(entry, [_record(entry.title, "Wang", 2017)]).applied  # no initial to compare
+
+
+def test_a_short_title_survives_one_word_added_dropped_or_mistyped() -> None:
+    entry = Paper("k", "Reward is enough", authors=("David Silver",), year=2021)
+    assert decide(entry, [_record("Reawrd is enough", "D. Silver", 2021)]).applied
+    rigid = Paper("k", "Rigid body dynamics algorithms", authors=("Roy Featherstone",), year=2008)
+    assert decide(rigid, [_record("Rigid Body New Dynamics Algorithms", "R. Featherstone", 2008)]).applied
+    assert decide(rigid, [_record("Rigid body algorithms", "R. Featherstone", 2008)]).applied
+    assert not decide(rigid, [_record("Soft body dynamics algorithms", "R. Featherstone", 2008)]).applied
+    assert not decide(rigid, [_record("Rigid dynamics", "R. Featherstone", 2008)]).applied  # two words left

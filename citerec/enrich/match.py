@@ -30,6 +30,8 @@ LONG_TITLE, SHORT_TITLE = 30, 12
 WEAK_TITLE = 0.80  # a record this close is reported (weak) when something else disagrees
 SUBTITLE_SCORE = 0.95  # a short title (12-29 letters) that is another without its subtitle
 MIN_SUBTITLE_WORDS = 3  # "BERT" alone, cut from "BERT: Pre-training of …", identifies nothing
+WORD_EDIT_SCORE = 0.95  # the same words but one added, dropped or mistyped (titles of three words or more)
+TYPO_WORD = 0.75  # a mistyped word's letters ratio to the right one ('reawrd' for 'reward')
 ID_TITLE_FLOOR = 0.60  # an id match whose titles differ more than this is reported, not applied
 CLEAR_LEAD = 0.05  # two different titles that both fit: the better one must lead by this much
 YEAR_SLACK = 1
@@ -81,6 +83,10 @@ class TitleForm:
     def main_words(self) -> int:
         return len(self._main)
 
+    @property
+    def main_word_list(self) -> tuple[str, ...]:
+        return self._main
+
     @functools.cached_property
     def numbers(self) -> frozenset[str]:
         """Digits and roman numerals: 'Part II' is not 'Part III'."""
@@ -118,12 +124,29 @@ def title_similarity(a: TitleForm, b: TitleForm) -> float:
     if a.letters == b.letters:
         return 1.0
     score = _ratio(a.letters, b.letters)
+    if _one_word_apart(a.words, b.words):
+        score = max(score, WORD_EDIT_SCORE)
     for short, full in ((a, b), (b, a)):
         cut = full.main_letters != full.letters and short.main_words >= MIN_SUBTITLE_WORDS
         if cut and len(short.letters) >= SHORT_TITLE:
             penalty = 1.0 if len(full.main_letters) >= LONG_TITLE else SUBTITLE_SCORE  # a long main title is enough
-            score = max(score, penalty * _ratio(short.letters, full.main_letters))
+            main = WORD_EDIT_SCORE if _one_word_apart(short.words, full.main_word_list) else 0.0
+            score = max(score, penalty * max(main, _ratio(short.letters, full.main_letters)))
     return score
+
+
+def _one_word_apart(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """One word added, dropped or mistyped, the rest of three words or more the same: a short title's ratio
+    would fall below what identifies it, though it is the same title."""
+    if min(len(a), len(b)) < MIN_SUBTITLE_WORDS or abs(len(a) - len(b)) > 1:
+        return False
+    edits = [op for op in SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op[0] != "equal"]
+    if len(edits) != 1:
+        return False
+    tag, i1, i2, j1, j2 = edits[0]
+    if tag != "replace":
+        return (i2 - i1) + (j2 - j1) == 1
+    return i2 - i1 == j2 - j1 == 1 and len(a[i1]) >= 4 and _ratio(a[i1], b[j1]) >= TYPO_WORD
 
 
 def _ratio(a: str, b: str) -> float:
