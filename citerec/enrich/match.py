@@ -3,9 +3,11 @@
 One paper's title differs between a .bib and a metadata record in many small
 ways (LaTeX accents and braces, case, punctuation and hyphens, a subtitle cut, a
 word added or dropped between preprint and published version, a typo), so
-titles are compared on their letters and digits alone with a similarity ratio.
-A similar title is not enough: the first author's surname must agree and the
-years may differ by one at most (a snapshot's first version can be a year
+titles are compared on their letters and digits alone with a similarity ratio
+(and, for short titles, word by word). A similar title is not enough: the first
+author's surname must agree (and the first initial, where both names have one),
+titles must number the same things (Part II, Task 4), and the years may differ
+by one at most (a snapshot's first version can be a year
 before the published one). A same-titled record by other authors never
 matches; a near miss, or two different records that both fit, is reported as
 weak or ambiguous and never applied.
