@@ -234,3 +234,24 @@ def test_source_names_and_a_missing_snapshot(tmp_path: Path) -> None:
 def test_fixtures_are_valid_json() -> None:
     for path in FIXTURES.glob("*.json"):
         json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_arxiv_requests_time_out_and_a_timeout_is_a_source_error() -> None:
+    import requests
+
+    from citerec.enrich.arxiv_api import ArxivSource
+
+    source = ArxivSource(SETTINGS)
+    client = source._arxiv_client()
+    sent: list[float] = []
+
+    def refuse(request, **kwargs):
+        sent.append(kwargs["timeout"])
+        raise requests.exceptions.ConnectTimeout("slow")
+
+    client._session.send = refuse
+    client.delay_seconds = 0.0
+    client.num_retries = 0
+    with pytest.raises(SourceError, match="cannot reach arXiv"):
+        source.fetch(Paper("x", "Attention is all you need", authors=("Vaswani, A.",)))
+    assert sent == [5]

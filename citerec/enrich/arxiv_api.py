@@ -1,7 +1,7 @@
 """The arXiv API (through the `arxiv` package): a paper by arXiv id, else a title and first-author search.
 
 The package spaces requests (three seconds, as arXiv asks) and retries; its
-results become records with the importer's own `result_to_paper`. A DOI alone
+session is given the `--timeout` it lacks. Results become records with the importer's own `result_to_paper`. A DOI alone
 is not something arXiv's search can look up, so such an entry is asked by title.
 """
 
@@ -31,6 +31,7 @@ class ArxivSource:
             import arxiv
 
             self._client = arxiv.Client(page_size=SEARCH_RESULTS, delay_seconds=3.0, num_retries=self._settings.retries)
+            self._client._session = _timed_session(self._settings.timeout_s)  # the package sets no timeout
         return self._client
 
     def request(self, entry: Paper) -> str | None:
@@ -67,3 +68,15 @@ class ArxivSource:
             except (AttributeError, TypeError, ValueError) as exc:
                 raise SourceError(f"{self.name}: malformed answer ({exc})") from exc
         return records
+
+
+def _timed_session(timeout_s: float) -> Any:
+    """A requests session whose requests time out after `timeout_s` (a timeout is an OSError: a SourceError)."""
+    import requests
+
+    class TimedSession(requests.Session):
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("timeout", timeout_s)
+            return super().request(*args, **kwargs)
+
+    return TimedSession()
