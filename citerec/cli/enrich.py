@@ -105,6 +105,9 @@ def run_enrich(
 
     settings = HttpSettings(mailto=mailto or os.environ.get(MAILTO_ENV, ""), timeout_s=timeout)
     sources = make_sources(specs, settings)
+    polite = {"openalex", "crossref"} & {source.name for source in sources}
+    if polite and not settings.mailto:
+        warn(f"no --mailto (or ${MAILTO_ENV}): {' and '.join(sorted(polite))} serve anonymous requests more slowly")
     if progress is not None:
         return enrich_library(library, sources, dry_run=dry_run, progress=progress)
     with rich_progress() as bars:
