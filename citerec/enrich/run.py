@@ -80,8 +80,10 @@ def enrich_library(
     """Enrich the library's entries (those of `keys` alone, when given) from `sources`, in order."""
     report = progress or no_progress
     wanted = None if keys is None else {normalise_key(k) for k in keys}
-    current = {
-        normalise_key(p.key): p for p in library.iter_papers() if wanted is None or normalise_key(p.key) in wanted
+    current = {  # only the papers that want something: a 3-million-paper corpus with abstracts holds few
+        normalise_key(p.key): p
+        for p in library.iter_papers()
+        if wants_enrichment(p) and (wanted is None or normalise_key(p.key) in wanted)
     }
     outcomes: list[Outcome] = []
     fills: list[Fill] = []
