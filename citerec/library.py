@@ -24,6 +24,7 @@ from citerec.library_db import (
     paper_from_json,
     paper_row,
 )
+from citerec.library_enriched import EnrichedFields
 from citerec.papers import Paper, first_free_key, normalise_key
 from citerec.past_sentences import PastSentences
 
@@ -91,9 +92,9 @@ def merge_papers(existing: Paper, incoming: Paper) -> Paper:
     return dataclasses.replace(existing, **updates) if updates else existing
 
 
-class Library(PastSentences):
-    """A user's papers in a folder (and what the user wrote about them); safe to use from many processes and
-    threads at once."""
+class Library(PastSentences, EnrichedFields):
+    """A user's papers in a folder (and what the user wrote about them, and what enrichment filled in); safe to use
+    from many processes and threads at once."""
 
     # -- locations -------------------------------------------------------
     @property
@@ -218,6 +219,7 @@ class Library(PastSentences):
             for paper in papers:
                 existing = self.get(paper.key)
                 if existing is not None:
+                    paper = self.keep_filled(paper)  # a re-imported entry keeps what enrichment filled
                     if existing == paper:
                         unchanged.append(existing.key)
                     else:
@@ -252,6 +254,7 @@ class Library(PastSentences):
                 if found is not None:
                     self._write("DELETE FROM papers WHERE norm_key = ?", [norm])
                     self._write("DELETE FROM learned WHERE norm_key = ?", [norm])  # its past sentences
+                    self.forget_filled([norm])
                     removed.append(found[0])
             if removed:
                 self._bump_version()
@@ -264,6 +267,7 @@ class Library(PastSentences):
         with self.transaction():
             count = self._write("DELETE FROM papers").rowcount
             self._write("DELETE FROM learned")  # the past sentences (table name kept)
+            self._write("DELETE FROM enriched")
             self._write("DELETE FROM sources")
             if count:
                 self._bump_version()

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 DB_FILE = "library.sqlite"
 LEGACY_FILE = "papers.jsonl"  # the store before SQLite: migrated on first open
 MIGRATED_SUFFIX = ".migrated"
-SCHEMA_VERSION = 2  # 2: the `learned` table (an older file gains it on open)
+SCHEMA_VERSION = 3  # 2: the `learned` table; 3: `enriched` and `enrich_answers` (an older file gains them on open)
 BUSY_TIMEOUT_S = float(os.environ.get("CITEREC_BUSY_TIMEOUT", "600"))
 MIN_TITLE_FOR_DEDUP = 12  # shorter normalised titles ("Introduction") are too common to identify a work
 
@@ -67,6 +67,24 @@ CREATE TABLE IF NOT EXISTS learned (   -- citing sentences of the user's finishe
 );
 CREATE INDEX IF NOT EXISTS learned_key ON learned(norm_key);
 CREATE INDEX IF NOT EXISTS learned_source ON learned(source);
+CREATE TABLE IF NOT EXISTS enriched (  -- fields `library enrich` filled, and where each came from
+    norm_key TEXT NOT NULL,            -- the paper's; its rows go when the paper does
+    field TEXT NOT NULL,               -- abstract, doi, arxiv_id, venue or year
+    value TEXT NOT NULL,               -- JSON of the value filled: a revert clears the field only while it holds this
+    source TEXT NOT NULL,              -- snapshot, arxiv, openalex, crossref or semanticscholar
+    matched_by TEXT NOT NULL,          -- doi, arxiv or title
+    record TEXT NOT NULL,              -- the record's id at the source
+    filled_at TEXT NOT NULL,           -- ISO 8601, UTC
+    PRIMARY KEY (norm_key, field)
+);
+CREATE INDEX IF NOT EXISTS enriched_source ON enriched(source);
+CREATE TABLE IF NOT EXISTS enrich_answers (  -- what online sources answered, so a re-run asks nothing twice
+    source TEXT NOT NULL,
+    request TEXT NOT NULL,             -- doi:…, arxiv:… or title:…|surname|year
+    answer TEXT NOT NULL,              -- JSON list of records (Paper dicts); [] when the source found nothing
+    fetched_at TEXT NOT NULL,
+    PRIMARY KEY (source, request)
+);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta (name, value) VALUES ('id', lower(hex(randomblob(8))));
 """

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from citerec.cli import app
 from citerec.index import Index
 from citerec.library import Library
+from citerec.library_db import SCHEMA_VERSION
 from citerec.papers import Paper
 from citerec.past_sentences import CitingSentence, PastSentence, source_name
 from citerec.recall import Candidate, DraftCitations, Passage, RecallSpec, recall
@@ -87,7 +88,7 @@ def test_a_library_from_before_gains_the_table(tmp_path: Path) -> None:
     assert len(library) == 3 and not library.has_past_sentences()
     assert library.learn("/d/old.tex", _sentences((1, "Gamma.", ("gamma",)))).sentences == 1
     with sqlite3.connect(root / "library.sqlite") as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_past_evidence_describes_recalled_candidates_and_in_a_finishing_draft_only_its_cited_papers() -> None:

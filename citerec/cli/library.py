@@ -27,12 +27,15 @@ from citerec.cli.common import (
     user_errors,
     warn,
 )
+from citerec.cli.enrich import MailtoOption, SourceOption
+from citerec.cli.enrich import enrich as enrich_command
 from citerec.library import AddReport, Library, default_library_dir
 
 app = typer.Typer(
-    help="Manage the paper library (import BibTeX and arXiv, list, export, remove, learn from your drafts).",
+    help="Manage the paper library (import BibTeX and arXiv, enrich, list, export, remove, learn from your drafts).",
     no_args_is_help=True,
 )
+app.command("enrich")(enrich_command)
 
 
 def _open(library_dir: Path | None) -> Library:
@@ -63,6 +66,11 @@ def import_(
             help="Worker processes for parsing many files (default: $CITEREC_JOBS, else one per CPU).",
         ),
     ] = None,
+    enrich: Annotated[
+        bool, typer.Option("--enrich", help="Then fill what the entries leave out (see `citerec library enrich`).")
+    ] = False,
+    source: SourceOption = None,
+    mailto: MailtoOption = None,
     library_dir: LibraryDirOption = None,
 ) -> None:
     """Import BibTeX files in one transaction; broken entries are reported as file:line and skipped."""
@@ -102,6 +110,11 @@ def import_(
     )
     if readable == 0:
         fail("no entries could be imported")
+    if enrich:
+        from citerec.cli.enrich import enrich_after_import
+
+        with user_errors():
+            enrich_after_import(library, source or [], mailto)
     if strict and problems:
         fail(f"{problems} problem{'s' if problems != 1 else ''} (--strict)")
 
@@ -286,15 +299,19 @@ def get(
         if paper is None:
             fail(f"not in the library: {key}")
         past = library.past_sentences([paper.key])
+        filled = library.filled([paper.key])
     if fmt == "json":
         said = [{"source": s.source, "file": s.file, "line": s.line, "sentence": s.sentence} for s in past]
+        provenance = [{k: v for k, v in dataclasses.asdict(f).items() if k not in ("key", "value")} for f in filled]
         # the JSON key stays "learned" (what `library learn` kept): scripts read it
-        emit(json.dumps(paper.to_dict() | {"learned": said}, ensure_ascii=False, indent=2))
+        emit(json.dumps(paper.to_dict() | {"learned": said, "filled": provenance}, ensure_ascii=False, indent=2))
         return
     table = Table("field", "value", title=paper.key, title_justify="left", show_header=False)
     for name, value in paper.to_dict().items():
         if value not in (None, "", [], {}) and name != "key":
             table.add_row(name, ", ".join(map(str, value)) if isinstance(value, list) else str(value))
+    for fill in filled:
+        table.add_row(f"{fill.field} from", f"{fill.source} ({fill.record}, by {fill.matched_by}, {fill.filled_at})")
     for sentence in past:
         table.add_row(f"learned {sentence.where}", sentence.sentence)
     stdout_console.print(table)

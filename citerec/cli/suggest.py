@@ -38,6 +38,7 @@ from citerec.cli.common import (
     warn,
 )
 from citerec.cli.engine import EngineOption, GpusOption, RayAddressOption, WorkersOption, engine_config
+from citerec.cli.enrich import MailtoOption, SourceOption, enrich_after_import
 from citerec.rerank import DEFAULT_RERANKER
 from citerec.suggest import Suggester, SuggestResult, open_library
 
@@ -62,6 +63,11 @@ def suggest(
             "--bib", "-b", help="BibTeX file(s) to import into the library first (only changes are re-indexed)."
         ),
     ] = [],  # noqa: B006
+    enrich: Annotated[
+        bool, typer.Option("--enrich", help="Fill what the library's entries leave out first (`library enrich`).")
+    ] = False,
+    source: SourceOption = None,
+    mailto: MailtoOption = None,
     library_dir: LibraryDirOption = None,
     top: Annotated[int, typer.Option("--top", "-n", help="Suggestions per passage.")] = 5,
     rerank: RerankOption = "auto",
@@ -143,6 +149,8 @@ def suggest(
             for bib_import, _report in imports:
                 for problem in bib_import.problems:
                     warn(str(problem))
+            if enrich:
+                enrich_after_import(library, source or [], mailto, progress)
             parsed = [read_named_draft(draft, allow_outside_includes, strict, bib) for draft in drafts]
             suggester = Suggester(library, options=options, progress=progress)
             results = suggester.suggest_paths(parsed)

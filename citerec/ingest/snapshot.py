@@ -41,37 +41,63 @@ def iter_arxiv_snapshot(
     problems: list[SnapshotProblem] | None = None,
 ) -> Iterator[Paper]:
     """Papers from the snapshot, optionally only those in `categories` (e.g. cs.CL, or a whole archive: cs)."""
+    wanted = tuple(categories or ())
+    count = 0
+    for number, record in iter_snapshot_records(path, progress=progress, problems=problems):
+        try:
+            paper = record_to_paper(record)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            record_problem(problems, SnapshotProblem(str(path), number, f"malformed record skipped ({exc})"))
+            continue
+        if wanted and not any(c == w or c.startswith(w + ".") for c in paper.keywords for w in wanted):
+            continue
+        yield paper
+        count += 1
+        if limit is not None and count >= limit:
+            break
+
+
+def iter_snapshot_records(
+    path: Path | str,
+    *,
+    progress: ProgressCallback | None = None,
+    problems: list[SnapshotProblem] | None = None,
+    stage: str = "arXiv snapshot",
+) -> Iterator[tuple[int, dict]]:
+    """(line number, record) for every JSON object of the file, read line by line; a line that is not one is
+    recorded in `problems` and skipped, except the first: then the file is not a snapshot (`InputError`)."""
     path = Path(path)
     if not path.is_file():
         raise InputError("no such file", str(path))
-    wanted = tuple(categories or ())
     report = progress or no_progress
     total = os.path.getsize(path)
     done = 0
-    count = 0
+    seen_one = False
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             done += len(raw)
             if number % 1000 == 0:
-                report("arXiv snapshot", done, total)
+                report(stage, done, total)
             if not raw.strip():
                 continue
             try:
                 record = json.loads(raw)
-                paper = record_to_paper(record)
-            except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                problem = SnapshotProblem(str(path), number, f"malformed record skipped ({exc})")
-                log.warning("%s", problem)
-                if problems is not None:
-                    problems.append(problem)
+                if not isinstance(record, dict):
+                    raise TypeError(f"a JSON {type(record).__name__}, not an object")
+            except (ValueError, TypeError) as exc:
+                if not seen_one:
+                    raise InputError(f"not an arXiv metadata snapshot (JSON lines): {exc}", str(path), number) from exc
+                record_problem(problems, SnapshotProblem(str(path), number, f"malformed record skipped ({exc})"))
                 continue
-            if wanted and not any(c == w or c.startswith(w + ".") for c in paper.keywords for w in wanted):
-                continue
-            yield paper
-            count += 1
-            if limit is not None and count >= limit:
-                break
-    report("arXiv snapshot", total if limit is None else done, total)
+            seen_one = True
+            yield number, record
+    report(stage, done, total)
+
+
+def record_problem(problems: list[SnapshotProblem] | None, problem: SnapshotProblem) -> None:
+    log.warning("%s", problem)
+    if problems is not None:
+        problems.append(problem)
 
 
 def _authors(record: dict) -> tuple[str, ...]:
