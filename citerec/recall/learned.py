@@ -184,21 +184,22 @@ _REASONS = {
 def _why(
     rows: Rows, r: int, contributions: np.ndarray, apart: np.ndarray, passages: Sequence[Passage]
 ) -> tuple[str, ...]:
-    """The reasons that set this candidate apart from the passage's other first candidates: the features that
-    raised its score (`contributions` > 0) by more than they raised theirs (`apart`, its contribution less their
-    mean), largest first; a reason every candidate shares ("recalled by the passage") says nothing. A candidate
-    ahead on nothing gets its largest raising feature's reason."""
-    raising = [f for f in np.argsort(-apart, kind="stable") if contributions[f] > 0 and apart[f] > 0]
-    if not raising:
-        raising = [f for f in np.argsort(-contributions, kind="stable")[:1] if contributions[f] > 0]
-    reasons: dict[str, None] = {}
-    for f in raising:
-        if len(reasons) >= WHY_SHOWN:
-            break
+    """The reasons that set this candidate apart from the passage's other first candidates. Each reason gathers
+    the features that say it (the six of the proximity prior are one "cited 1 sentence earlier"); a reason counts
+    by how much more its raising features (`contributions` > 0) raised this candidate than the others (`apart`:
+    its contribution less their mean), and only when that is positive, largest first. A reason every candidate
+    shares ("recalled by the passage") says nothing. A candidate ahead on nothing gets its largest raising
+    feature's reason."""
+    ahead: dict[str, float] = {}
+    for f in np.flatnonzero(contributions > 0):
         reason = _reason(rows, r, FEATURES[f], passages)
         if reason:
-            reasons.setdefault(reason, None)
-    return tuple(reasons)
+            ahead[reason] = ahead.get(reason, 0.0) + float(apart[f])
+    chosen = [reason for reason, score in sorted(ahead.items(), key=lambda item: -item[1]) if score > 0]
+    if not chosen and ahead:
+        best = int(np.argmax(contributions))
+        chosen = [_reason(rows, r, FEATURES[best], passages)] if contributions[best] > 0 else []
+    return tuple(reason for reason in chosen[:WHY_SHOWN] if reason)
 
 
 def _reason(rows: Rows, r: int, name: str, passages: Sequence[Passage]) -> str:
