@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from citerec.index import Index
 from citerec.library import Library
@@ -56,3 +58,29 @@ def test_masked_rows_are_the_rebuilt_rows(example_library_dir: Path) -> None:
             # the wording's similarity is weighed by the whole draft's words, not the fold's: close, not equal
             assert np.allclose(new[:, lexical], old.features[:, lexical], atol=0.2)
             assert (labels == np.array([k in {x.lower() for x in known[a]} for k in old.keys])).all()
+
+
+def test_an_unchanged_draft_reads_its_ranking_back_and_an_edit_ranks_again(
+    example_library_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import citerec.recall.run as run
+    from citerec.recall import recall
+
+    library = Library(example_library_dir)
+    index = Index.open(library)
+    passages, known = _overlapping_draft(library)
+    spec = RecallSpec(k=10)
+    first = recall(index, passages, spec, known=known)
+    assert any(item.why for item in first)
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("ranked again")
+
+    monkeypatch.setattr(run, "rank_learned", refused)
+    again = recall(index, passages, spec, known=known)
+    assert again == first  # candidates, scores and reasons, read back
+    edited = [*passages[:3], dataclasses.replace(passages[3], sentence="Something else entirely.")]
+    with pytest.raises(AssertionError, match="ranked again"):
+        recall(index, [*edited, *passages[4:]], spec, known=known)
+    with pytest.raises(AssertionError, match="ranked again"):
+        recall(index, passages, spec, known=[*known[:2], (), *known[3:]])  # a citation removed

@@ -20,7 +20,8 @@ from citerec.linear import LinearModel
 from citerec.recall.draft import DraftCitations
 from citerec.recall.evidence import draft_evidence, evidence_for, past_evidence
 from citerec.recall.features import PlanLists, Sentences
-from citerec.recall.learned import rank_learned, ranking_for
+from citerec.recall.kept import keep_ranked, ranking_key, read_ranked
+from citerec.recall.learned import Ranked, rank_learned, ranking_for
 from citerec.recall.plans import PlanChoice, fit_plans, recall_window, recall_with_plan
 from citerec.recall.search import feedback_words
 from citerec.recall.spec import Candidate, Passage, RecallSpec
@@ -91,31 +92,48 @@ def _in_passages(
     topic_of: Sequence[Passage] | None,
     past: Sequence[PastSentence],
 ) -> list[PassageRecall]:
-    """Passages read together, each with the evidence of the others' citations (and the draft's adaptation)."""
+    """Passages read together, each with the evidence of the others' citations (and the draft's adaptation);
+    the learned ranking of a draft read before with the same inputs is read back, not ranked again."""
     recalled = recall_with_plan(index, passages, spec, topic_of)
+    if model is not None and (spec.plan == Plan.LEARNED or spec.uses_evidence):
+        key = ranking_key(index, spec, model, passages, known, past)
+        ranked = read_ranked(index, key)
+        if ranked is None:
+            ranked = _learned(index, passages, spec, model, known, past, recalled)
+            keep_ranked(index, key, ranked)
+        if ranked:
+            return [PassageRecall(item.candidates, why=item.why) for item in ranked]
     plans: list[PlanChoice | None] = [None] * len(passages)
-    why: list[Mapping[str, tuple[str, ...]]] = [{} for _ in passages]
+    if spec.plan == Plan.AUTO and spec.hybrid:  # no evidence (or it is off): the plan switch
+        recalled, plans = fit_plans(index, passages, recalled, known or [()] * len(passages), spec)
+    return [PassageRecall(tuple(candidates), plan) for candidates, plan in zip(recalled, plans, strict=True)]
+
+
+def _learned(
+    index: Index,
+    passages: Sequence[Passage],
+    spec: RecallSpec,
+    model: LinearModel,
+    known: Sequence[Collection[str]],
+    past: Sequence[PastSentence],
+    recalled: Sequence[Sequence[Candidate]],
+) -> list[Ranked]:
+    """Every passage ranked by the learned model with the draft's evidence; none when the draft gives no evidence
+    and the plan is "auto" (the plan switch decides then)."""
     evidence = draft_evidence(passages, known) if spec.uses_evidence else []
     if past and evidence:  # the user's earlier drafts describe some candidates
         evidence = past_evidence(passages, recalled, past, evidence)
-    if model is not None and (spec.plan == Plan.LEARNED or any(evidence)):
-        window = recall_window(index, passages, spec)
-        evidence = evidence or [{} for _ in passages]
-        known = known if spec.draft_evidence else ()
-        lists = PlanLists.of(passages, recalled, window)
-        ranked = rank_learned(index, lists, evidence, model, spec.k, known)
-        # "auto" keeps the passage plan where the draft gave no evidence: the fresh part does not beat it on
-        # every eval paper (README, Evaluation); "learned" asks for it
-        keep = [spec.plan == Plan.AUTO and not found for found in evidence]
-        recalled = [
-            old if kept else list(new.candidates) for old, new, kept in zip(recalled, ranked, keep, strict=True)
-        ]
-        why = [{} if kept else item.why for item, kept in zip(ranked, keep, strict=True)]
-    elif spec.plan == Plan.AUTO and spec.hybrid:  # no evidence (or it is off): the plan switch
-        recalled, plans = fit_plans(index, passages, recalled, known or [()] * len(passages), spec)
+    if not (spec.plan == Plan.LEARNED or any(evidence)):
+        return []
+    window = recall_window(index, passages, spec)
+    evidence = evidence or [{} for _ in passages]
+    lists = PlanLists.of(passages, recalled, window)
+    ranked = rank_learned(index, lists, evidence, model, spec.k, known if spec.draft_evidence else ())
+    # "auto" keeps the passage plan where the draft gave no evidence: the fresh part does not beat it on every
+    # eval paper (README, Evaluation); "learned" asks for it
     return [
-        PassageRecall(tuple(candidates), plan, (), reasons)
-        for candidates, plan, reasons in zip(recalled, plans, why, strict=True)
+        Ranked(tuple(old), {}) if spec.plan == Plan.AUTO and not found else new
+        for old, new, found in zip(recalled, ranked, evidence, strict=True)
     ]
 
 
