@@ -223,3 +223,18 @@ def test_make_models_reproduces_the_shipped_ranking(tmp_path: Path) -> None:
 
     model, _ = train_ranker(EVAL_PAPERS, tmp_path / "cache")
     assert model.dumps() == shipped_path().read_text(encoding="utf-8")
+
+
+def test_a_paper_without_cited_passages_trains_with_the_others(tmp_path: Path) -> None:
+    from citerec.train.ranker import train_ranker
+
+    papers = _fixture_collection(tmp_path / "papers")
+    (papers / "silent").mkdir()
+    shutil.copy(EXAMPLES / "refs.bib", papers / "silent" / "refs.bib")
+    (papers / "silent" / "main.tex").write_text(
+        "\\documentclass{article}\n\\begin{document}\nNothing here is cited.\n\\end{document}\n", encoding="utf-8"
+    )
+    with (papers / "MANIFEST.tsv").open("a", encoding="utf-8") as manifest:
+        manifest.write("silent\texample\t0\tmain.tex,refs.bib\tcomputer science\n")
+    model, table = train_ranker(papers, tmp_path / "cache")
+    assert model.info.papers == ("draft", "related", "silent") and table["silent"]["finishing"] == 0.0

@@ -56,7 +56,7 @@ def paper_rows(index: object, tex: Path, keymap: dict[str, str], name: str) -> P
     from citerec.papers import normalise_key
     from citerec.recall import Passage, RecallSpec
     from citerec.recall.evidence import draft_evidence
-    from citerec.recall.features import PlanLists, candidate_rows
+    from citerec.recall.features import FEATURES, PlanLists, candidate_rows
     from citerec.recall.plans import recall_window, recall_with_plan
 
     passages, truths = [], []
@@ -77,7 +77,7 @@ def paper_rows(index: object, tex: Path, keymap: dict[str, str], name: str) -> P
             for r, truth in zip(rows, truths, strict=True)
         ]
         out[reading] = ReadingRows(
-            np.vstack([r.features for r in rows]) if rows else np.zeros((0, 0), np.float32),
+            np.vstack([r.features for r in rows]) if rows else np.zeros((0, len(FEATURES)), np.float32),
             np.concatenate(labels) if labels else np.zeros(0, bool),
             np.concatenate([np.full(len(r.keys), i) for i, r in enumerate(rows)]) if rows else np.zeros(0, int),
             tuple(r.keys for r in rows),
