@@ -198,3 +198,22 @@ def test_eval_refuses_then_follows_with_the_flag(layout) -> None:
     allowed = runner.invoke(app, [*args, "--allow-outside-includes"])
     assert allowed.exit_code == 0, allowed.output
     assert json.loads(allowed.stdout)["papers"][0]["n_contexts"] == 2
+
+
+@pytest.mark.parametrize(
+    ("command", "folder"),
+    [("\\inputfrom{sub}{part}", "sub"), ("\\includefrom{sub}{part}", "sub"), ("\\subimport{sub/}{part}", "sub")],
+)
+def test_the_import_packages_commands_are_followed_by_their_whole_name(
+    tmp_path: Path, command: str, folder: str
+) -> None:
+    """`\\inputfrom` once read as `\\input` followed by the word "from", and the file was silently not read."""
+    (tmp_path / folder).mkdir()
+    (tmp_path / folder / "part.tex").write_text("Deep learning works \\cite{lecun2015}.\n", encoding="utf-8")
+    main = tmp_path / "main.tex"
+    main.write_text(
+        "\\documentclass{article}\n\\usepackage{import}\n\\begin{document}\n"
+        f"{command}\n\\includegraphics{{figure}}\n\\end{{document}}\n",
+        encoding="utf-8",
+    )
+    assert [c.cited_keys for c in extract_contexts(read_draft(main))] == [("lecun2015",)]

@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 
 _INCLUDE = re.compile(
     r"\\input\s+([^\s{}\\]+)|"
-    r"\\(input|include|subfileinclude|subfile|import|subimport|inputfrom|subinputfrom|includefrom|subincludefrom)\*?"
-    r"(?:\s*\{([^{}]*)\})?(?:\s*\{([^{}]*)\})?"
+    # the whole command name: \inputfrom is not \input followed by "from", and \includegraphics is no include
+    r"\\(input|include|subfileinclude|subfile|import|subimport|inputfrom|subinputfrom|includefrom|subincludefrom)"
+    r"(?![A-Za-z@])\*?(?:\s*\{([^{}]*)\})?(?:\s*\{([^{}]*)\})?"
 )
 # A one-argument macro that wraps an include, e.g. \newcommand{\chapterfile}[1]{\input{chapters/#1}}.
 _INCLUDE_MACRO = re.compile(
