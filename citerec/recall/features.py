@@ -192,29 +192,39 @@ def candidate_rows(
     lexical, semantic = _sentence_similarities(index, passages, evidence, sentences, past)
     out = []
     for i in wanted:
-        own = {normalise_key(c.key): c for c in recalled[i]}
-        by_norm = {norm: found.key if has_paper(index, found.key) else None for norm, found in evidence[i].items()}
-        added = [norm for norm, key in by_norm.items() if key is not None and norm not in own]
-        keys = [*own, *added]
-        library_keys = [c.key for c in recalled[i]] + [by_norm[n] for n in added]
-        cosines = index.paper_vectors(library_keys) @ windows[i] if library_keys else np.zeros(0, np.float32)
-        window_ranks = {normalise_key(c.key): r for r, c in enumerate(window[i], 1)} if window else {}
-        scores = np.asarray([c.score for c in recalled[i]], dtype=np.float64)
-        mean, std = (scores.mean(), scores.std()) if len(scores) else (0.0, 0.0)
-        floor = float((scores.min() - mean) / std) if len(scores) and std > 0 else 0.0
-        rows_recalled = tuple(own.get(n) for n in keys)
+        by_norm = {norm: found.key for norm, found in evidence[i].items() if has_paper(index, found.key)}
+        keys, readings = reading_table(index, recalled[i], window[i] if window else (), windows[i], by_norm)
         found_by_row = tuple(evidence[i].get(n) for n in keys)
         values = [_evidence_features(found, i, lexical, semantic) for found in found_by_row]
-        table = CandidateTable(
-            rows_recalled,
-            np.array([((c.score - mean) / std if std > 0 else 0.0) if c is not None else floor for c in rows_recalled]),
-            tuple(window_ranks.get(norm) for norm in keys),
-            np.asarray(cosines, dtype=np.float64),
-            evidence_columns([v for v, _ in values]),
-        )
+        table = dataclasses.replace(readings, evidence=evidence_columns([v for v, _ in values]))
         matrix = RANKER_FEATURES.rows(table, len(keys))[0].astype(np.float32)
-        out.append(Rows(tuple(keys), matrix, rows_recalled, found_by_row, tuple(best for _, best in values)))
+        out.append(Rows(keys, matrix, table.recalled, found_by_row, tuple(best for _, best in values)))
     return out
+
+
+def reading_table(
+    index: Index,
+    recalled: Sequence[Candidate],
+    window: Sequence[Candidate],
+    query: np.ndarray,
+    added: Mapping[str, str],
+) -> tuple[tuple[str, ...], CandidateTable]:
+    """One passage's candidate keys (normalised) and what its readings say of each, its evidence left empty: the
+    recalled papers in recall order, then the papers of `added` (normalised key → library key) recall missed,
+    scored at the recalled list's floor. Training, inference and the adaptation's folds all start here."""
+    own = {normalise_key(c.key): c for c in recalled}
+    extra = [norm for norm in added if norm not in own]
+    keys = (*own, *extra)
+    library_keys = [c.key for c in recalled] + [added[norm] for norm in extra]
+    cosines = index.paper_vectors(library_keys) @ query if library_keys else np.zeros(0, np.float32)
+    window_ranks = {normalise_key(c.key): r for r, c in enumerate(window, 1)}
+    scores = np.asarray([c.score for c in recalled], dtype=np.float64)
+    mean, std = (scores.mean(), scores.std()) if len(scores) else (0.0, 0.0)
+    floor = float((scores.min() - mean) / std) if len(scores) and std > 0 else 0.0
+    rows = tuple(own.get(norm) for norm in keys)
+    z = np.array([((c.score - mean) / std if std > 0 else 0.0) if c is not None else floor for c in rows])
+    ranks = tuple(window_ranks.get(norm) for norm in keys)
+    return keys, CandidateTable(rows, z, ranks, np.asarray(cosines, dtype=np.float64), {})
 
 
 def has_paper(index: Index, key: str) -> bool:

@@ -17,6 +17,7 @@ nothing of a held-out citation leaks).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -24,8 +25,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from citerec.papers import normalise_key
-from citerec.recall.features import RANKER_FEATURES, CandidateTable, PlanLists, Sentences, has_paper, tfidf
-from citerec.recall.spec import Candidate, Passage
+from citerec.recall.features import (
+    RANKER_FEATURES,
+    CandidateTable,
+    PlanLists,
+    Sentences,
+    has_paper,
+    reading_table,
+    tfidf,
+)
+from citerec.recall.spec import Passage
 
 if TYPE_CHECKING:
     from citerec.index import Index
@@ -38,13 +47,14 @@ class PassageRows:
     """One cited passage's candidates: the recalled ones first, then every paper another cited passage cites."""
 
     keys: tuple[str, ...]  # normalised
-    recalled: tuple[Candidate | None, ...]
-    z: np.ndarray
-    window_ranks: tuple[int | None, ...]
-    cosines: np.ndarray
+    readings: CandidateTable  # what the readings say of each (evidence empty: each fold's own)
     labels: np.ndarray  # the passage cites it
     citers: np.ndarray  # rows x cited passages: that passage cites this candidate (never the passage itself)
-    added: np.ndarray  # rows recall did not find: kept only while some unmasked citer cites them
+
+    @functools.cached_property
+    def added(self) -> np.ndarray:
+        """The rows recall did not find: kept only while some unmasked citer cites them."""
+        return np.array([c is None for c in self.readings.recalled], dtype=bool)
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,9 +121,10 @@ class DraftRows:
             "context_cos": _best(cites, has, self.semantic[a]),
             "context_lex": _best(cites, has, self.lexical[a]),
         }
-        recalled = tuple(c for c, kept in zip(rows.recalled, keep, strict=True) if kept)
-        ranks = tuple(r for r, kept in zip(rows.window_ranks, keep, strict=True) if kept)
-        table = CandidateTable(recalled, rows.z[keep], ranks, rows.cosines[keep], evidence)
+        readings = rows.readings
+        recalled = tuple(c for c, kept in zip(readings.recalled, keep, strict=True) if kept)
+        ranks = tuple(r for r, kept in zip(readings.window_ranks, keep, strict=True) if kept)
+        table = CandidateTable(recalled, readings.z[keep], ranks, readings.cosines[keep], evidence)
         return table, rows.labels[keep], tuple(k for k, kept in zip(rows.keys, keep, strict=True) if kept)
 
 
@@ -132,31 +143,16 @@ def _passage_rows(
     written: dict[str, str],
     in_index: set[str],
 ) -> PassageRows:
-    own = {normalise_key(c.key): c for c in sub.recalled[b]}
-    added = [norm for norm, js in citing.items() if norm in in_index and norm not in own and any(j != b for j in js)]
-    keys = [*own, *added]
-    library_keys = [c.key for c in sub.recalled[b]] + [written[n] for n in added]
-    cosines = index.paper_vectors(library_keys) @ window if library_keys else np.zeros(0, np.float32)
-    scores = np.asarray([c.score for c in sub.recalled[b]], dtype=np.float64)
-    mean, std = (scores.mean(), scores.std()) if len(scores) else (0.0, 0.0)
-    floor = float((scores.min() - mean) / std) if len(scores) and std > 0 else 0.0
-    z = np.array([(own[n].score - mean) / std if std > 0 else 0.0 for n in own] + [floor] * len(added))
-    window_rank = {normalise_key(c.key): r for r, c in enumerate(sub.window[b], 1)} if sub.window else {}
+    cited_elsewhere = {
+        norm: written[norm] for norm, js in citing.items() if norm in in_index and any(j != b for j in js)
+    }
+    keys, readings = reading_table(index, sub.recalled[b], sub.window[b] if sub.window else (), window, cited_elsewhere)
     citers = np.zeros((len(keys), len(sub.passages)), dtype=bool)
     for row, norm in enumerate(keys):
         for j in citing.get(norm, ()):
             citers[row, j] = j != b
     cited_here = {normalise_key(k) for k in own_keys}
-    return PassageRows(
-        tuple(keys),
-        tuple(own.get(n) for n in keys),
-        z,
-        tuple(window_rank.get(n) for n in keys),
-        np.asarray(cosines, dtype=np.float64),
-        np.array([n in cited_here for n in keys], dtype=bool),
-        citers,
-        np.array([False] * len(own) + [True] * len(added), dtype=bool),
-    )
+    return PassageRows(keys, readings, np.array([n in cited_here for n in keys], dtype=bool), citers)
 
 
 def _places(passages: Sequence[Passage]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
