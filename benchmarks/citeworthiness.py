@@ -196,7 +196,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("citerec", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    papers, embedder = load_papers(args.papers, args.cache)
+    papers, embedder = load_papers(read_collection(args.papers), args.cache)
     info = ModelInfo(embedder)
     models = leave_one_out(papers, info, l2=L2)
     fresh_models = leave_one_out(papers, info, l2=L2, pointers=True)

@@ -50,6 +50,4 @@ def load_model(path: Path | None = None) -> LinearModel:
 
 def model_version(model: LinearModel) -> str:
     """What `citerec check --format json` reports as the model's version: the file's content, short."""
-    import hashlib
-
-    return hashlib.sha256(model.dumps().encode()).hexdigest()[:12]
+    return model.digest[:12]

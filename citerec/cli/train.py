@@ -41,14 +41,15 @@ def _names(split: Path | None, part: str) -> list[str] | None:
 @app.command("ranker")
 def ranker(
     papers: PapersOption,
-    out: Annotated[Path, typer.Option("--out", help="The model file to write (default: the shipped one).")] = Path(
-        "citerec/recall/models/ranker.json"
-    ),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="The model file to write (default: the shipped one).")
+    ] = None,
     split: SplitOption = None,
     part: PartOption = "train",
     cache: CacheOption = DEFAULT_CACHE / "ranker",
 ) -> None:
     """Train the learned ranking (both readings) and write it to --out."""
+    from citerec.recall.learned import shipped_path
     from citerec.train.ranker import READINGS, train_ranker
 
     with user_errors():
@@ -64,6 +65,7 @@ def ranker(
             f"{'macro (leave one paper out)':40} {macro['passage']:8.3f} "
             + " ".join(f"{macro[r]:9.3f}" for r in READINGS)
         )
+        out = out or shipped_path()
         model.save(out)
         console.print(f"wrote {out} ({len(model.info.papers)} papers, embedder {model.info.embedder})")
 
@@ -71,12 +73,16 @@ def ranker(
 @app.command("check")
 def check(
     papers: PapersOption,
-    out_dir: Annotated[Path, typer.Option("--out-dir", help="Where the three model files go.")] = Path("citerec/check"),
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out-dir", help="Where the three model files go (default: beside the shipped ones)."),
+    ] = None,
     split: SplitOption = None,
     part: PartOption = "train",
     cache: CacheOption = DEFAULT_CACHE / "check",
 ) -> None:
     """Train the where-to-cite models (prior, fresh, draft) and write them to --out-dir."""
+    from citerec.check.model import MODEL_FILE
     from citerec.train.check import train_check
 
     with user_errors():
@@ -85,7 +91,7 @@ def check(
         except ValueError as exc:
             fail(str(exc))
         for name, model in models.items():
-            path = out_dir / name
+            path = (out_dir or MODEL_FILE.parent) / name
             model.save(path)
             macro = model.info.metrics.get("lopo_macro_average_precision")
             measured = f", leave-one-paper-out AP {macro:.3f}" if macro is not None else ""

@@ -1,6 +1,6 @@
 """citerec's linear models: one fitter, one file format, named feature rows (see each module)."""
 
-from citerec.linear.features import Feature, FeatureSet, select
+from citerec.linear.features import Feature, FeatureSet
 from citerec.linear.fit import fit_logistic, fit_standardised, sigmoid
 from citerec.linear.model import (
     DEFAULT_PART,
@@ -26,6 +26,5 @@ __all__ = [
     "fit_standardised",
     "load_model",
     "read_model",
-    "select",
     "sigmoid",
 ]

@@ -8,7 +8,7 @@ feature can never be misaligned with the weights that read it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -76,9 +76,3 @@ class FeatureSet(Generic[Source]):
             names.extend(feature.names(values.shape[1]))
         matrix = np.hstack(blocks) if blocks else np.zeros((rows, 0))
         return matrix, names
-
-
-def select(matrix: np.ndarray, names: Sequence[str], wanted: Sequence[str]) -> np.ndarray:
-    """The columns `wanted` of a matrix whose columns are `names`, by name."""
-    column = {name: i for i, name in enumerate(names)}
-    return matrix[:, [column[name] for name in wanted]]

@@ -13,6 +13,8 @@ modification time, so a long-running server sees a retrained file.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import threading
@@ -26,7 +28,7 @@ import numpy as np
 from citerec.errors import CiterecError
 
 FORMAT = "citerec-linear-model"
-FORMAT_VERSION = 2  # 1: the ranker's and the check models' two older formats, both read by `_upgraded`
+FORMAT_VERSION = 2  # 1 was two formats, the ranker's and the check models': their files were converted
 DEFAULT_PART = "default"  # the part of a model that has one
 
 
@@ -156,6 +158,11 @@ class LinearModel:
         """The file's text: the same model always gives the same bytes."""
         return json.dumps(self.to_json(), indent=1) + "\n"
 
+    @functools.cached_property
+    def digest(self) -> str:
+        """SHA-256 of the file's text: which model this is, whatever its file is called."""
+        return hashlib.sha256(self.dumps().encode("utf-8")).hexdigest()
+
     def save(self, path: Path) -> None:
         """Written beside, then renamed over: a crash never leaves half a model."""
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -177,6 +184,11 @@ def read_model(path: Path, kind: str | None = None) -> LinearModel:
     for name, part in model.parts.items():
         if not len(part.mean) == len(part.scale) == len(part.weights) == len(model.features):
             raise CiterecError(f"{path}: part {name!r} has not one weight per feature")
+    return _of_kind(model, path, kind)
+
+
+def _of_kind(model: LinearModel, path: Path, kind: str | None) -> LinearModel:
+    """`model`, or a one-line error when it is not of `kind` (None: any)."""
     if kind is not None and model.kind != kind:
         raise CiterecError(f"{path}: a {model.kind} model, not a {kind} model")
     return model
@@ -202,6 +214,4 @@ def load_model(path: Path, kind: str | None = None) -> LinearModel:
         model = read_model(path)
         with _loaded_lock:
             _loaded[path] = (stamp, model)
-    if kind is not None and model.kind != kind:
-        raise CiterecError(f"{path}: a {model.kind} model, not a {kind} model")
-    return model
+    return _of_kind(model, path, kind)

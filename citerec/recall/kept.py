@@ -12,7 +12,6 @@ changes generation).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
@@ -43,7 +42,7 @@ def ranking_key(
         index.manifest.generation,
         index.nprobe,
         dataclasses.asdict(spec),
-        hashlib.sha256(model.dumps().encode("utf-8")).hexdigest(),
+        model.digest,
         [dataclasses.astuple(p) for p in passages],
         [sorted(keys) for keys in known],
         [dataclasses.astuple(s) for s in past],

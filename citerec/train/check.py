@@ -14,6 +14,8 @@ that never cited.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import logging
 import zlib
@@ -27,6 +29,7 @@ from citerec import __version__
 from citerec.check.features import POINTER_NAMES, SentenceRow, read_sentences, text_features
 from citerec.check.model import DRAFT_MODEL_FILE, FRESH_MODEL_FILE, KINDS, MODEL_FILE, fit_model
 from citerec.linear import LinearModel, ModelInfo
+from citerec.train.collection import CollectionPaper, manifest_hash, read_collection
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,11 @@ class PaperData:
         return np.array([r.cited for r in self.rows], dtype=bool)
 
     def features(self) -> tuple[np.ndarray, list[str]]:
+        """The prior's features of every sentence, computed once (each leave-one-out fit reads them all)."""
+        return self._features
+
+    @functools.cached_property
+    def _features(self) -> tuple[np.ndarray, list[str]]:
         return text_features(self.rows, self.embeddings, self.strength)
 
 
@@ -128,12 +136,10 @@ def average_precision(scores: np.ndarray, positive: np.ndarray) -> float:
     return float((precision * hits).sum() / hits.sum())
 
 
-def load_papers(folder: Path, cache: Path, names: Sequence[str] | None = None) -> tuple[list[PaperData], str]:
-    """Every paper of the collection read, embedded and recalled, and the embedder that read them."""
-    from citerec.train.collection import read_collection
-
+def load_papers(listed: Sequence[CollectionPaper], cache: Path) -> tuple[list[PaperData], str]:
+    """The papers of a collection read, embedded and recalled, and the embedder that read them."""
     papers, embedders = [], set()
-    for paper in read_collection(folder, names):
+    for paper in listed:
         data, embedder = load_paper(paper.name, paper.tex, paper.bibs, cache)
         log.info("%s: %d sentences, %d cited", paper.name, len(data.rows), int(data.cited.sum()))
         papers.append(data)
@@ -169,12 +175,10 @@ def train_check(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, LinearModel]:
     """The three where-to-cite models (by file name) trained on the papers of `folder` (only `names`)."""
-    from citerec.train.collection import manifest_hash, read_collection
-
     listed = read_collection(folder, names)
     if len(listed) < 2:
         raise ValueError("training needs at least two papers (each is measured by a model fitted on the others)")
-    papers, embedder = load_papers(folder, cache, names)
+    papers, embedder = load_papers(listed, cache)
     if progress is not None:
         progress(f"{len(papers)} papers read: {sum(len(p.rows) for p in papers)} sentences")
     base = ModelInfo(embedder, tuple(p.name for p in listed), manifest_hash(listed), citerec_version=__version__)
@@ -199,6 +203,4 @@ def train_check(
 
 
 def _with(info: ModelInfo, hyperparameters: dict[str, object], metrics: dict[str, object]) -> ModelInfo:
-    import dataclasses
-
     return dataclasses.replace(info, hyperparameters=hyperparameters, metrics=metrics)
