@@ -87,3 +87,18 @@ def ray_runtime():
 
     release_pool()
     ray.shutdown()
+
+
+@pytest.fixture
+def run(tmp_path: Path):
+    """`citerec library ARGS…` on a library of the test's own (CliRunner)."""
+    from typer.testing import CliRunner
+
+    from citerec.cli import app
+
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, ["library", *args, "-L", str(tmp_path / "lib")])
+
+    return invoke

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from citerec.cli import app
@@ -13,16 +12,6 @@ from citerec.cli import app
 FIXTURES = Path(__file__).parent / "fixtures" / "enrich"
 SNAPSHOT = FIXTURES / "snapshot.jsonl"
 REFS = FIXTURES / "refs.bib"
-
-
-@pytest.fixture
-def run(tmp_path):
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(app, ["library", *args, "-L", str(tmp_path / "lib")])
-
-    return invoke
 
 
 def _paper(run, key: str) -> dict:

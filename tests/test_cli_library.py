@@ -5,26 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
-from citerec.cli import app
 from citerec.ingest.bibtex import read_bibtex
 
 REPO = Path(__file__).parents[1]
 REFS = REPO / "data" / "examples" / "refs.bib"
 BROKEN = Path(__file__).parent / "fixtures" / "bib" / "broken.bib"
 SNAPSHOT = Path(__file__).parent / "fixtures" / "arxiv" / "snapshot.jsonl"
-
-
-@pytest.fixture
-def run(tmp_path):
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(app, ["library", *args, "-L", str(tmp_path / "lib")])
-
-    return invoke
 
 
 def test_import_list_export_remove(run, tmp_path):
