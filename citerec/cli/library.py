@@ -1,4 +1,4 @@
-"""`citerec library …`: import BibTeX / arXiv, list, get, export, remove, learn from your drafts.
+"""`citerec library …`: import BibTeX / Zotero / arXiv, list, get, export, remove, learn from your drafts.
 
 A thin layer over `citerec.ingest` and `citerec.Library`: parse options, call
 the library, print a summary on stderr (machine output on stdout only).
@@ -32,7 +32,7 @@ from citerec.cli.enrich import enrich as enrich_command
 from citerec.library import AddReport, Library, default_library_dir
 
 app = typer.Typer(
-    help="Manage the paper library (import BibTeX and arXiv, enrich, list, export, remove, learn from your drafts).",
+    help="Manage the paper library (import BibTeX, Zotero and arXiv, enrich, list, export, remove, learn from your drafts).",
     no_args_is_help=True,
 )
 app.command("enrich")(enrich_command)
@@ -117,6 +117,69 @@ def import_(
             enrich_after_import(library, source or [], mailto)
     if strict and problems:
         fail(f"{problems} problem{'s' if problems != 1 else ''} (--strict)")
+
+
+@app.command("import-zotero")
+def import_zotero(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Zotero's data folder, or its zotero.sqlite (default: ~/Zotero).", show_default=False),
+    ] = None,
+    collection: Annotated[
+        str | None,
+        typer.Option("--collection", help="Import only the collection of this name (and its subcollections)."),
+    ] = None,
+    enrich: Annotated[
+        bool, typer.Option("--enrich", help="Then fill what the items leave out (see `citerec library enrich`).")
+    ] = False,
+    source: SourceOption = None,
+    mailto: MailtoOption = None,
+    library_dir: LibraryDirOption = None,
+) -> None:
+    """Import a Zotero library from zotero.sqlite (read from a copy, never changed), with Better BibTeX's keys.
+
+    Notes, attachments, annotations and items in the trash are left out; an item
+    without a Better BibTeX key gets a key like every keyless import, and keeps it.
+    """
+    from citerec.ingest.zotero import import_zotero as import_database
+    from citerec.past_sentences import counted
+
+    with user_errors():
+        library = _open(library_dir)
+        result = import_database(library, path, collection=collection)
+    read, report = result.read, result.report
+    bbt = " (better-bibtex.sqlite read)" if read.better_bibtex else ""
+    console.print(
+        f"{read.path} (Zotero schema {read.schema_version}): {counted(len(read.papers), 'item')} read, "
+        f"{read.keyed} with a Better BibTeX key{bbt}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    for warning in (*read.warnings, *result.warnings):
+        warn(warning)
+    if read.skipped:
+        console.print(
+            "skipped " + ", ".join(counted(n, what) for what, n in read.skipped), highlight=False, soft_wrap=True
+        )
+    for old, new in result.rekeyed:
+        console.print(f"{old} is now {new} (its key changed in Zotero)", highlight=False, markup=False, soft_wrap=True)
+    for incoming, existing in report.duplicates[:10]:
+        console.print(
+            f"{incoming}: already in the library as {existing}", highlight=False, markup=False, soft_wrap=True
+        )
+    if len(report.duplicates) > 10:
+        console.print(f"… and {len(report.duplicates) - 10} more already in the library", highlight=False)
+    console.print(
+        f"{_report_summary(report)}; the library holds {len(library)} papers", highlight=False, soft_wrap=True
+    )
+    if not read.papers:
+        fail("no items to import" + (f" in collection {collection!r}" if collection is not None else ""))
+    if enrich:
+        from citerec.cli.enrich import enrich_after_import
+
+        with user_errors():
+            enrich_after_import(library, source or [], mailto)
 
 
 @app.command("add-arxiv")

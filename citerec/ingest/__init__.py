@@ -1,4 +1,4 @@
-"""Getting papers into a `Library`: BibTeX files, arXiv ids/queries and the arXiv snapshot.
+"""Getting papers into a `Library`: BibTeX files, a Zotero database, arXiv ids/queries and the arXiv snapshot.
 
 These functions are what the `citerec library` commands call, so notebooks
 and scripts get exactly the CLI's behaviour. Heavy parsers load lazily.
@@ -15,6 +15,7 @@ from citerec.ingest.bibtex import BibImport, BibProblem, parse_bibtex, read_bibt
 from citerec.ingest.bibtex_export import papers_to_bibtex
 from citerec.ingest.files import import_bibtex_files
 from citerec.ingest.keys import citation_key
+from citerec.ingest.zotero import ZoteroImport, ZoteroRead, import_zotero, read_zotero
 from citerec.library import AddReport, Library
 from citerec.papers import Paper
 
@@ -22,13 +23,17 @@ __all__ = [
     "AddCounts",
     "BibImport",
     "BibProblem",
+    "ZoteroImport",
+    "ZoteroRead",
     "add_papers_with_keys",
     "citation_key",
     "import_bibtex",
     "import_bibtex_files",
+    "import_zotero",
     "papers_to_bibtex",
     "parse_bibtex",
     "read_bibtex",
+    "read_zotero",
     "stream_papers_with_keys",
 ]
 
