@@ -1,12 +1,14 @@
 """Atomic file writes: write beside the target, fsync, then rename into place.
 
 Every file citerec writes into a library goes through here, so a run killed
-mid-write leaves the previous version intact.
+mid-write leaves the previous version intact. A file's SHA-256 (`file_sha256`)
+is here too: cached exports and shipped models are checked by it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -73,3 +75,12 @@ def file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks: which model file this is, whatever it is called."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -36,9 +36,10 @@ import numpy as np
 from citerec.embed.base import Profile, normalise_rows, profile_for
 from citerec.embed.names import Variant, cache_root, parse_variant, resolve_model
 from citerec.errors import ModelError
+from citerec.onnx_tools import fuse_bert, quantise_int8
 from citerec.papers import Paper
 from citerec.progress import ProgressCallback, no_progress
-from citerec.storage import file_lock
+from citerec.storage import file_lock, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -159,27 +160,19 @@ def model_path(variant: Variant, source: SourceModel) -> Path:
     return target
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _valid(target: Path) -> bool:
     """The file exists and its bytes are those recorded when it was written."""
     sidecar = target.with_suffix(".json")
     try:
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
-        return target.stat().st_size == meta["size"] and _sha256(target) == meta["sha256"]
+        return target.stat().st_size == meta["size"] and file_sha256(target) == meta["sha256"]
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
 
 def _publish(produced: Path, target: Path) -> None:
     """Move `produced` into place, then write the sidecar that makes it valid (last, so a crash leaves it invalid)."""
-    meta = {"sha256": _sha256(produced), "size": produced.stat().st_size, "recipe": EXPORT_RECIPE}
+    meta = {"sha256": file_sha256(produced), "size": produced.stat().st_size, "recipe": EXPORT_RECIPE}
     os.replace(produced, target)
     sidecar_tmp = target.with_suffix(".json.tmp")
     sidecar_tmp.write_text(json.dumps(meta), encoding="utf-8")
@@ -248,40 +241,13 @@ def _torch_export(source: SourceModel, out: Path) -> None:
 
 
 def _fuse(source: SourceModel, raw: Path, out: Path) -> None:
-    """Fuse attention, GELU and layer norms into ONNX Runtime's CPU kernels (same numbers, fewer passes)."""
-    from onnxruntime.transformers import optimizer
-
-    fused = optimizer.optimize_model(
-        str(raw),
-        model_type="bert",
-        num_heads=source.num_heads,
-        hidden_size=source.dimension,
-        opt_level=1,
-        use_gpu=False,
-    )
-    fused.save_model_to_file(str(out))
+    fuse_bert(raw, out, num_heads=source.num_heads, hidden_size=source.dimension)
 
 
 def _quantise(fused: Path, out: Path) -> None:
-    """int8 weights, one scale per output channel, MatMuls only: per-tensor scales or a quantised
-    attention kernel cost MiniLM far more accuracy (mean cosine to fp32 0.957 and 0.995 vs 0.9965)."""
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # the quantiser advises pre-processing on the root logger; the fusion did that
-    try:
-        quantize_dynamic(
-            str(fused),
-            str(out),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            op_types_to_quantize=["MatMul"],
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-        )
-    finally:
-        root.setLevel(level)
+    """MatMuls only: per-tensor scales or a quantised attention kernel cost MiniLM far more accuracy (mean cosine
+    to fp32 0.957 and 0.995 vs 0.9965)."""
+    quantise_int8(fused, out)
 
 
 # -- running ----------------------------------------------------------------------------------
