@@ -25,10 +25,19 @@ test: install
 
 # Retrain every shipped model from a clone: the learned ranking and the where-to-cite models, on the papers in
 # PAPERS (a folder with a MANIFEST.tsv; the eval papers by default). The same papers give the same bytes.
+# The small CPU judge trains on the corpus's train split (CORPUS: the unpacked corpus's papers folder; unpacked
+# from CORPUS_ARCHIVE into .bench-cache/ when missing), about 35 minutes on two cores.
 PAPERS ?= ../shared/eval/papers
-models: install
+CORPUS_ARCHIVE ?= ../shared/corpus/corpus.tar.xz
+CORPUS ?= .bench-cache/corpus/papers
+models: install $(CORPUS)/MANIFEST.tsv
 	HF_HUB_OFFLINE=1 $(BIN)/citerec train ranker --papers $(PAPERS) --out citerec/recall/models/ranker.json
 	HF_HUB_OFFLINE=1 $(BIN)/citerec train check --papers $(PAPERS) --out-dir citerec/check
+	HF_HUB_OFFLINE=1 $(BIN)/citerec train judge --papers $(CORPUS) --split data/splits/corpus.json
+
+$(CORPUS)/MANIFEST.tsv:
+	mkdir -p .bench-cache/corpus
+	tar xJf $(CORPUS_ARCHIVE) -C .bench-cache/corpus
 
 lint: install
 	$(BIN)/ruff check citerec tests benchmarks

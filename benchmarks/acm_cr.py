@@ -455,7 +455,8 @@ def main() -> None:
     for spec in args.variant:
         runs.append(parse_variant(spec, base))
     if args.reranker:
-        rerank = SuggestOptions(rerank="on", reranker=args.reranker, recall=RecallSpec(k=args.recall_k))
+        # the hybrid run's recall (its evidence setting included), then the judge: a ratio to recall alone
+        rerank = dataclasses.replace(base.with_recall(method="hybrid"), rerank="on", reranker=args.reranker)
         runs.append(("hybrid + rerank", rerank))
     results: dict[str, dict] = {}
     paragraphs = paragraphs_by_paper(qrels_dir / "contexts.topics") if args.in_paragraph else None

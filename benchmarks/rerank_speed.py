@@ -12,6 +12,15 @@ a GPU, where the table also gives the fraction of the GPU's bf16 dense peak
 
     python benchmarks/rerank_speed.py --quick
     python benchmarks/rerank_speed.py --model Qwen/Qwen3-Reranker-0.6B --device cuda
+
+`--small` times the small CPU judge shipped in the package instead: one passage's
+50 candidates (real entries: the example library's), on one worker thread (the
+baseline) and on every CPU; with `--draft FILE.tex --bib FILE.bib` also a whole
+draft through `Suggester` (recall + judge) cold, then re-run unchanged (the
+score cache answers).
+
+    python benchmarks/rerank_speed.py --small
+    python benchmarks/rerank_speed.py --small --draft THESIS/main.tex --bib THESIS/refs.bib
 """
 
 from __future__ import annotations
@@ -101,6 +110,71 @@ def timed(fn):
     return result, time.perf_counter() - start
 
 
+def small_judge_rows(args: argparse.Namespace) -> None:
+    """The shipped small judge: seconds per passage of 50 candidates, one thread against all; a draft cold and warm."""
+    import os
+    import tempfile
+
+    from citerec.embed.onnx import default_workers
+    from citerec.ingest import import_bibtex
+    from citerec.latex import extract_contexts, read_draft
+    from citerec.library import Library
+    from citerec.rerank import SMALL_JUDGE, format_document
+    from citerec.rerank.small import load_small_judge
+
+    examples = Path(__file__).resolve().parents[1] / "data" / "examples"
+    with tempfile.TemporaryDirectory() as tmp:
+        library = Library(Path(tmp) / "lib")
+        import_bibtex(library, examples / "refs.bib")
+        documents = [format_document(p) for p in library.papers()]
+    passages = [c.text for c in extract_contexts(read_draft(examples / "draft.tex"))][: args.queries]
+    candidates = [documents[i % len(documents)] for i in range(args.candidates)]
+    print(f"small judge {SMALL_JUDGE}: {len(passages)} passages x {len(candidates)} candidates, {os.cpu_count()} CPUs")
+    print(f"{'judge':32} {'s/passage':>10} {'pairs/s':>9} {'vs 1 thread':>12}")
+    base = None
+    for workers in sorted({1, default_workers()}):
+        judge = load_small_judge(threads=workers)
+        judge.score(passages[0], candidates[:4])  # warm-up
+        start = time.perf_counter()
+        for passage in passages:
+            judge.score(passage, candidates)
+        per_passage = (time.perf_counter() - start) / len(passages)
+        base = base or per_passage
+        label = f"small judge, {workers} worker thread{'s' if workers > 1 else ''}"
+        print(f"{label:32} {per_passage:10.3f} {len(candidates) / per_passage:9.1f} {base / per_passage:11.2f}x")
+    if args.draft:
+        draft_rows(args.draft, args.bib)
+
+
+def draft_rows(draft: Path, bib: Path) -> None:
+    """A whole draft through the suggester, recall alone and with the small judge, each in a library of its own
+    (nothing cached between them): cold (empty caches, index already built), then re-run unchanged."""
+    import tempfile
+
+    from citerec.ingest import import_bibtex
+    from citerec.library import Library
+    from citerec.rerank import SMALL_JUDGE
+    from citerec.suggest import Suggester, SuggestOptions
+
+    rows: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode in ("recall alone", "small judge"):
+            library = Library(Path(tmp) / mode.replace(" ", "-"))
+            import_bibtex(library, bib)
+            judged = mode == "small judge"
+            options = SuggestOptions(rerank="on", reranker=SMALL_JUDGE) if judged else SuggestOptions(rerank="off")
+            suggester = Suggester(library, options=options)  # loads the index (built here) and the judge
+            for run in ("cold", "unchanged"):
+                start = time.perf_counter()
+                result = suggester.suggest_path(draft)
+                rows[f"{mode}, {run}"] = time.perf_counter() - start
+    print(f"\ndraft {draft.name}: {len(result.contexts)} passages, {len(library)} entries")
+    print(f"{'run':32} {'seconds':>9} {'vs recall alone':>16}")
+    for label, secs in rows.items():
+        baseline = rows[f"recall alone, {label.split(', ')[1]}"]
+        print(f"{label:32} {secs:9.1f} {secs / baseline:15.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="Qwen3-Reranker name (local cache) or folder; default: random 0.6B shape")
@@ -112,9 +186,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="2 queries x 12 candidates (for slow CPUs)")
     parser.add_argument("--peak-tflops", type=float, help="GPU bf16 dense peak (default: by GPU name)")
+    parser.add_argument("--small", action="store_true", help="time the shipped small CPU judge instead")
+    parser.add_argument("--draft", type=Path, help="with --small: a whole draft (.tex) through the suggester")
+    parser.add_argument("--bib", type=Path, help="with --draft: its .bib file")
     args = parser.parse_args()
     if args.quick:
         args.queries, args.candidates = 2, 12
+    if args.small:
+        small_judge_rows(args)
+        return
 
     torch.manual_seed(0)
     if args.model:

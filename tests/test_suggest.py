@@ -64,12 +64,18 @@ def test_threshold_drops_low_scores(example_library_dir, examples_dir, tiny_rera
     assert all(not item.suggestions for item in result.contexts)
 
 
-def test_auto_mode_falls_back_with_a_note_and_on_mode_fails(example_library_dir, examples_dir, tmp_path) -> None:
+def test_auto_mode_falls_back_with_a_note_and_on_mode_fails(
+    example_library_dir, examples_dir, tmp_path, monkeypatch
+) -> None:
     library = Library(example_library_dir)
     missing = str(tmp_path / "no-such-reranker")
     result = suggest(examples_dir / "draft.tex", library=library, rerank="auto", reranker=missing)
+    assert result.reranked and result.reranker.startswith("citerec-small@")  # the small CPU judge stood in
+    assert any("ranked by the small judge" in note and missing in note for note in result.notes)
+    monkeypatch.setattr("citerec.rerank.small.SHIPPED", tmp_path / "no-judge-either")
+    result = suggest(examples_dir / "draft.tex", library=Library(example_library_dir), rerank="auto", reranker=missing)
     assert not result.reranked
-    assert any("reranking skipped" in note for note in result.notes)
+    assert any("reranking skipped" in note and "the small judge" in note for note in result.notes)
     with pytest.raises(ModelError):
         suggest(examples_dir / "draft.tex", library=library, rerank="on", reranker=missing)
 

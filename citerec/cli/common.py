@@ -48,10 +48,18 @@ StrictOption = Annotated[
 ]
 RerankOption = Annotated[
     str,
-    typer.Option("--rerank", help="auto: rerank when the reranker can be loaded; on: require it; off: recall only."),
+    typer.Option(
+        "--rerank",
+        help="auto: rerank with --reranker when it loads, else with the small CPU judge (citerec-small); "
+        "on: require --reranker; off: recall only.",
+    ),
 ]
 RerankerOption = Annotated[
-    str, typer.Option("--reranker", help="Reranker model: a hub name or a local folder (Qwen3-Reranker 0.6B/4B/8B).")
+    str,
+    typer.Option(
+        "--reranker",
+        help="Reranker: a Qwen3-Reranker hub name or local folder (0.6B/4B/8B), or citerec-small (the CPU judge).",
+    ),
 ]
 BackendOption = Annotated[
     str,

@@ -96,3 +96,41 @@ def check(
             macro = model.info.metrics.get("lopo_macro_average_precision")
             measured = f", leave-one-paper-out AP {macro:.3f}" if macro is not None else ""
             console.print(f"wrote {path} ({len(model.features)} features{measured})")
+
+
+@app.command("judge")
+def judge(
+    papers: PapersOption,
+    split: Annotated[
+        Path, typer.Option("--split", help="The split file: the judge trains on its train part, is fused on dev.")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="The judge's folder to write (default: the shipped one).")
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="A smoke run: two papers per part, a few steps (CI checks the road).")
+    ] = False,
+    cache: CacheOption = DEFAULT_CACHE / "judge",
+) -> None:
+    """Train the small CPU judge (MiniLM cross-encoder, int8) and its fusion with recall's rank; write --out."""
+    from citerec.rerank.small import SHIPPED
+    from citerec.train.judge import QUICK, JudgeSettings, train_judge
+
+    with user_errors():
+        try:
+            report = train_judge(
+                papers,
+                split,
+                out or SHIPPED,
+                cache,
+                settings=QUICK if quick else JudgeSettings(),
+                progress=console.log,
+            )
+        except ValueError as exc:
+            fail(str(exc))
+        console.print(f"{'dev Recall@10':16} " + " ".join(f"{r:>10}" for r in ("finishing", "fresh")))
+        for name, row in report.metrics["dev_recall@10"].items():
+            console.print(f"{name:16} " + " ".join(f"{row.get(r, float('nan')):10.3f}" for r in ("finishing", "fresh")))
+        size = sum(f.stat().st_size for f in report.folder.iterdir()) / 1e6
+        times = ", ".join(f"{stage} {s:.0f} s" for stage, s in report.seconds.items())
+        console.print(f"wrote {report.folder} ({size:.1f} MB; {times})")

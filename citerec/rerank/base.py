@@ -101,6 +101,19 @@ class BaseReranker(abc.ABC):
     ) -> list[float]: ...
 
 
+def recall_order_fusion(reranker: object) -> Callable[[Sequence[float]], list[float]] | None:
+    """How `reranker` weighs recall's order into one passage's scores (candidates in recall order), found through
+    its wrappers (score cache, server batcher): the small judge's fusion, or None for a judge whose scores stand
+    alone (Qwen3's are used exactly as they come)."""
+    seen: object | None = reranker
+    while seen is not None:
+        fuse = getattr(seen, "with_recall_order", None)
+        if callable(fuse):
+            return fuse  # type: ignore[no-any-return]
+        seen = getattr(seen, "inner", None) or getattr(getattr(seen, "batcher", None), "reranker", None)
+    return None
+
+
 def format_document(paper: Paper) -> str:
     """The candidate as the judge sees it: title, a byline (authors, year, venue), the abstract."""
     parts = [paper.title.strip()]

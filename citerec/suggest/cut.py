@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from citerec.papers import Paper, normalise_key
-from citerec.rerank import format_document
+from citerec.rerank import format_document, recall_order_fusion
 from citerec.suggest.options import DEFAULT_RERANK_THRESHOLD, SuggestOptions
 from citerec.suggest.results import ContextSuggestions, Suggestion
 
@@ -25,7 +25,8 @@ def rerank_scores(
     options: SuggestOptions,
     progress: ProgressCallback,
 ) -> list[Sequence[float] | None]:
-    """Each passage's judge scores for its candidates (None each without a judge).
+    """Each passage's judge scores for its candidates (None each without a judge), fused with recall's order when
+    the judge asks for it (the small judge).
 
     A local judge scores passage by passage; an engine's judge (Ray) gets every pair in one
     call, so that it can spread them over its workers."""
@@ -40,15 +41,17 @@ def rerank_scores(
             for c in item.candidates
         ]
         scores = reranker.score_pairs(pairs, instruction=options.instruction, progress=progress)
+        fuse = recall_order_fusion(reranker) or list
         out, start = [], 0
         for item in recalled:
-            out.append(scores[start : start + len(item.candidates)])
+            out.append(fuse(scores[start : start + len(item.candidates)]))
             start += len(item.candidates)
         return out
+    fuse = recall_order_fusion(reranker) or list
     out = []
     for number, (context, item) in enumerate(zip(contexts, recalled, strict=True)):
         documents = [document(papers, c.key) for c in item.candidates]
-        out.append(reranker.score(context.text, documents, instruction=options.instruction))
+        out.append(fuse(reranker.score(context.text, documents, instruction=options.instruction)))
         progress("Reranking", number + 1, len(contexts))
     return out
 

@@ -20,7 +20,10 @@ RERANK_CACHE_FILE = "rerank-cache.sqlite"
 
 
 def load_reranker_for(options: SuggestOptions, cache_dir: Path) -> tuple[Reranker | None, str | None]:
-    """The reranker `options` ask for, and a note when `--rerank auto` had to do without one."""
+    """The reranker `options` ask for, and a note when `--rerank auto` had to do without it.
+
+    In auto mode a judge that cannot load (Qwen3 without a GPU or its weights) gives way to the small judge
+    shipped in the package; only when that fails too is the ranking recall's alone."""
     if options.rerank == RerankMode.OFF:
         return None, None
     cache_path = cache_dir / RERANK_CACHE_FILE
@@ -38,10 +41,27 @@ def load_reranker_for(options: SuggestOptions, cache_dir: Path) -> tuple[Reranke
     except ModelError as exc:
         if options.rerank == RerankMode.ON:
             raise
-        note = f"reranking skipped (--rerank auto): {exc}"
-        log.warning(note)
-        return None, note
+        return _small_judge_instead(options, cache_path, exc)
     return reranker, None
+
+
+def _small_judge_instead(options: SuggestOptions, cache_path: Path, failure: ModelError) -> tuple[Reranker | None, str]:
+    from citerec.rerank import SMALL_JUDGE, is_small_judge, load_reranker
+
+    if not is_small_judge(options.reranker):
+        try:
+            reranker = load_reranker(SMALL_JUDGE, cache_path=cache_path)
+        except ModelError as exc:
+            failure = ModelError(f"{failure}; the small judge: {exc}")
+        else:
+            note = (
+                f"ranked by the small judge {SMALL_JUDGE} (--rerank auto): {options.reranker} did not load ({failure})"
+            )
+            log.warning(note)
+            return reranker, note
+    note = f"reranking skipped (--rerank auto): {failure}"
+    log.warning(note)
+    return None, note
 
 
 class Rerankers:
