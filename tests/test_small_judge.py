@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -198,3 +199,30 @@ def test_the_server_fuses_the_small_judges_scores_as_suggest_does(example_librar
     assert [r["relevance_score"] for r in sorted(raw.json()["results"], key=lambda r: r["index"])] == pytest.approx(
         judge.score(text, ["SPLADE", "Glaciers"])
     )
+
+
+def test_the_editor_judges_only_recalls_first_items(example_library_dir: Path) -> None:
+    from citerec.lsp.editor import EditorSession
+    from citerec.lsp.settings import EditorSettings
+
+    query = "Transformers replace recurrence with self-attention for sequence transduction."
+    judged = SuggestOptions(rerank="on", reranker=SMALL_JUDGE)
+    settings = EditorSettings(library_dir=example_library_dir, workspace_bibs=False, options=judged, judged_items=5)
+    engine = EditorSession(settings)
+    engine.start([example_library_dir.parent]).result(timeout=120)
+    try:
+        ranked = engine.rank(query, sentence=query, limit=12)
+        suggester = engine.suggester
+        assert suggester is not None
+        from citerec.latex import Context
+
+        context = Context(0, query, query, "<buffer>", 1, 1, (), True)
+        options = judged.with_recall(k=5)
+        top = suggester.rank([context], dataclasses.replace(options, top_n=12, include_cited=True))[0].ranking
+        recall = suggester.rank([context], dataclasses.replace(judged, rerank="off", include_cited=True))[0].ranking
+    finally:
+        engine.close()
+    assert [r.rank for r in ranked] == list(range(1, 13))
+    assert [r.key for r in ranked[:5]] == [s.key for s in top]  # the judge's order of recall's first five
+    rest = [s.key for s in recall if s.key not in {r.key for r in ranked[:5]}]
+    assert [r.key for r in ranked[5:]] == rest[:7]  # then recall's order

@@ -37,11 +37,11 @@ from citerec.papers import Paper, normalise_key
 from citerec.session import LibrarySession
 
 if TYPE_CHECKING:
-    from citerec.latex import Draft
+    from citerec.latex import Context, Draft
     from citerec.library import Library
     from citerec.lsp.project import Project
-    from citerec.recall import PlanChoice
-    from citerec.suggest import Suggester, SuggestOptions
+    from citerec.recall import DraftCitations, PlanChoice
+    from citerec.suggest import Suggester, Suggestion, SuggestOptions
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,24 @@ class Ranked:
 def split_key(key: str) -> str:
     """`vaswani2017attention` → `vaswani 2017 attention`: a key as words, to search titles and authors by."""
     return " ".join(re.findall(r"[A-Za-z]+|\d+", key))
+
+
+def judged_first(
+    suggester: Suggester,
+    context: Context,
+    options: SuggestOptions,
+    draft: DraftCitations | None,
+    judged_items: int,
+) -> tuple[Suggestion, ...]:
+    """A passage's ranking within the editor's latency budget: with a judge, only recall's first `judged_items`
+    are judged (about 0.1 s for 20 with the small judge on two cores, where 50 take 0.25 s), and the rest follow
+    in recall's order."""
+    if options.rerank == "off" or judged_items >= options.recall.k:
+        return suggester.rank([context], options, draft=draft)[0].ranking
+    top = suggester.rank([context], options.with_recall(k=judged_items), draft=draft)[0].ranking
+    rest = suggester.rank([context], dataclasses.replace(options, rerank="off"), draft=draft)[0].ranking
+    seen = {s.key for s in top}
+    return (*top, *(s for s in rest if s.key not in seen))
 
 
 class EditorSession:
@@ -287,9 +305,9 @@ class EditorSession:
             context = placed.moved(context)
         with self.schedule.ranking():
             draft = placed.citations if placed is not None else None
-            ranking = suggester.rank([context], options, draft=draft)[0].ranking[:limit]
+            ranking = judged_first(suggester, context, options, draft, self.settings.judged_items)[:limit]
         papers = self.papers(s.key for s in ranking)
-        result = tuple(Ranked(s.key, s.rank, s.score, papers.get(s.key), s.why) for s in ranking)
+        result = tuple(Ranked(s.key, rank, s.score, papers.get(s.key), s.why) for rank, s in enumerate(ranking, 1))
         with self._lock:
             self._ranked[cache_key] = result
             while len(self._ranked) > RANK_CACHE_SIZE:

@@ -32,6 +32,7 @@ class EditorSettings:
     workspace_bibs: bool = True  # import (and watch) the .bib files found in the workspace folders
     options: SuggestOptions | None = None
     completion_items: int = 50  # ranked keys offered per completion
+    judged_items: int = 20  # with a judge, only recall's first N are judged (the rest follow in recall's order)
 
     def configured(self, initialization_options: object) -> tuple[EditorSettings, str | None]:
         """These settings with what the editor's initializationOptions set, and why they could not be read

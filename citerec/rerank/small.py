@@ -104,7 +104,7 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def fusion_features(judge_scores: Sequence[float]) -> np.ndarray:
+def fusion_features(judge_scores: Sequence[float] | np.ndarray) -> np.ndarray:
     """The fusion model's rows for one passage's candidates in recall order: judge logit, log of the recall rank."""
     scores = np.asarray(judge_scores, dtype=np.float64)
     ranks = np.arange(1, len(scores) + 1, dtype=np.float64)

@@ -42,18 +42,19 @@ def rerank_scores(
         ]
         scores = reranker.score_pairs(pairs, instruction=options.instruction, progress=progress)
         fuse = recall_order_fusion(reranker) or list
-        out, start = [], 0
+        out: list[Sequence[float] | None] = []
+        start = 0
         for item in recalled:
             out.append(fuse(scores[start : start + len(item.candidates)]))
             start += len(item.candidates)
         return out
     fuse = recall_order_fusion(reranker) or list
-    out = []
+    judged: list[Sequence[float] | None] = []
     for number, (context, item) in enumerate(zip(contexts, recalled, strict=True)):
         documents = [document(papers, c.key) for c in item.candidates]
-        out.append(fuse(reranker.score(context.text, documents, instruction=options.instruction)))
+        judged.append(fuse(reranker.score(context.text, documents, instruction=options.instruction)))
         progress("Reranking", number + 1, len(contexts))
-    return out
+    return judged
 
 
 def cut(

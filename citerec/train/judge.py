@@ -194,12 +194,10 @@ def train_judge(
 
         begun = time.perf_counter()
         sample = dev_sample(dev_lists, settings.dev_passages, settings.seed)
-        identity = LinearModel(
-            FUSION_KIND, FUSION_FEATURES, {"default": Part((0, 0), (1, 1), (1, 0), 0)}, ModelInfo("")
-        )
+        identity = LinearModel(FUSION_KIND, FUSION_FEATURES, {"default": Part((0, 0), (1, 1), (1, 0), 0)}, NO_INFO)
         judge = open_judge(staging, encoder, identity)
         scores = judge_lists(judge, sample, entry_texts(dev_library, sample), say)
-        part = fit_fusion(sample, scores, settings.fusion_l2)
+        fitted = fit_fusion(sample, scores, settings.fusion_l2)
         seconds["dev"] = time.perf_counter() - begun
 
         info = ModelInfo(
@@ -221,7 +219,7 @@ def train_judge(
             notes="fusion of the judge's logit and the recall rank, fitted on the dev sample; the recall lists "
             "came from the embedder named here",
         )
-        fusion = LinearModel(FUSION_KIND, FUSION_FEATURES, {"default": part}, info)
+        fusion = LinearModel(FUSION_KIND, FUSION_FEATURES, {"default": fitted}, info)
         metrics = {**dev_metrics(sample, scores, fusion), "seconds": {k: round(v) for k, v in seconds.items()}}
         fusion = dataclasses.replace(fusion, info=dataclasses.replace(info, metrics=metrics))
         fusion.save(staging / FUSION_FILE)
