@@ -115,10 +115,10 @@ def small_judge_rows(args: argparse.Namespace) -> None:
     import os
     import tempfile
 
-    from citerec.embed.onnx import default_workers
     from citerec.ingest import import_bibtex
     from citerec.latex import extract_contexts, read_draft
     from citerec.library import Library
+    from citerec.onnx_tools import default_workers
     from citerec.rerank import SMALL_JUDGE, format_document
     from citerec.rerank.small import load_small_judge
 

@@ -17,7 +17,6 @@ does not pay torch's import time.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -26,7 +25,6 @@ import re
 import tempfile
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +34,7 @@ import numpy as np
 from citerec.embed.base import Profile, normalise_rows, profile_for
 from citerec.embed.names import Variant, cache_root, parse_variant, resolve_model
 from citerec.errors import ModelError
-from citerec.onnx_tools import fuse_bert, quantise_int8
+from citerec.onnx_tools import WorkerPool, cached_session, default_workers, fuse_bert, quantise_int8
 from citerec.papers import Paper
 from citerec.progress import ProgressCallback, no_progress
 from citerec.storage import file_lock, file_sha256
@@ -280,12 +278,11 @@ class OnnxEmbedder:
         self.dimension = source.dimension
         self.profile = profile or profile_for(variant.model)
         self.workers = max(1, workers)
+        self.pool = WorkerPool(self.workers, "citerec-embed")
         self.chunk = chunk
         self.query_tokens = source.max_tokens
         self.doc_tokens = min(variant.doc_tokens or source.max_tokens, source.max_tokens)
         self._inputs = {i.name for i in session.get_inputs()}
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
 
     def format_document(self, paper: Paper) -> str:
         return paper.document_text()
@@ -309,19 +306,10 @@ class OnnxEmbedder:
         for start in range(0, total, self.chunk):
             batch = [prompt + text for text in texts[start : start + self.chunk]]
             tokens = [_truncate(e.ids, max_tokens) for e in self.tokenizer.encode_batch(batch)]
-            if self.workers == 1 or len(tokens) == 1:
-                vectors = [self._run(ids) for ids in tokens]
-            else:
-                vectors = list(self._executor().map(self._run, tokens))
+            vectors = self.pool.map(self._run, tokens)
             out[start : start + len(batch)] = vectors
             progress(stage, start + len(batch), total)
         return normalise_rows(out)
-
-    def _executor(self) -> ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="citerec-embed")
-            return self._pool
 
     def _run(self, ids: list[int]) -> np.ndarray:
         input_ids = np.asarray([ids], dtype=np.int64)
@@ -338,28 +326,8 @@ def _truncate(ids: list[int], max_tokens: int) -> list[int]:
     return ids if len(ids) <= max_tokens else ids[: max_tokens - 1] + ids[-1:]
 
 
-def default_workers() -> int:
-    """The CPUs this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 def _recorded_sha256(path: Path) -> str:
     return str(json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))["sha256"])
-
-
-@functools.lru_cache(maxsize=4)
-def _session(path: str, sha256: str, threads: int, providers: tuple[str, ...]) -> Any:
-    """One session per model file and content (`sha256`): opening several indexes does not reload it.
-    `threads` per call: the embedder's worker threads each run one text at a time."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(path, options, providers=list(providers))
 
 
 def load_onnx_embedder(
@@ -383,12 +351,12 @@ def load_onnx_embedder(
     if device and device.startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
         providers = ("CUDAExecutionProvider", *providers)
     try:
-        session = _session(str(path), _recorded_sha256(path), 1, providers)
+        session = cached_session(str(path), _recorded_sha256(path), 1, providers)
     except Exception as exc:  # noqa: BLE001 - a file that passed its hash but does not load: export again
         log.warning("cached ONNX model %s does not load (%s); exporting it again", path, exc)
         path.with_suffix(".json").unlink(missing_ok=True)
         path = model_path(variant, source)
-        session = _session(str(path), _recorded_sha256(path), 1, providers)
+        session = cached_session(str(path), _recorded_sha256(path), 1, providers)
     tokenizer = Tokenizer.from_file(str(source.folder / "tokenizer.json"))
     tokenizer.no_padding()
     tokenizer.no_truncation()

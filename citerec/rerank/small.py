@@ -14,19 +14,15 @@ fine-tuned rerankers in the literature do. The pipeline calls it with each
 passage's candidates in recall order.
 
 Running needs only onnxruntime and `tokenizers` (no torch). Each pair runs
-alone on worker threads that share one session: int8 dynamic quantisation
-scales activations over the whole input, so in a padded batch a pair's score
-would depend on its neighbours, and a re-run's cached score would not be the
-one a fresh run computes.
+alone on worker threads that share one session (`citerec.onnx_tools`, as the
+embedder runs): in a padded int8 batch a pair's score would depend on its
+neighbours, and a re-run's cached score would not be the one a fresh run computes.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from citerec.errors import ModelError
+from citerec.onnx_tools import WorkerPool, cached_session, default_workers
 from citerec.progress import ProgressCallback
 from citerec.rerank.base import BaseReranker
 from citerec.storage import file_sha256
@@ -114,16 +111,16 @@ def fusion_features(judge_scores: Sequence[float] | np.ndarray) -> np.ndarray:
 class SmallJudge(BaseReranker):
     """The shipped cross-encoder (or one in `folder`): P(cited) per pair, fused with recall's order on request."""
 
-    def __init__(self, session: Any, encoder: PairEncoder, fusion: Any, folder: Path, *, workers: int) -> None:
+    def __init__(
+        self, session: Any, encoder: PairEncoder, fusion: Any, folder: Path, *, model_sha256: str, workers: int
+    ) -> None:
         self.session = session
         self.encoder = encoder
         self.fusion = fusion  # a citerec.linear.LinearModel of FUSION_KIND
         self.folder = folder
-        self.workers = max(1, workers)
-        self.model_name = f"{SMALL_JUDGE}@{file_sha256(folder / MODEL_FILE)[:12]}-{fusion.digest[:8]}"
+        self.pool = WorkerPool(workers, "citerec-judge")
+        self.model_name = f"{SMALL_JUDGE}@{model_sha256[:12]}-{fusion.digest[:8]}"
         self._inputs = {i.name for i in session.get_inputs()}
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
 
     def _score_pairs(
         self, pairs: Sequence[tuple[str, str]], instruction: str, progress: ProgressCallback
@@ -131,11 +128,7 @@ class SmallJudge(BaseReranker):
         """P(cited) of each pair; the instruction is Qwen3's and means nothing to this judge."""
         out: list[float] = []
         for start in range(0, len(pairs), _CHUNK):
-            encoded = self.encoder.encode(pairs[start : start + _CHUNK])
-            if self.workers == 1 or len(encoded) == 1:
-                logits = [self._run(pair) for pair in encoded]
-            else:
-                logits = list(self._executor().map(self._run, encoded))
+            logits = self.pool.map(self._run, self.encoder.encode(pairs[start : start + _CHUNK]))
             out.extend(float(1.0 / (1.0 + np.exp(-z))) for z in logits)
             progress("Judging", len(out), len(pairs))
         return out
@@ -146,12 +139,6 @@ class SmallJudge(BaseReranker):
             return []
         z = self.fusion.logit(fusion_features(scores))
         return [float(v) for v in 1.0 / (1.0 + np.exp(-z))]
-
-    def _executor(self) -> ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="citerec-judge")
-            return self._pool
 
     def _run(self, pair: tuple[list[int], list[int]]) -> float:
         ids, types = pair
@@ -164,9 +151,14 @@ class SmallJudge(BaseReranker):
         return float(self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0].reshape(-1)[0])
 
 
+def _names_the_shipped_judge(name: str) -> bool:
+    """`citerec-small`, or a result's model name for it (`citerec-small@<digests>`)."""
+    return name == SMALL_JUDGE or name.startswith(f"{SMALL_JUDGE}@")
+
+
 def judge_folder(name: str) -> Path:
     """The folder of the judge called `name`: the shipped one for `citerec-small`, else a folder path."""
-    if name == SMALL_JUDGE or name.startswith(f"{SMALL_JUDGE}@"):  # a result's model name is the shipped judge's
+    if _names_the_shipped_judge(name):
         return SHIPPED
     folder = Path(name).expanduser()
     if folder.is_dir() and (folder / FUSION_FILE).is_file():
@@ -176,33 +168,21 @@ def judge_folder(name: str) -> Path:
 
 def is_small_judge(name: str) -> bool:
     """Whether the reranker name `name` means a small judge (the shipped one or a trained folder)."""
-    if name == SMALL_JUDGE or name.startswith(f"{SMALL_JUDGE}@"):
+    if _names_the_shipped_judge(name):
         return True
     folder = Path(name).expanduser()
     return folder.is_dir() and (folder / FUSION_FILE).is_file() and (folder / MODEL_FILE).is_file()
 
 
-@functools.lru_cache(maxsize=4)
-def _session(path: str, digest: str, threads: int) -> Any:
-    """One session per model file and content: several suggesters share it."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-
-
 def open_judge(folder: Path, encoder: PairEncoder, fusion: Any, threads: int | None = None) -> SmallJudge:
     """The judge in `folder` with this encoder and fusion model (training scores its dev passages this way)."""
-    from citerec.embed.onnx import default_workers
-
     model = folder / MODEL_FILE
+    sha256 = file_sha256(model)  # read once: the session cache's key and the judge's name
     try:
-        session = _session(str(model), file_sha256(model), 1)
+        session = cached_session(str(model), sha256, 1)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types for a damaged file
         raise ModelError(f"small judge: {model} does not load ({exc})") from exc
-    return SmallJudge(session, encoder, fusion, folder, workers=threads or default_workers())
+    return SmallJudge(session, encoder, fusion, folder, model_sha256=sha256, workers=threads or default_workers())
 
 
 def load_small_judge(

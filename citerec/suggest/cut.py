@@ -34,6 +34,7 @@ def rerank_scores(
         for number in range(len(contexts)):
             progress("Ranking", number + 1, len(contexts))
         return [None] * len(contexts)
+    fuse = recall_order_fusion(reranker) or list
     if not options.engine.local:
         pairs = [
             (context.text, document(papers, c.key))
@@ -41,14 +42,12 @@ def rerank_scores(
             for c in item.candidates
         ]
         scores = reranker.score_pairs(pairs, instruction=options.instruction, progress=progress)
-        fuse = recall_order_fusion(reranker) or list
         out: list[Sequence[float] | None] = []
         start = 0
         for item in recalled:
             out.append(fuse(scores[start : start + len(item.candidates)]))
             start += len(item.candidates)
         return out
-    fuse = recall_order_fusion(reranker) or list
     judged: list[Sequence[float] | None] = []
     for number, (context, item) in enumerate(zip(contexts, recalled, strict=True)):
         documents = [document(papers, c.key) for c in item.candidates]

@@ -122,9 +122,12 @@ def training_groups(
 def dev_sample(lists: Sequence[RecallList], per_paper: int, seed: int) -> list[RecallList]:
     """A seeded sample of `per_paper` passages per paper; the same passages in both readings."""
     rng = np.random.default_rng(seed)
+    by_paper: dict[str, list[RecallList]] = {}
+    for item in lists:
+        by_paper.setdefault(item.paper, []).append(item)
     out = []
-    for paper in dict.fromkeys(x.paper for x in lists):
-        queries = sorted({x.query for x in lists if x.paper == paper and x.labels().any()})
+    for items in by_paper.values():
+        queries = sorted({x.query for x in items if x.labels().any()})
         keep = set(rng.permutation(queries)[:per_paper]) if len(queries) > per_paper else set(queries)
-        out += [x for x in lists if x.paper == paper and x.query in keep]
+        out += [x for x in items if x.query in keep]
     return out

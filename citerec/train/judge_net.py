@@ -43,7 +43,7 @@ def fine_tune(
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
-    from citerec.embed.onnx import default_workers
+    from citerec.onnx_tools import default_workers
 
     hf_logging.set_verbosity_error()  # "some weights were newly initialised": the head, as intended
     hf_logging.disable_progress_bar()
