@@ -66,6 +66,17 @@ def test_a_buffer_that_cites_enough_chooses_and_completions_follow(
     assert engine.plans.plan_for(uri) == PASSAGE
 
 
+def test_a_closed_engine_is_not_ready_and_schedules_nothing(example_library_dir: Path) -> None:
+    """A project read that finishes after shutdown must find the engine closed (a race CI once caught)."""
+    engine = EditorSession(EditorSettings(library_dir=example_library_dir, workspace_bibs=False))
+    engine.start([example_library_dir.parent]).result(timeout=120)
+    assert engine.ready
+    engine.close()
+    assert engine.closed and not engine.ready
+    with pytest.raises(RuntimeError, match="after shutdown"):  # why the server asks `ready` first
+        engine.read_citations("file:///draft/a.tex", "No citations.")
+
+
 def test_a_buffer_citing_little_keeps_the_default(engine: EditorSession, examples_dir: Path) -> None:
     uri = "file:///draft/draft.tex"
     text = (examples_dir / "draft.tex").read_text(encoding="utf-8")

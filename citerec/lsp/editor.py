@@ -109,6 +109,7 @@ class EditorSession:
         self.plans = BufferPlans(self.options, self._maintenance.submit, self.schedule)
         self.evidence = ProjectEvidence()
         self.loaded: Future | None = None
+        self.closed = False  # after shutdown: nothing new may be scheduled
 
     @property
     def suggester(self) -> Suggester | None:
@@ -154,7 +155,8 @@ class EditorSession:
 
     @property
     def ready(self) -> bool:
-        return self.loaded is not None and self.loaded.done() and self.loaded.exception() is None
+        """Loaded without error and not shut down: background work may be scheduled."""
+        return not self.closed and self.loaded is not None and self.loaded.done() and self.loaded.exception() is None
 
     @property
     def load_error(self) -> str | None:
@@ -165,6 +167,7 @@ class EditorSession:
         return str(exc) if isinstance(exc, CiterecError) else f"{type(exc).__name__}: {exc}"
 
     def close(self) -> None:
+        self.closed = True  # a project read finishing after shutdown then schedules nothing
         self._maintenance.shutdown(wait=False, cancel_futures=True)
 
     def in_background(self, fn, *args) -> Future:

@@ -85,7 +85,7 @@ class CiterecServer(LanguageServer):
         return doc.source, version, cached[1]
 
     async def ready_editor(self) -> EditorSession | None:
-        """The editor once loaded (waiting for it if needed); None when loading failed."""
+        """The editor once loaded (waiting for it if needed); None when loading failed or after shutdown."""
         if self.editor.loaded is None:
             return None
         try:
@@ -94,7 +94,7 @@ class CiterecServer(LanguageServer):
             raise
         except Exception:  # noqa: BLE001 - reported once, when loading failed
             return None
-        return self.editor
+        return None if self.editor.closed else self.editor
 
     async def run(self, fn, *args, **kwargs):
         """`fn` on the worker thread; cancelling the caller drops it if it has not started."""
@@ -226,7 +226,7 @@ class CiterecServer(LanguageServer):
             # on a thread of its own, not the worker: reading a thesis takes a moment that completions must not wait
             reading = functools.partial(read_project, Path(path), text, roots[0] if roots else None)
             project = await asyncio.get_running_loop().run_in_executor(None, reading)
-            if uri not in self.workspace.text_documents:
+            if uri not in self.workspace.text_documents or not self.editor.ready:  # closed, or shut down meanwhile
                 return
             self.projects.of[uri] = project
             new = [bib for bib in project.bibs if bib not in self.editor.bibs]
