@@ -109,7 +109,7 @@ class EditorSession:
         self.plans = BufferPlans(self.options, self._maintenance.submit, self.schedule)
         self.evidence = ProjectEvidence()
         self.loaded: Future | None = None
-        self.closed = False  # after shutdown: nothing new may be scheduled
+        self.closed = False  # after shutdown nothing may be scheduled: not `ready`
 
     @property
     def suggester(self) -> Suggester | None:
@@ -155,7 +155,6 @@ class EditorSession:
 
     @property
     def ready(self) -> bool:
-        """Loaded without error and not shut down: background work may be scheduled."""
         return not self.closed and self.loaded is not None and self.loaded.done() and self.loaded.exception() is None
 
     @property
