@@ -156,3 +156,36 @@ def test_neighbours_stay_in_paragraph() -> None:
     (wide,) = extract_contexts("x.tex", text=text, is_tex=True, neighbours=5)
     assert "Four" not in wide.text
     assert len(extract_contexts("x.tex", text=text, is_tex=True, all_sentences=True)) == 4
+
+
+def test_kept_texts_convert_each_fragment_once_across_runs(tmp_path: Path, monkeypatch) -> None:
+    """A re-run reads the draft's fragments back from the recall cache: only an edited sentence is converted."""
+    from citerec.latex import extract_contexts
+    from citerec.latex import text as text_module
+    from citerec.suggest.reading import kept_texts
+
+    draft = tmp_path / "draft.tex"
+    draft.write_text(
+        "Attention \\emph{replaces} recurrence \\cite{vaswani}. BERT is pre-trained \\cite{bert}.\n\n"
+        "Graph networks pass messages \\cite{gilmer}.\n",
+        encoding="utf-8",
+    )
+    converted: list[str] = []
+    real = text_module._converted
+    monkeypatch.setattr(text_module, "_converted", lambda latex: converted.append(latex) or real(latex))
+    with kept_texts(tmp_path / "library"):
+        first = extract_contexts(draft)
+    made = len(converted)
+    assert made >= 3 and [c.sentence for c in first][0] == "Attention replaces recurrence."
+    with kept_texts(tmp_path / "library"):
+        again = extract_contexts(draft)
+    assert again == first and len(converted) == made  # nothing converted: every text read back
+    draft.write_text(draft.read_text(encoding="utf-8").replace("messages", "many messages"), encoding="utf-8")
+    with kept_texts(tmp_path / "library"):
+        edited = extract_contexts(draft)
+    assert len(converted) == made + 1 and edited[2].sentence == "Graph networks pass many messages."
+    monkeypatch.setattr(text_module, "converter_version", lambda: "other code")  # a changed converter
+    with kept_texts(tmp_path / "library"):
+        extract_contexts(draft)
+    assert len(converted) == 2 * made + 1
+    assert text_module.latex_to_text("\\textbf{plain}") == "plain"  # outside the block: no memo, same text

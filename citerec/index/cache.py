@@ -1,4 +1,5 @@
-"""What recall remembers between runs: candidates per passage, and query vectors per passage text.
+"""What recall remembers between runs: candidates per passage, query vectors per passage text, and
+the text each LaTeX fragment of a draft reads as.
 
 Drafts are re-run after small edits, so most passages come back unchanged:
 their candidates are looked up by (index generation, recall settings, text),
@@ -31,9 +32,11 @@ log = logging.getLogger(__name__)
 
 CACHE_FILE = "recall-cache.sqlite"
 MAX_VECTORS = 200_000  # query vectors kept (oldest dropped first): a few hundred MB at most
+MAX_TEXTS = 500_000  # a draft's fragments read as text (oldest dropped first): tens of MB at most
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS recall (key TEXT PRIMARY KEY, generation TEXT NOT NULL, candidates TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS texts (key TEXT PRIMARY KEY, text TEXT NOT NULL);
 """
 
 
@@ -130,6 +133,20 @@ class RecallCache:
                 ),
             ]
         )
+
+    # -- a draft's fragments read as text (citerec.latex.text) ------------------
+    def texts(self, keys: Sequence[str]) -> dict[str, str]:
+        return self._read("texts", "text", keys)
+
+    def put_texts(self, items: Iterable[tuple[str, str]]) -> None:
+        rows = list(items)
+        if rows:
+            self._write(
+                [
+                    ("INSERT OR REPLACE INTO texts (key, text) VALUES (?, ?)", rows),
+                    ("DELETE FROM texts WHERE rowid <= (SELECT MAX(rowid) FROM texts) - ?", [(MAX_TEXTS,)]),
+                ]
+            )
 
     def close(self) -> None:
         with self._lock:

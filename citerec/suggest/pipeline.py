@@ -23,7 +23,7 @@ from citerec.recall import DraftCitations, Passage, PlanChoice, RecallSpec, draf
 from citerec.recall.learned import ranking_for
 from citerec.suggest.cut import cut, rerank_scores
 from citerec.suggest.options import SuggestOptions
-from citerec.suggest.reading import draft_contexts, text_contexts
+from citerec.suggest.reading import draft_contexts, kept_texts, text_contexts
 from citerec.suggest.rerankers import Rerankers
 from citerec.suggest.results import ContextSuggestions, SuggestResult, plan_notes
 
@@ -230,7 +230,8 @@ class Suggester:
         batches (Ray) spreads all of them over its workers at once.
         """
         options = options or self.options
-        read = [draft_contexts(path, options) for path in paths]
+        with kept_texts(self.library.root):  # a re-run converts only the fragments an edit changed
+            read = [draft_contexts(path, options) for path in paths]
         ranked = self.rank([c for _, contexts, _ in read for c in contexts], options)
         results, start = [], 0
         for draft, contexts, notes in read:

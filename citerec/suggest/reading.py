@@ -3,16 +3,62 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from citerec.suggest.options import SuggestOptions
 
 if TYPE_CHECKING:
+    from citerec.index.cache import RecallCache
     from citerec.latex import Context, Draft
 
 log = logging.getLogger(__name__)
+
+
+class KeptTexts:
+    """The text of each LaTeX fragment, kept in the library's recall cache: a re-run converts only what
+    changed (`citerec.latex.text.remembered`). New texts are written once, by `flush`."""
+
+    def __init__(self, cache: RecallCache) -> None:
+        from citerec.latex.text import converter_version
+
+        self.cache = cache
+        self.version = converter_version()
+        self.new: dict[str, str] = {}
+
+    def _key(self, latex: str) -> str:
+        from citerec.index.cache import cache_key
+
+        return cache_key("latex-text", self.version, latex)
+
+    def get(self, latex: str) -> str | None:
+        key = self._key(latex)
+        return self.new.get(key) or self.cache.texts([key]).get(key)
+
+    def put(self, latex: str, text: str) -> None:
+        self.new[self._key(latex)] = text
+
+    def flush(self) -> None:
+        self.cache.put_texts(self.new.items())
+        self.new = {}
+
+
+@contextmanager
+def kept_texts(library_root: Path) -> Iterator[KeptTexts]:
+    """Within the block, drafts are read with the fragment texts kept beside the library's index."""
+    from citerec.index.cache import CACHE_FILE, RecallCache
+    from citerec.latex.text import remembered
+
+    cache = RecallCache(library_root / CACHE_FILE)
+    kept = KeptTexts(cache)
+    try:
+        with remembered(kept):
+            yield kept
+        kept.flush()
+    finally:
+        cache.close()
 
 
 def text_contexts(text: str, is_tex: bool, options: SuggestOptions) -> tuple[Draft, list[Context], list[str]]:
