@@ -14,10 +14,11 @@ import dataclasses
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from citerec.library_citing import CitingContexts
 from citerec.library_db import (
     PAPER_COLUMNS,
     dedup_identifiers,
@@ -26,7 +27,7 @@ from citerec.library_db import (
 )
 from citerec.library_enriched import EnrichedFields
 from citerec.papers import Paper, first_free_key, normalise_key
-from citerec.past_sentences import PastSentences
+from citerec.past_sentences import PastSentence, PastSentences
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def merge_papers(existing: Paper, incoming: Paper) -> Paper:
     return dataclasses.replace(existing, **updates) if updates else existing
 
 
-class Library(PastSentences, EnrichedFields):
+class Library(PastSentences, EnrichedFields, CitingContexts):
     """A user's papers in a folder (and what the user wrote about them, and what enrichment filled in); safe to use
     from many processes and threads at once."""
 
@@ -117,6 +118,12 @@ class Library(PastSentences, EnrichedFields):
         return isinstance(key, str) and bool(
             self._query("SELECT 1 FROM papers WHERE norm_key = ?", [normalise_key(key)])
         )
+
+    def past_sentences(self, keys: Collection[str] | None = None, *, others: bool = True) -> list[PastSentence]:
+        """What was written about each paper (of `keys`, when given): the user's past sentences (`library learn`),
+        then, with `others`, the sentences other papers cite it with (`library enrich --citing-contexts`)."""
+        mine = super().past_sentences(keys)
+        return mine + self.cited_by_others(keys) if others else mine
 
     def get(self, key: str) -> Paper | None:
         rows = self._query("SELECT data FROM papers WHERE norm_key = ?", [normalise_key(key)])
@@ -255,6 +262,7 @@ class Library(PastSentences, EnrichedFields):
                     self._write("DELETE FROM papers WHERE norm_key = ?", [norm])
                     self._write("DELETE FROM learned WHERE norm_key = ?", [norm])  # its past sentences
                     self.forget_filled([norm])
+                    self.forget_citing_contexts([norm])
                     removed.append(found[0])
             if removed:
                 self._bump_version()
@@ -268,6 +276,7 @@ class Library(PastSentences, EnrichedFields):
             count = self._write("DELETE FROM papers").rowcount
             self._write("DELETE FROM learned")  # the past sentences (table name kept)
             self._write("DELETE FROM enriched")
+            self.forget_citing_contexts()
             self._write("DELETE FROM sources")
             if count:
                 self._bump_version()

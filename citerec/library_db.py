@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 DB_FILE = "library.sqlite"
 LEGACY_FILE = "papers.jsonl"  # the store before SQLite: migrated on first open
 MIGRATED_SUFFIX = ".migrated"
-SCHEMA_VERSION = 3  # 2: the `learned` table; 3: `enriched` and `enrich_answers` (an older file gains them on open)
+SCHEMA_VERSION = 4  # 2: `learned`; 3: `enriched`, `enrich_answers`; 4: `citing_contexts`, `citing_asked`
+# (an older file gains the tables it lacks on open: they are all created IF NOT EXISTS)
 BUSY_TIMEOUT_S = float(os.environ.get("CITEREC_BUSY_TIMEOUT", "600"))
 MIN_TITLE_FOR_DEDUP = 12  # shorter normalised titles ("Introduction") are too common to identify a work
 
@@ -84,6 +85,29 @@ CREATE TABLE IF NOT EXISTS enrich_answers (  -- what online sources answered, so
     answer TEXT NOT NULL,              -- JSON list of records (Paper dicts); [] when the source found nothing
     fetched_at TEXT NOT NULL,
     PRIMARY KEY (source, request)
+);
+CREATE TABLE IF NOT EXISTS citing_contexts (  -- how other papers cite each paper (`library enrich --citing-contexts`)
+    id INTEGER PRIMARY KEY,
+    norm_key TEXT NOT NULL,            -- the cited paper's; its rows go when the paper does
+    source TEXT NOT NULL,              -- semanticscholar
+    citing_id TEXT NOT NULL,           -- the citing paper's id at the source ('' when it has none)
+    citing_title TEXT NOT NULL,
+    citing_year INTEGER,
+    sentence TEXT NOT NULL,            -- the citing sentence, as the source gives it (whitespace collapsed)
+    matched_by TEXT NOT NULL,          -- how the paper was found at the source: doi, arxiv or title
+    record TEXT NOT NULL,              -- the paper's id at the source
+    fetched_at TEXT NOT NULL           -- ISO 8601, UTC
+);
+CREATE INDEX IF NOT EXISTS citing_contexts_key ON citing_contexts(norm_key);
+CREATE TABLE IF NOT EXISTS citing_asked (  -- each paper asked for its citing contexts, found or not: asked once
+    norm_key TEXT NOT NULL,
+    source TEXT NOT NULL,
+    request TEXT NOT NULL,             -- doi:…, arxiv:… or title:…: a paper given an id since is asked again
+    wanted INTEGER NOT NULL,           -- the most contexts asked for: a larger --max-contexts asks again
+    kept INTEGER NOT NULL,             -- how many were kept
+    status TEXT NOT NULL,              -- found, not found, weak or ambiguous
+    asked_at TEXT NOT NULL,
+    PRIMARY KEY (norm_key, source)
 );
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta (name, value) VALUES ('id', lower(hex(randomblob(8))));

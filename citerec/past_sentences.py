@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MISSING_NAMED = 5  # keys a report names when a draft cites papers the library lacks
+TITLE_SHOWN = 50  # characters of a citing paper's title a "why" line shows
 
 
 @dataclass(frozen=True)
@@ -39,16 +40,25 @@ class CitingSentence:
 
 @dataclass(frozen=True)
 class PastSentence:
-    """A sentence the user wrote about a library paper, and where: the draft (`source`), its file and line."""
+    """A sentence the user wrote about a library paper, and where: the draft (`source`), its file and line.
+
+    A sentence another paper cites it with (`library enrich --citing-contexts`) describes the paper the same
+    way, so recall reads it alike; `by_others` keeps it apart for the people reading why: its `source` is
+    `semanticscholar:<citing paper id>`, its `file` the citing paper's title, `year` that paper's year."""
 
     key: str  # the library key of the paper
     sentence: str
     source: str
     file: str
     line: int
+    by_others: bool = False
+    year: int | None = None
 
     @property
     def where(self) -> str:
+        if self.by_others:
+            title = self.file if len(self.file) <= TITLE_SHOWN else self.file[: TITLE_SHOWN - 1].rstrip() + "…"
+            return f'"{title}", {self.year}' if self.year else f'"{title}"'
         return f"{self.file}:{self.line}"
 
 

@@ -59,7 +59,29 @@ def enrich(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be filled; change nothing.")] = False,
     revert: Annotated[
         str | None,
-        typer.Option("--revert", help="Empty the fields this source filled (snapshot, arxiv, openalex, …) instead."),
+        typer.Option(
+            "--revert",
+            help="Empty the fields this source filled (snapshot, arxiv, openalex, …) instead; "
+            "citing-contexts drops every citing context kept.",
+        ),
+    ] = None,
+    citing: Annotated[
+        bool,
+        typer.Option(
+            "--citing-contexts",
+            help="Instead of filling fields, keep the sentences other papers cite each entry with "
+            "(Semantic Scholar); recall reads them as it reads your past sentences.",
+        ),
+    ] = False,
+    max_contexts: Annotated[
+        int | None,
+        typer.Option("--max-contexts", min=1, help="With --citing-contexts: sentences kept per entry [default: 10]."),
+    ] = None,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="With --citing-contexts: ask again about entries asked before.")
+    ] = False,
+    keys: Annotated[
+        list[str] | None, typer.Option("--key", "-k", help="Only this entry (repeatable).", show_default=False)
     ] = None,
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for one answer.")] = 20.0,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
@@ -69,11 +91,16 @@ def enrich(
 
     Entries are matched by DOI or arXiv id, else by title, year (±1) and first author; weak and ambiguous
     matches are reported, not applied. Online answers are kept in the library, so a re-run asks nothing twice.
+    With --citing-contexts, keep how other papers cite each entry instead.
     """
     from citerec.library import Library, default_library_dir
 
     if fmt not in ("table", "json"):
         fail(f"unknown format {fmt!r} (expected table or json)")
+    if not citing and (refresh or max_contexts is not None):
+        fail("--refresh and --max-contexts go with --citing-contexts")
+    if citing and any(s.strip().lower() != "semanticscholar" for s in source or []):
+        fail("--citing-contexts asks Semantic Scholar alone: leave out --source")
     with user_errors():
         library = Library(library_dir or default_library_dir())
         if revert is not None:
@@ -81,7 +108,13 @@ def enrich(
             return
         if len(library) == 0:
             fail(f"the library in {library.root} is empty: import a .bib first (citerec library import)")
-        report = run_enrich(library, source or [], mailto, timeout=timeout, dry_run=dry_run)
+        missing = [k for k in keys or [] if k not in library]
+        if missing:
+            fail(f"not in the library: {', '.join(missing)}")
+        if citing:
+            _citing_contexts(library, keys, max_contexts, refresh, dry_run, mailto, timeout, fmt)
+            return
+        report = run_enrich(library, source or [], mailto, timeout=timeout, dry_run=dry_run, keys=keys)
     if fmt == "json":
         emit(json.dumps(report_json(report), ensure_ascii=False, indent=2))
     else:
@@ -97,8 +130,10 @@ def run_enrich(
     timeout: float = 20.0,
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
+    keys: list[str] | None = None,
 ) -> EnrichReport:
-    """Enrich with a progress bar on stderr (`progress`: the bars of a command already drawing some)."""
+    """Enrich (`keys` alone, when given) with a progress bar on stderr (`progress`: the bars of a command already
+    drawing some)."""
     from citerec.enrich.http import HttpSettings
     from citerec.enrich.run import enrich_library
     from citerec.enrich.sources import make_sources
@@ -109,14 +144,47 @@ def run_enrich(
     if polite and not settings.mailto:
         warn(f"no --mailto (or ${MAILTO_ENV}): {' and '.join(sorted(polite))} serve anonymous requests more slowly")
     if progress is not None:
-        return enrich_library(library, sources, dry_run=dry_run, progress=progress)
+        return enrich_library(library, sources, keys=keys, dry_run=dry_run, progress=progress)
     with rich_progress() as bars:
-        return enrich_library(library, sources, dry_run=dry_run, progress=bars)
+        return enrich_library(library, sources, keys=keys, dry_run=dry_run, progress=bars)
+
+
+def _citing_contexts(
+    library: Library,
+    keys: list[str] | None,
+    limit: int | None,
+    refresh: bool,
+    dry_run: bool,
+    mailto: str | None,
+    timeout: float,
+    fmt: str,
+) -> None:
+    from citerec.cli import enrich_contexts as contexts
+    from citerec.enrich.citing_contexts import DEFAULT_CONTEXTS
+
+    report = contexts.run_citing_contexts(
+        library,
+        keys=keys,
+        limit=limit or DEFAULT_CONTEXTS,
+        refresh=refresh,
+        dry_run=dry_run,
+        mailto=mailto or os.environ.get(MAILTO_ENV, ""),
+        timeout=timeout,
+    )
+    if fmt == "json":
+        emit(json.dumps(contexts.contexts_json(report), ensure_ascii=False, indent=2))
+    else:
+        contexts.print_contexts(report)
+    contexts.print_contexts_summary(report)
 
 
 def _revert(library: Library, spec: str, fmt: str) -> None:
+    from citerec.cli.enrich_contexts import REVERT_NAME, revert_citing_contexts
     from citerec.enrich.sources import source_name
 
+    if spec.strip().lower() == REVERT_NAME:
+        revert_citing_contexts(library, fmt)
+        return
     name = source_name(spec)
     reverted = library.revert_fills(name)
     if fmt == "json":

@@ -353,7 +353,8 @@ def get(
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     library_dir: LibraryDirOption = None,
 ) -> None:
-    """Show one paper, with the sentences the library learned about it from your drafts (`library learn`)."""
+    """Show one paper, with the sentences the library learned about it from your drafts (`library learn`) and
+    those other papers cite it with (`library enrich --citing-contexts`)."""
     if fmt not in ("table", "json"):
         fail(f"unknown format {fmt!r} (expected table or json)")
     with user_errors():
@@ -361,13 +362,16 @@ def get(
         paper = library.get(key)
         if paper is None:
             fail(f"not in the library: {key}")
-        past = library.past_sentences([paper.key])
+        past = library.past_sentences([paper.key], others=False)
         filled = library.filled([paper.key])
+        others = library.citing_contexts([paper.key])
     if fmt == "json":
         said = [{"source": s.source, "file": s.file, "line": s.line, "sentence": s.sentence} for s in past]
         provenance = [{k: v for k, v in dataclasses.asdict(f).items() if k not in ("key", "value")} for f in filled]
+        cited = [{k: v for k, v in dataclasses.asdict(c).items() if k != "key"} for c in others]
         # the JSON key stays "learned" (what `library learn` kept): scripts read it
-        emit(json.dumps(paper.to_dict() | {"learned": said, "filled": provenance}, ensure_ascii=False, indent=2))
+        extra = {"learned": said, "filled": provenance, "cited_by_others": cited}
+        emit(json.dumps(paper.to_dict() | extra, ensure_ascii=False, indent=2))
         return
     table = Table("field", "value", title=paper.key, title_justify="left", show_header=False)
     for name, value in paper.to_dict().items():
@@ -377,12 +381,17 @@ def get(
         table.add_row(f"{fill.field} from", f"{fill.source} ({fill.record}, by {fill.matched_by}, {fill.filled_at})")
     for sentence in past:
         table.add_row(f"learned {sentence.where}", sentence.sentence)
+    for context in others:
+        table.add_row(f"cited by {context.as_past().where}", context.sentence)
     stdout_console.print(table)
-    if past:
-        from citerec.past_sentences import counted
+    from citerec.past_sentences import counted
 
+    if past:
         drafts = counted(len({s.source for s in past}), "draft")
         console.print(f"{counted(len(past), 'sentence')} learned from {drafts}", highlight=False)
+    if others:
+        papers = counted(len({(c.citing_id, c.citing_title) for c in others}), "citing paper")
+        console.print(f"{counted(len(others), 'sentence')} others cite it with, from {papers}", highlight=False)
 
 
 @app.command("learn")

@@ -36,6 +36,11 @@ class SemanticScholarSource:
             sleep=sleep,
         )
 
+    @property
+    def client(self) -> JsonClient:
+        """The service's client: other requests (citing contexts) share its key and its rate limit."""
+        return self._client
+
     def request(self, entry: Paper) -> str | None:
         return entry_request(entry)
 

@@ -13,6 +13,8 @@ What the user wrote about a paper in earlier drafts (`citerec library learn`) is
 evidence of the second kind only: its sentences describe the paper, but their
 distance to the passage means nothing. They count for a passage's recalled
 candidates, never from the passage's own draft, never the passage's own sentence.
+The sentences other papers cite a paper with (`library enrich --citing-contexts`)
+count the same way; the "why" line says who wrote them.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Citing:
     earlier: bool  # it comes before the passage in the draft
     sentence: str  # what the draft says there (citations removed)
     where: str = ""  # a past sentence's file:line in the user's earlier draft ("" for this draft's passages)
+    by_others: bool = False  # a past sentence another paper wrote (`where`: its title and year)
 
     @property
     def proximity(self) -> float:
@@ -146,7 +149,7 @@ def past_evidence(
         for candidate in recalled[i] if past else ():
             norm = normalise_key(candidate.key)
             said = tuple(
-                Citing(after + m, -1, False, False, False, past[m].sentence, past[m].where)
+                Citing(after + m, -1, False, False, False, past[m].sentence, past[m].where, past[m].by_others)
                 for m in by_key.get(norm, ())
                 if past[m].source != drafts.get(passage.draft) and past[m].sentence != own
             )
@@ -178,7 +181,8 @@ def why_cited(evidence: PaperEvidence) -> str:
     """A line for people: where the draft cites the paper nearest to this passage, and what it says there."""
     if not evidence.citing:
         said = evidence.past[0]
-        return f"you cited it before ({said.where}): '{_quote(said.sentence)}'"
+        who = "cited by others" if said.by_others else "you cited it before"
+        return f"{who} ({said.where}): '{_quote(said.sentence)}'"
     nearest = evidence.nearest
     quote = _quote(nearest.sentence)
     others = f" (and {evidence.count - 1} more)" if evidence.count > 1 else ""

@@ -212,7 +212,8 @@ def _reason(rows: Rows, r: int, name: str, passages: Sequence[Passage]) -> str:
             return f"described alike where the draft cites it: '{_short(said)}'"
         if name in CONTEXT_FEATURES and best >= len(passages):
             before = next(c for c in found.past if c.passage == best)
-            return f"described alike where you cited it before ({before.where}): '{_short(before.sentence)}'"
+            where = "where it is cited by others" if before.by_others else "where you cited it before"
+            return f"described alike {where} ({before.where}): '{_short(before.sentence)}'"
         return why_cited(found) if found.citing else ""
     return _REASONS.get(name, "")
 
