@@ -56,6 +56,7 @@ from citerec.evaluate import (  # noqa: E402
 from citerec.library import Library  # noqa: E402
 from citerec.papers import normalise_key  # noqa: E402
 from citerec.recall import FusionSettings, RecallSpec  # noqa: E402
+from citerec.recall.learned import load_ranker  # noqa: E402
 from citerec.suggest import Suggester, SuggestOptions  # noqa: E402
 from citerec.train.collection import CollectionPaper as EvalPaper  # noqa: E402
 from citerec.train.collection import read_collection as read_manifest  # noqa: E402
@@ -270,8 +271,11 @@ def main() -> None:
         recall=RecallSpec(fusion=fusion, draft_evidence=args.draft_evidence == "on"),
     )
     methods = {m: base.with_recall(method=m) for m in args.methods.split(",") if m}
-    if args.ranker_dir is None and base.recall.learned:
-        print("warning: the shipped ranking model was trained on these papers: give --ranker-dir", file=sys.stderr)
+    trained_on = set(load_ranker().info.papers) if base.recall.learned else set()
+    if args.ranker_dir is None and trained_on & {p.name for p in papers}:
+        print(
+            "warning: the shipped ranking model was trained on some of these papers: give --ranker-dir", file=sys.stderr
+        )
     for spec in args.variant:
         name, options = parse_variant(spec, base)
         methods[name] = options

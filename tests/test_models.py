@@ -21,7 +21,8 @@ from citerec.linear import EmbedderMismatch, LinearModel, ModelInfo, Part, fit_l
 from citerec.recall.features import FEATURES, RANKER_FEATURES
 from citerec.recall.learned import load_ranker, shipped_path
 from citerec.suggest import Suggester, SuggestOptions
-from tests.conftest import EVAL_PAPERS, EXAMPLES
+from citerec.train.collection import read_collection
+from tests.conftest import EXAMPLES
 from tests.helpers.embedders import TinyRandomEmbedder
 
 SHIPPED = (shipped_path(), MODEL_FILE, FRESH_MODEL_FILE, DRAFT_MODEL_FILE)
@@ -216,13 +217,17 @@ def test_training_names_a_bad_collection(tmp_path: Path) -> None:
     assert alone.exit_code == 1 and "at least two papers" in alone.output
 
 
-@pytest.mark.skipif(not EVAL_PAPERS.is_dir(), reason="needs the shared eval papers")
-def test_make_models_reproduces_the_shipped_ranking(tmp_path: Path) -> None:
-    """The shipped ranking is what `citerec train ranker` makes from the eval papers, byte for byte."""
+def test_make_models_reproduces_the_shipped_ranking(corpus_papers: Path, tmp_path: Path) -> None:
+    """The shipped ranking is what `citerec train ranker` makes from the corpus's train split, byte for byte
+    (from a cold cache: the pooled library is imported, embedded and every cited passage recalled anew)."""
     from citerec.train.ranker import train_ranker
+    from citerec.train.splits import read_split, select
 
-    model, _ = train_ranker(EVAL_PAPERS, tmp_path / "cache")
+    split = read_split(Path(__file__).resolve().parents[1] / "data" / "splits" / "corpus.json")
+    names = select([p.name for p in read_collection(corpus_papers)], split, "train")
+    model, _ = train_ranker(corpus_papers, tmp_path / "cache", names=names)
     assert model.dumps() == shipped_path().read_text(encoding="utf-8")
+    assert len(model.info.papers) == len(names) > 100 and not set(model.info.papers) & set(split.names("test"))
 
 
 def test_a_paper_without_cited_passages_trains_with_the_others(tmp_path: Path) -> None:

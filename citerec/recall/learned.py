@@ -2,7 +2,8 @@
 
 A passage's candidates (`features.candidate_rows`) are scored by a small model
 shipped with citerec (`models/ranker.json`, trained by `citerec train ranker`
-on the eval papers only; its effect is measured leave-one-paper-out). The model
+on the corpus's train split, 103 papers; chosen on dev, measured on the test
+split, the eval papers and ACM-CR, none of which it saw). The model
 has two parts: *finishing*, for passages whose draft cites library papers
 elsewhere (the draft evidence counts), and *fresh*, for passages without any
 (a first draft: only the readings count). Inference is numpy alone. Each
