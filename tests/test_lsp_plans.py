@@ -158,3 +158,20 @@ def test_choosing_a_plan_waits_for_completions_to_pause(example_library_dir: Pat
     started = time.monotonic()
     engine.schedule.after_rankings()
     assert time.monotonic() - started >= 0.2 + QUIET * 0.95
+
+
+@pytest.mark.asyncio
+async def test_server_work_after_shutdown_is_cancelled_quietly(example_library_dir: Path) -> None:
+    """Diagnostics or a project read still in flight when the editor shuts down end without a traceback."""
+    import asyncio
+
+    from citerec.lsp.server import CiterecServer
+    from citerec.lsp.settings import ServerSettings
+
+    server = CiterecServer(ServerSettings(EditorSettings(library_dir=example_library_dir, workspace_bibs=False)))
+    assert await server.run(sum, [1, 2]) == 3
+    server.editor.close()
+    server.pool.shutdown(wait=False, cancel_futures=True)
+    with pytest.raises(asyncio.CancelledError):
+        await server.run(sum, [1, 2])  # not "cannot schedule new futures after shutdown"
+    assert await server.ready_editor() is None

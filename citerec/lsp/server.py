@@ -97,7 +97,9 @@ class CiterecServer(LanguageServer):
         return None if self.editor.closed else self.editor
 
     async def run(self, fn, *args, **kwargs):
-        """`fn` on the worker thread; cancelling the caller drops it if it has not started."""
+        """`fn` on the worker thread; a caller cancelled first drops it; after shutdown the caller is cancelled."""
+        if self.editor.closed:
+            raise asyncio.CancelledError
         return await asyncio.get_running_loop().run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
 
     def receive(self, uri: str, kind: str) -> Work:
@@ -222,9 +224,8 @@ class CiterecServer(LanguageServer):
         path = to_fs_path(uri) if uri.startswith("file:") else None
         project = None
         if path is not None:
-            roots = self.roots
             # on a thread of its own, not the worker: reading a thesis takes a moment that completions must not wait
-            reading = functools.partial(read_project, Path(path), text, roots[0] if roots else None)
+            reading = functools.partial(read_project, Path(path), text, next(iter(self.roots), None))
             project = await asyncio.get_running_loop().run_in_executor(None, reading)
             if uri not in self.workspace.text_documents or not self.editor.ready:  # closed, or shut down meanwhile
                 return
