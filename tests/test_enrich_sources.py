@@ -244,9 +244,11 @@ def test_arxiv_requests_time_out_and_a_timeout_is_a_source_error() -> None:
     source = ArxivSource(SETTINGS)
     client = source._arxiv_client()
     sent: list[float] = []
+    agents: list[str] = []
 
     def refuse(request, **kwargs):
         sent.append(kwargs["timeout"])
+        agents.append(request.headers["User-Agent"])
         raise requests.exceptions.ConnectTimeout("slow")
 
     client._session.send = refuse
@@ -255,3 +257,4 @@ def test_arxiv_requests_time_out_and_a_timeout_is_a_source_error() -> None:
     with pytest.raises(SourceError, match="cannot reach arXiv"):
         source.fetch(Paper("x", "Attention is all you need", authors=("Vaswani, A.",)))
     assert sent == [5]
+    assert agents[0].startswith("citerec/") and "(mailto:someone@example.org) arxiv.py/" in agents[0]  # the contact

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from citerec.enrich.http import HttpSettings, SourceError
+from citerec.enrich.http import HttpSettings, SourceError, user_agent
 from citerec.enrich.lookup import entry_request, search_words
 from citerec.enrich.match import first_surname
 from citerec.papers import Paper
@@ -31,7 +31,7 @@ class ArxivSource:
             import arxiv
 
             self._client = arxiv.Client(page_size=SEARCH_RESULTS, delay_seconds=3.0, num_retries=self._settings.retries)
-            self._client._session = _timed_session(self._settings.timeout_s)  # the package sets no timeout
+            self._client._session = _timed_session(self._settings)  # the package sets no timeout, no contact
         return self._client
 
     def request(self, entry: Paper) -> str | None:
@@ -70,13 +70,19 @@ class ArxivSource:
         return records
 
 
-def _timed_session(timeout_s: float) -> Any:
-    """A requests session whose requests time out after `timeout_s` (a timeout is an OSError: a SourceError)."""
+def _timed_session(settings: HttpSettings) -> Any:
+    """A requests session that names citerec and the user's contact address (`--mailto`) and whose requests time
+    out after the `--timeout` (a timeout is an OSError: a SourceError)."""
     import requests
+
+    agent = user_agent(settings)
 
     class TimedSession(requests.Session):
         def request(self, *args: Any, **kwargs: Any) -> Any:
-            kwargs.setdefault("timeout", timeout_s)
+            kwargs.setdefault("timeout", settings.timeout_s)
+            headers = {k: v for k, v in (kwargs.get("headers") or {}).items() if k.lower() != "user-agent"}
+            package = next((v for k, v in (kwargs.get("headers") or {}).items() if k.lower() == "user-agent"), "")
+            kwargs["headers"] = {**headers, "User-Agent": f"{agent} {package}".strip()}  # the package's name kept
             return super().request(*args, **kwargs)
 
     return TimedSession()

@@ -44,6 +44,14 @@ class HttpSettings:
         return replace(self, min_interval_s=max(self.min_interval_s, interval_s))
 
 
+def user_agent(settings: HttpSettings) -> str:
+    """How citerec names itself to a service: its version and the user's contact address when given (the polite
+    pools of OpenAlex and Crossref, and arXiv's API terms, ask for one)."""
+    from citerec import __version__
+
+    return f"citerec/{__version__}" + (f" (mailto:{settings.mailto})" if settings.mailto else "")
+
+
 class JsonClient:
     """GET requests to one service, answered as parsed JSON (None for 404)."""
 
@@ -60,16 +68,13 @@ class JsonClient:
     ) -> None:
         import httpx
 
-        from citerec import __version__
-
-        agent = f"citerec/{__version__}" + (f" (mailto:{settings.mailto})" if settings.mailto else "")
         self.name = name
         self.settings = settings
         self._client = httpx.Client(
             base_url=base_url,
             timeout=settings.timeout_s,
             transport=transport,
-            headers={"User-Agent": agent, **(headers or {})},
+            headers={"User-Agent": user_agent(settings), **(headers or {})},
             follow_redirects=True,
         )
         self._sleep = sleep or time.sleep
