@@ -1,4 +1,5 @@
-"""Load test of `citerec serve`'s /v1/rerank on loopback: batching on vs off, then a burst past the queue bound.
+"""Load test of `citerec serve` on loopback: /v1/rerank with batching on vs off, a burst past the queue bound,
+and /v1/suggest on a draft with the draft evidence on vs off.
 
 Starts the server itself (in this process, on 127.0.0.1, a free port), with the
 tiny random Qwen3 reranker from the test helpers unless `--reranker` names a
@@ -6,12 +7,18 @@ model folder or a cached model; the library is the example .bib unless
 `--library-dir` is given. Every phase is bounded in requests and time.
 
     python benchmarks/serve_load.py [--requests 200] [--concurrency 8] [--docs 8] [--reranker PATH]
+    python benchmarks/serve_load.py --library-dir LIB --suggest-tex chapter.tex [--suggest-requests 40]
+
+The /v1/suggest phase posts the draft (the example draft unless `--suggest-tex`) with one citing sentence
+added per request, so every request is a draft edited since the last one (its unchanged passages come
+from the recall cache, the learned ranking is redone), recall only.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import statistics
 import sys
 import tempfile
@@ -37,8 +44,27 @@ def make_request(i: int, docs: int) -> dict:
     return {"query": text(i, 24), "documents": [text(i * 31 + d, 60 + 5 * d) for d in range(docs)]}
 
 
-async def run_load(url: str, requests: int, concurrency: int, docs: int) -> dict:
-    """`requests` rerank calls, at most `concurrency` in flight; latencies and throughput."""
+def edited_draft(tex: str, i: int) -> str:
+    """The draft with one more citing sentence (citing its first key), different in every request."""
+    import re
+
+    first = re.search(r"\\cite[a-zA-Z]*\{([^},]+)", tex)
+    cite = f" \\cite{{{first.group(1)}}}" if first else ""
+    sentence = " ".join(WORDS[(i * 5 + j) % len(WORDS)] for j in range(12)).capitalize()
+    end = tex.rfind("\\end{document}")
+    added = f"\n\n{sentence} (request {i}){cite}.\n"
+    return tex[:end] + added + tex[end:] if end >= 0 else tex + added
+
+
+def suggest_body(tex: str, evidence: bool, offset: int, i: int) -> dict:
+    return {"tex": edited_draft(tex, offset + i), "rerank": "off", "draft_evidence": evidence}
+
+
+async def run_load(
+    url: str, requests: int, concurrency: int, docs: int, path: str = "/v1/rerank", body_of=None
+) -> dict:
+    """`requests` calls of `path` (`body_of(i)`: the i-th body; rerank requests by default), at most
+    `concurrency` in flight; latencies and throughput."""
     import httpx
 
     latencies: list[float] = []
@@ -46,14 +72,15 @@ async def run_load(url: str, requests: int, concurrency: int, docs: int) -> dict
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(requests):
         queue.put_nowait(i)
+    body_of = body_of or (lambda i: make_request(i, docs))
 
-    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=300) as client:
 
         async def worker() -> None:
             while not queue.empty():
-                body = make_request(queue.get_nowait(), docs)
+                body = body_of(queue.get_nowait())
                 started = time.perf_counter()
-                response = await client.post("/v1/rerank", json=body)
+                response = await client.post(path, json=body)
                 latencies.append(time.perf_counter() - started)
                 statuses[response.status_code] += 1
 
@@ -118,6 +145,9 @@ def main() -> None:
     parser.add_argument("--batch-wait-ms", type=float, default=5.0)
     parser.add_argument("--burst", type=int, default=64, help="requests fired at once in the overload phase")
     parser.add_argument("--burst-queue", type=int, default=64, help="max queued pairs during the burst")
+    parser.add_argument("--suggest-tex", type=Path, default=REPO / "data" / "examples" / "draft.tex")
+    parser.add_argument("--suggest-requests", type=int, default=40, help="/v1/suggest calls per evidence setting")
+    parser.add_argument("--suggest-concurrency", type=int, default=2)
     args = parser.parse_args()
 
     from citerec.rerank import load_reranker
@@ -160,6 +190,19 @@ def main() -> None:
             burst = asyncio.run(run_burst(url, args.burst, args.docs))
         app.state.service.close()
 
+        tex = args.suggest_tex.read_text(encoding="utf-8", errors="replace")
+        suggested = {}
+        for evidence in (False, True):
+            app = create_app(library, reranker=reranker, index=index, limits=ServeLimits())
+            with serve_in_thread(app) as url:
+                warm = functools.partial(suggest_body, tex, evidence, 10_000)  # other drafts than the measured
+                asyncio.run(run_load(url, 2, 1, 0, "/v1/suggest", warm))  # the draft's passages recalled
+                measured = functools.partial(suggest_body, tex, evidence, 0)
+                suggested[evidence] = asyncio.run(
+                    run_load(url, args.suggest_requests, args.suggest_concurrency, 0, "/v1/suggest", measured)
+                )
+            app.state.service.close()
+
     print("| batching | p50 ms | p95 ms | requests/s | pairs/s | model calls | statuses |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for batching, row in rows.items():
@@ -176,6 +219,18 @@ def main() -> None:
         f"statuses {burst['statuses']}, Retry-After {burst['retry_after']}, "
         f"healthy after: {burst['healthy_after']}, queued after: {burst['queue_after']['queued_pairs']}"
     )
+    print(
+        f"\n/v1/suggest: {args.suggest_tex.name} with one citing sentence added per request, recall only, "
+        f"{args.suggest_requests} requests, {args.suggest_concurrency} concurrent\n"
+    )
+    print("| draft evidence | p50 ms | p95 ms | requests/s | statuses |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    for evidence, row in suggested.items():
+        print(
+            f"| {'on' if evidence else 'off'} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {row['rps']:.1f} "
+            f"| {row['statuses']} |"
+        )
+    print(f"\np95 ratio evidence on/off: {suggested[True]['p95_ms'] / suggested[False]['p95_ms']:.2f}x")
 
 
 if __name__ == "__main__":
