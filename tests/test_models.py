@@ -203,6 +203,11 @@ def test_training_from_a_clone_twice_gives_byte_identical_files(tmp_path: Path) 
     model = read_model(tmp_path / "one" / "ranker.json")
     assert model.info.papers == ("draft", "related") and model.info.embedder.startswith("all-MiniLM-L6-v2")
     assert "leave_one_paper_out_recall@10" in model.info.metrics
+    for name in ("model.json", "fresh_model.json", "draft_model.json"):  # every model says how it measured
+        metrics = read_model(tmp_path / "one" / name).info.metrics
+        assert 0.0 < metrics["lopo_macro_average_precision"] <= 1.0 and set(metrics["lopo_average_precision"])
+    drafted = read_model(tmp_path / "one" / "draft_model.json").info.metrics
+    assert 0.0 < drafted["lopo_prior_alone_macro_average_precision"] <= 1.0
 
 
 def test_training_names_a_bad_collection(tmp_path: Path) -> None:

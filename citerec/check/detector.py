@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from citerec.index import Index
     from citerec.latex import Draft
 
+PRIOR_LOGIT = "prior_logit"  # the draft model's first feature: the prior's logit of the sentence
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -222,7 +224,7 @@ def draft_inputs(
     pointers the draft model lost finishing-reading AP in a pooled library (docs/check.md)."""
     keep = [i for i, name in enumerate(names) if not name.startswith(_VECTOR_FEATURES) and name not in POINTER_NAMES]
     features = np.hstack([prior[:, None], x[:, keep], draft_features(rows, cited, embeddings)])
-    return features, ["prior_logit", *(names[i] for i in keep), *DRAFT_FEATURE_NAMES]
+    return features, [PRIOR_LOGIT, *(names[i] for i in keep), *DRAFT_FEATURE_NAMES]
 
 
 def score_rows(

@@ -182,9 +182,9 @@ def train_check(
     if progress is not None:
         progress(f"{len(papers)} papers read: {sum(len(p.rows) for p in papers)} sentences")
     base = ModelInfo(embedder, tuple(p.name for p in listed), manifest_hash(listed), citerec_version=__version__)
-    models = {}
+    models, held_out_priors = {}, {}
     for path, pointers in ((MODEL_FILE, False), (FRESH_MODEL_FILE, True)):
-        held_out = leave_one_out(papers, base, l2=l2, pointers=pointers)
+        held_out = held_out_priors.setdefault(path.name, leave_one_out(papers, base, l2=l2, pointers=pointers))
         aps = {p.name: round(average_precision(held_out[p.name].logit(*p.features()), p.cited), 4) for p in papers}
         macro = round(float(np.nanmean(list(aps.values()))), 4)
         if progress is not None:
@@ -198,8 +198,32 @@ def train_check(
         "draws": DRAFT_DRAWS,
         "reads": "the prior's logit (model.json) and the draft's own citations",
     }
-    models[DRAFT_MODEL_FILE.name] = fit_draft(papers, models[MODEL_FILE.name], _with(base, hyper, {}))
+    metrics = draft_metrics(papers, held_out_priors[MODEL_FILE.name])
+    if progress is not None:
+        progress(f"{DRAFT_MODEL_FILE.name}: macro leave-one-paper-out AP {metrics['lopo_macro_average_precision']:.3f}")
+    models[DRAFT_MODEL_FILE.name] = fit_draft(papers, models[MODEL_FILE.name], _with(base, hyper, metrics))
     return models
+
+
+def draft_metrics(papers: Sequence[PaperData], priors: dict[str, LinearModel]) -> dict[str, object]:
+    """The draft model measured leave one paper out: each paper's seeded hidings (`draft_examples`, over its
+    held-out prior) ranked by a draft model fitted on the other papers; average precision of the hidden
+    citations, and the prior's alone on the same rows (what reading the draft adds)."""
+    from citerec.check.detector import PRIOR_LOGIT
+
+    drafts = leave_one_out_draft(papers, priors)
+    aps, prior_aps = {}, {}
+    for paper in papers:
+        if not paper.cited.any():
+            continue
+        x, y, names = draft_examples(paper, priors[paper.name])
+        aps[paper.name] = round(average_precision(drafts[paper.name].logit(x, names), y.astype(bool)), 4)
+        prior_aps[paper.name] = round(average_precision(x[:, names.index(PRIOR_LOGIT)], y.astype(bool)), 4)
+    return {
+        "lopo_average_precision": aps,
+        "lopo_macro_average_precision": round(float(np.nanmean(list(aps.values()))), 4),
+        "lopo_prior_alone_macro_average_precision": round(float(np.nanmean(list(prior_aps.values()))), 4),
+    }
 
 
 def _with(info: ModelInfo, hyperparameters: dict[str, object], metrics: dict[str, object]) -> ModelInfo:
