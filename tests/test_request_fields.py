@@ -121,6 +121,26 @@ def test_the_editor_keeps_the_command_line_settings_when_its_own_cannot_be_read(
     assert "plan must be one of auto, passage, window, learned" in given.configured({"plan": "sideways"})[1]
 
 
+def test_the_editor_sets_how_many_keys_a_judge_reads() -> None:
+    from citerec.lsp.settings import EditorSettings
+
+    given = EditorSettings(options=SuggestOptions(rerank="off"), judged_items=20)
+    settings, problem = given.configured({"judged_items": 8, "plan": "window"})
+    assert problem is None and settings.judged_items == 8 and settings.options.recall.plan == "window"
+    for bad in (0, -3, "ten", 2.5, True):
+        settings, problem = given.configured({"judged_items": bad})
+        assert settings is given and "judged_items must be a whole number of at least 1" in problem
+
+
+def test_the_lsp_command_takes_judged_items() -> None:
+    from typer.testing import CliRunner
+
+    from citerec.cli import app
+
+    result = CliRunner().invoke(app, ["lsp", "--judged-items", "0"])
+    assert result.exit_code == 2 and "--judged-items" in result.output
+
+
 def test_http_takes_the_learned_plan_and_refuses_unknown_values() -> None:
     from pydantic import ValidationError
 

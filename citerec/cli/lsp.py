@@ -38,6 +38,15 @@ def lsp(
     reranker: RerankerOption = DEFAULT_RERANKER,
     backend: BackendOption = "hf",
     items: Annotated[int, typer.Option("--items", help="Ranked keys offered per completion.", min=1)] = 50,
+    judged_items: Annotated[
+        int,
+        typer.Option(
+            "--judged-items",
+            help="With a judge (--rerank on/auto): recall's first N keys are judged, the rest follow in recall's "
+            "order (the completion's latency grows with N).",
+            min=1,
+        ),
+    ] = 20,
     poll: Annotated[
         float,
         typer.Option(
@@ -75,6 +84,7 @@ def lsp(
             workspace_bibs=workspace_bibs,
             options=options,
             completion_items=items,
+            judged_items=judged_items,
         )
         server = create_server(ServerSettings(editor=editor, poll=poll, debounce=debounce))
     server.start_io()

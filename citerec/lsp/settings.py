@@ -4,7 +4,8 @@ The command line sets them (`citerec lsp`), and the editor may change what it
 ranks with in its initializationOptions: the recall settings by the names HTTP
 uses (`citerec.request`: `{"plan": "window", "draft_evidence": false,
 "recall_k": 30, "fusion": {"topic_weight": 0.5}}`) and the fields of
-`SuggestOptions` (`rerank`, `neighbours`, …). Their own module, below everything
+`SuggestOptions` (`rerank`, `neighbours`, …), and `judged_items` (with a judge,
+how many of recall's first keys it judges). Their own module, below everything
 that reads them (the editor session, library discovery), so that none of those
 import each other for a type.
 """
@@ -21,6 +22,8 @@ from citerec.errors import CiterecError
 
 if TYPE_CHECKING:
     from citerec.suggest import SuggestOptions
+
+JUDGED_ITEMS = "judged_items"  # the one editor setting of initializationOptions that is not a suggestion option
 
 
 @dataclass(frozen=True)
@@ -44,10 +47,15 @@ class EditorSettings:
         if not isinstance(initialization_options, Mapping):
             return self, f"initializationOptions must be an object, not {initialization_options!r}"
         options = self.options or SuggestOptions(rerank="off")
+        settings = dict(initialization_options)
+        judged = settings.pop(JUDGED_ITEMS, self.judged_items)
+        if isinstance(judged, bool) or not isinstance(judged, int) or judged < 1:
+            return self, f"initializationOptions: {JUDGED_ITEMS} must be a whole number of at least 1, not {judged!r}"
         try:
-            return dataclasses.replace(self, options=options.with_settings(initialization_options)), None
+            options = options.with_settings(settings)
         except CiterecError as exc:
             return self, f"initializationOptions: {exc}"
+        return dataclasses.replace(self, options=options, judged_items=judged), None
 
 
 @dataclass(frozen=True)
