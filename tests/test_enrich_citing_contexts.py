@@ -26,6 +26,7 @@ from citerec.library_citing import FOUND
 from citerec.library_db import SCHEMA_VERSION
 from citerec.papers import Paper
 from citerec.past_sentences import CitingSentence
+from tests.helpers.libraries import made_older, schema_version
 
 FIXTURES = Path(__file__).parent / "fixtures" / "enrich"
 SETTINGS = HttpSettings(timeout_s=5, retries=2, backoff_s=1.0)
@@ -294,13 +295,11 @@ def test_recall_reads_them_as_past_sentences_by_others_and_learn_leaves_them_alo
 def test_an_older_library_gains_the_tables(tmp_path: Path) -> None:
     library = _library(tmp_path)
     library.close()
-    with sqlite3.connect(tmp_path / "lib" / "library.sqlite") as conn:
-        conn.executescript("DROP TABLE citing_contexts; DROP TABLE citing_asked; PRAGMA user_version=3;")
+    made_older(tmp_path / "lib", "DROP TABLE citing_contexts; DROP TABLE citing_asked; PRAGMA user_version=3;")
     library = Library(tmp_path / "lib")
     assert len(library) == 3 and library.citing_contexts() == [] and library.past_sentences() == []
     assert fetch_citing_contexts(library, Service().source()).contexts
-    with sqlite3.connect(tmp_path / "lib" / "library.sqlite") as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert schema_version(tmp_path / "lib") == SCHEMA_VERSION
 
 
 def test_the_recorded_answers_are_valid_json() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +14,7 @@ from citerec.library import Library
 from citerec.library_db import SCHEMA_VERSION
 from citerec.library_enriched import FILLABLE, Fill
 from citerec.papers import Paper
+from tests.helpers.libraries import made_older, schema_version
 
 SNAPSHOT = Path(__file__).parent / "fixtures" / "arxiv" / "snapshot.jsonl"
 VASWANI = Paper("vaswani2017", "Attention is {All} you Need", authors=("Vaswani, Ashish",), year=2017, venue="NeurIPS")
@@ -128,13 +128,11 @@ def test_sources_run_in_order_and_later_ones_see_what_earlier_ones_filled(tmp_pa
 def test_an_older_library_gains_the_tables(tmp_path: Path) -> None:
     library = _library(tmp_path)
     library.close()
-    with sqlite3.connect(tmp_path / "lib" / "library.sqlite") as conn:
-        conn.executescript("DROP TABLE enriched; DROP TABLE enrich_answers; PRAGMA user_version=2;")
+    made_older(tmp_path / "lib", "DROP TABLE enriched; DROP TABLE enrich_answers; PRAGMA user_version=2;")
     library = Library(tmp_path / "lib")
     assert len(library) == 2 and not library.filled()
     assert enrich_library(library, [SnapshotSource(SNAPSHOT)]).fills
-    with sqlite3.connect(tmp_path / "lib" / "library.sqlite") as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert schema_version(tmp_path / "lib") == SCHEMA_VERSION
 
 
 _text = st.text(st.characters(codec="ascii", categories=("L", "N", "Zs")), max_size=12)

@@ -32,3 +32,14 @@ def copy_library(source: Path, target: Path, *, skip: tuple[str, ...] = ()) -> P
             src.close()
             dst.close()
     return target
+
+
+def made_older(root: Path, script: str) -> None:
+    """Turn the library file under `root` into an older one (`script` drops what the newer schema added)."""
+    with sqlite3.connect(root / "library.sqlite") as conn:
+        conn.executescript(script)
+
+
+def schema_version(root: Path) -> int:
+    with sqlite3.connect(root / "library.sqlite") as conn:
+        return conn.execute("PRAGMA user_version").fetchone()[0]
