@@ -43,6 +43,7 @@ VARIANTS: dict[str, tuple[str, int, int | None]] = {
     "fp32-doc128": (f"{MINILM}@onnx-fp32,doc128", 0, None),
     "int8": (f"{MINILM}@onnx-int8", 0, None),
     "default": (DEFAULT_EMBEDDER, 0, None),
+    "int8-doc96": (f"{MINILM}@onnx-int8,doc96", 0, None),
     "int8-doc64": (f"{MINILM}@onnx-int8,doc64", 0, None),
     "default-1thread": (DEFAULT_EMBEDDER, 1, None),
 }
