@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from citerec import __version__
+from citerec.evaluate import READINGS  # the lists are recalled as `citerec eval` reads a paper, in both readings
 
-READINGS = ("finishing", "fresh")
 LISTS_FILE = "lists.json"
 LISTS_FORMAT = 1  # bump when what a list holds changes: kept lists are then recomputed
 
