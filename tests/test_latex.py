@@ -189,3 +189,20 @@ def test_kept_texts_convert_each_fragment_once_across_runs(tmp_path: Path, monke
         extract_contexts(draft)
     assert len(converted) == 2 * made + 1
     assert text_module.latex_to_text("\\textbf{plain}") == "plain"  # outside the block: no memo, same text
+
+
+def test_an_empty_text_is_kept_too(tmp_path: Path) -> None:
+    """A fragment that reads as "" (markup alone) is known once converted: not looked up or converted again."""
+    from citerec.index.cache import CACHE_FILE, RecallCache
+    from citerec.suggest.reading import KeptTexts
+
+    cache = RecallCache(tmp_path / CACHE_FILE)
+    kept = KeptTexts(cache)
+    asked: list[list[str]] = []
+    texts = cache.texts
+    cache.texts = lambda keys: asked.append(list(keys)) or texts(keys)  # type: ignore[method-assign]
+    assert kept.get("\\label{x}") is None and len(asked) == 1
+    kept.put("\\label{x}", "")
+    assert kept.get("\\label{x}") == "" and len(asked) == 1
+    kept.flush()
+    assert KeptTexts(cache).get("\\label{x}") == ""

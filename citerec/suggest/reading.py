@@ -35,7 +35,8 @@ class KeptTexts:
 
     def get(self, latex: str) -> str | None:
         key = self._key(latex)
-        return self.new.get(key) or self.cache.texts([key]).get(key)
+        known = self.new.get(key)  # "" is a text too (a fragment of markup alone): only None is unknown
+        return known if known is not None else self.cache.texts([key]).get(key)
 
     def put(self, latex: str, text: str) -> None:
         self.new[self._key(latex)] = text
