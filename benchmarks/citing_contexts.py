@@ -140,9 +140,11 @@ def write_profiles(
         for c in rng.sample(others, limit) if len(others) > limit else others:
             by_source[c.source].append(CitingSentence(c.file, c.line, c.sentence, (key,)))
     with library.transaction():
-        library._write("DELETE FROM learned")  # noqa: SLF001 - a benchmark rewrites the table wholesale
+        for source, _ in library.past_sources():
+            if source not in by_source:
+                library.forget(source)
         for source, sentences in by_source.items():
-            library.learn(source, sentences)
+            library.learn(source, sentences)  # replaces what `source` gave before
     return sum(len(s) for s in by_source.values())
 
 

@@ -80,9 +80,10 @@ def _timed_session(settings: HttpSettings) -> Any:
     class TimedSession(requests.Session):
         def request(self, *args: Any, **kwargs: Any) -> Any:
             kwargs.setdefault("timeout", settings.timeout_s)
-            headers = {k: v for k, v in (kwargs.get("headers") or {}).items() if k.lower() != "user-agent"}
-            package = next((v for k, v in (kwargs.get("headers") or {}).items() if k.lower() == "user-agent"), "")
-            kwargs["headers"] = {**headers, "User-Agent": f"{agent} {package}".strip()}  # the package's name kept
+            given = kwargs.get("headers") or {}
+            package = next((v for k, v in given.items() if k.lower() == "user-agent"), "")  # its name, kept after ours
+            headers = {k: v for k, v in given.items() if k.lower() != "user-agent"}
+            kwargs["headers"] = {**headers, "User-Agent": f"{agent} {package}".strip()}
             return super().request(*args, **kwargs)
 
     return TimedSession()
