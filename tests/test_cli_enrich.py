@@ -101,3 +101,17 @@ def test_suggest_with_bib_and_enrich_is_one_command(tmp_path) -> None:
     from citerec.library import Library
 
     assert Library(tmp_path / "lib").get("vaswani2017").abstract.startswith("The dominant")
+
+
+def test_the_contact_address_comes_from_the_option_or_the_environment(run, monkeypatch) -> None:
+    from citerec.enrich import sources
+
+    seen: list[str] = []
+    monkeypatch.setattr(sources, "make_sources", lambda specs, settings: seen.append(settings.mailto) or [])
+    run("import", str(REFS))
+    monkeypatch.setenv("CITEREC_MAILTO", "env@example.org")
+    assert run("enrich", "--source", "openalex", "--dry-run").exit_code == 0
+    assert run("enrich", "--source", "openalex", "--dry-run", "--mailto", "me@example.org").exit_code == 0
+    monkeypatch.delenv("CITEREC_MAILTO")
+    assert run("enrich", "--source", "openalex", "--dry-run").exit_code == 0
+    assert seen == ["env@example.org", "me@example.org", ""]

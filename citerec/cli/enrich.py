@@ -8,7 +8,6 @@ same to stdout alone.
 from __future__ import annotations
 
 import json
-import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -47,7 +46,9 @@ MailtoOption = Annotated[
     str | None,
     typer.Option(
         "--mailto",
-        help=f"Your contact address, sent to OpenAlex and Crossref as their polite pools ask (default: ${MAILTO_ENV}).",
+        envvar=MAILTO_ENV,
+        help="Your contact address, sent to OpenAlex and Crossref as their polite pools ask, and in every source's "
+        "User-Agent.",
         show_default=False,
     ),
 ]
@@ -138,7 +139,7 @@ def run_enrich(
     from citerec.enrich.run import enrich_library
     from citerec.enrich.sources import make_sources
 
-    settings = HttpSettings(mailto=mailto or os.environ.get(MAILTO_ENV, ""), timeout_s=timeout)
+    settings = HttpSettings(mailto=mailto or "", timeout_s=timeout)
     sources = make_sources(specs, settings)
     polite = {"openalex", "crossref"} & {source.name for source in sources}
     if polite and not settings.mailto:
@@ -168,7 +169,7 @@ def _citing_contexts(
         limit=limit or DEFAULT_CONTEXTS,
         refresh=refresh,
         dry_run=dry_run,
-        mailto=mailto or os.environ.get(MAILTO_ENV, ""),
+        mailto=mailto or "",
         timeout=timeout,
     )
     if fmt == "json":
