@@ -184,7 +184,7 @@ def train_check(
     base = ModelInfo(embedder, tuple(p.name for p in listed), manifest_hash(listed), citerec_version=__version__)
     models, held_out_priors = {}, {}
     for path, pointers in ((MODEL_FILE, False), (FRESH_MODEL_FILE, True)):
-        held_out = held_out_priors.setdefault(path.name, leave_one_out(papers, base, l2=l2, pointers=pointers))
+        held_out = held_out_priors[path.name] = leave_one_out(papers, base, l2=l2, pointers=pointers)
         aps = {p.name: round(average_precision(held_out[p.name].logit(*p.features()), p.cited), 4) for p in papers}
         macro = round(float(np.nanmean(list(aps.values()))), 4)
         if progress is not None:
