@@ -23,18 +23,17 @@ demo: install
 test: install
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q
 
-# Retrain every shipped model from a clone. The learned ranking and the small CPU judge train on the corpus's
-# train split (CORPUS: the unpacked corpus's papers folder; unpacked from CORPUS_ARCHIVE into .bench-cache/ when
-# missing); the where-to-cite models on the papers in PAPERS (a folder with a MANIFEST.tsv; the eval papers by
-# default). The same papers give the same bytes (the judge's weights aside: torch on CPU). About 50 minutes on
-# two cores from a cold cache.
-PAPERS ?= ../shared/eval/papers
+# Retrain every shipped model from a clone, on the corpus's train split (CORPUS: the unpacked corpus's papers
+# folder; unpacked from CORPUS_ARCHIVE into .bench-cache/ when missing): the learned ranking, the where-to-cite
+# models (measured on the dev split) and the small CPU judge. The same papers give the same bytes (the judge's
+# weights aside: torch on CPU). About an hour on two cores from a cold cache.
 CORPUS_ARCHIVE ?= ../shared/corpus/corpus.tar.xz
 CORPUS ?= .bench-cache/corpus/papers
 models: install $(CORPUS)/MANIFEST.tsv
 	HF_HUB_OFFLINE=1 $(BIN)/citerec train ranker --papers $(CORPUS) --split data/splits/corpus.json \
 		--out citerec/recall/models/ranker.json
-	HF_HUB_OFFLINE=1 $(BIN)/citerec train check --papers $(PAPERS) --out-dir citerec/check
+	HF_HUB_OFFLINE=1 $(BIN)/citerec train check --papers $(CORPUS) --split data/splits/corpus.json \
+		--out-dir citerec/check
 	HF_HUB_OFFLINE=1 $(BIN)/citerec train judge --papers $(CORPUS) --split data/splits/corpus.json
 
 $(CORPUS)/MANIFEST.tsv:

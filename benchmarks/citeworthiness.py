@@ -20,7 +20,14 @@ paper's .bib instead of the paper's own (which its draft cites in full): the
 models still learn from the own libraries, so this reads how they carry to a
 library holding many papers the draft never cites.
 
+`--models DIR` scores every paper with the three model files in DIR instead
+(the shipped ones: `--models shipped`); repeat it to compare model sets on the
+same sentences in one run. With `--part train|dev|test` only that part of the
+corpus split is read (`--papers` the unpacked corpus): models trained on the
+train part are compared with the shipped ones on dev or test.
+
     python benchmarks/citeworthiness.py [--papers DIR] [--cache DIR] [--library own|pooled] [--json out.json]
+    python benchmarks/citeworthiness.py --papers CORPUS --part test --models shipped --models trained/
 """
 
 from __future__ import annotations
@@ -51,9 +58,12 @@ from citerec.train.check import (  # noqa: E402
     load_papers,
 )
 from citerec.train.collection import read_collection  # noqa: E402
+from citerec.train.splits import PARTS, read_split  # noqa: E402
 
 DEFAULT_PAPERS = REPO.parent / "shared" / "eval" / "papers"
 DEFAULT_CACHE = REPO / ".bench-cache" / "citeworthiness"
+CORPUS_SPLIT = REPO / "data" / "splits" / "corpus.json"
+SHIPPED = "shipped"
 
 HIDE_SHARE = 0.30
 SEED = 23
@@ -144,12 +154,13 @@ def evaluate(
 
 
 def with_pooled_library(papers: list[PaperData], folder: Path, cache: Path) -> list[PaperData]:
-    """The papers with their library columns recalled from one library of every paper's .bib."""
+    """The papers with their library columns recalled from one library of every (read) paper's .bib."""
     from citerec.evaluate import build_eval_library
     from citerec.suggest import Suggester, SuggestOptions
 
-    bibs = sorted({bib for paper in read_collection(folder) for bib in paper.bibs})
-    library, _ = build_eval_library(bibs, cache / "libraries" / "_pooled")
+    listed = read_collection(folder, [p.name for p in papers])
+    bibs = sorted({bib for paper in listed for bib in paper.bibs})
+    library, _ = build_eval_library(bibs, cache / "libraries" / f"_pooled-{len(listed)}")
     suggester = Suggester(library, options=SuggestOptions(rerank="off"))
     return [dataclasses.replace(p, strength=recall_strength(suggester, [r.text for r in p.rows])) for p in papers]
 
@@ -186,45 +197,72 @@ HEADERS = ["paper", "ranked", "hidden", "AP", "AP cue", "AP rand", "P@n", "P@n c
            "P@thr", "R@thr", "F1@thr", "F1 cue"]  # fmt: skip
 
 
+def fixed_models(folder: str, papers: list[PaperData]) -> dict[str, tuple[LinearModel, LinearModel, LinearModel]]:
+    """Every paper scored by the same three models: the ones in `folder` (`shipped`: citerec's own)."""
+    from citerec.check.model import DRAFT_MODEL_FILE, FRESH_MODEL_FILE, MODEL_FILE
+    from citerec.linear import load_model
+
+    where = MODEL_FILE.parent if folder == SHIPPED else Path(folder)
+    models = tuple(load_model(where / f.name) for f in (MODEL_FILE, FRESH_MODEL_FILE, DRAFT_MODEL_FILE))
+    return {p.name: models for p in papers}  # type: ignore[misc]
+
+
+def held_out_models(papers: list[PaperData], embedder: str) -> dict[str, tuple[LinearModel, LinearModel, LinearModel]]:
+    """Each paper scored by models fitted on the other papers (leave one paper out)."""
+    info = ModelInfo(embedder)
+    models = leave_one_out(papers, info, l2=L2)
+    fresh_models = leave_one_out(papers, info, l2=L2, pointers=True)
+    draft_models = leave_one_out_draft(papers, models)
+    return {p.name: (models[p.name], fresh_models[p.name], draft_models[p.name]) for p in papers}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--papers", type=Path, default=DEFAULT_PAPERS)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--library", choices=("own", "pooled"), default="own", help="what the sentences recall from")
+    parser.add_argument("--part", choices=PARTS, help="only this part of the corpus split (--papers: the corpus)")
+    parser.add_argument("--split-file", type=Path, default=CORPUS_SPLIT)
+    parser.add_argument(
+        "--models", action="append", help=f"a folder of the three model files ('{SHIPPED}': citerec's); repeatable"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("citerec", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    papers, embedder = load_papers(read_collection(args.papers), args.cache)
-    info = ModelInfo(embedder)
-    models = leave_one_out(papers, info, l2=L2)
-    fresh_models = leave_one_out(papers, info, l2=L2, pointers=True)
-    draft_models = leave_one_out_draft(papers, models)
+    names = list(read_split(args.split_file).names(args.part)) if args.part else None
+    papers, embedder = load_papers(read_collection(args.papers, names), args.cache)
+    model_sets = (
+        {folder: fixed_models(folder, papers) for folder in args.models}
+        if args.models
+        else {"leave one paper out": held_out_models(papers, embedder)}
+    )
     if args.library == "pooled":
         papers = with_pooled_library(papers, args.papers, args.cache)
     report: dict[str, object] = {
         "library": args.library,
+        "part": args.part,
         "seed": SEED,
         "hide_share": HIDE_SHARE,
         "threshold": DEFAULT_THRESHOLD,
     }
-    for reading in ("finishing", "fresh"):
-        per_paper = {
-            p.name: evaluate(p, (models[p.name], fresh_models[p.name], draft_models[p.name]), reading) for p in papers
-        }
-        total = macro(per_paper)
-        rows = [_row(name, r) for name, r in per_paper.items()] + [_row("**macro**", total)]
-        what = "30 % of citing sentences hidden" if reading == "finishing" else "every citation hidden"
-        print(f"\n### {reading} reading ({what})\n")
-        print(table(HEADERS, rows))
-        d, c, z = total["detector"], total["cue_rule"], total["random"]
-        print(
-            f"\nmacro AP {d['ap']:.3f} = {d['ap'] / z['ap']:.2f}× random ({z['ap']:.3f}), "
-            f"{d['ap'] - c['ap']:+.3f} vs cue rule ({c['ap']:.3f}); "
-            f"at threshold {DEFAULT_THRESHOLD}: precision {d['precision']:.3f}, recall {d['recall']:.3f}"
-        )
-        report[reading] = {"papers": per_paper, "macro": total}
+    for label, models in model_sets.items():
+        report[label] = {}
+        for reading in ("finishing", "fresh"):
+            per_paper = {p.name: evaluate(p, models[p.name], reading) for p in papers}
+            total = macro(per_paper)
+            rows = [_row(name, r) for name, r in per_paper.items()] + [_row("**macro**", total)]
+            what = "30 % of citing sentences hidden" if reading == "finishing" else "every citation hidden"
+            print(f"\n### {label}: {reading} reading ({what})\n")
+            print(table(HEADERS, rows))
+            d, c, z = total["detector"], total["cue_rule"], total["random"]
+            print(
+                f"\nmacro AP {d['ap']:.3f} = {d['ap'] / z['ap']:.2f}× random ({z['ap']:.3f}), "
+                f"{d['ap'] - c['ap']:+.3f} vs cue rule ({c['ap']:.3f}); "
+                f"at threshold {DEFAULT_THRESHOLD}: precision {d['precision']:.3f}, recall {d['recall']:.3f}"
+            )
+            report[label][reading] = {"papers": per_paper, "macro": total}  # type: ignore[index]
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 

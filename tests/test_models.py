@@ -49,7 +49,7 @@ def test_held_out_metrics_are_recorded() -> None:
     macro = ranker.info.metrics["macro_recall@10"]
     assert macro["finishing"] > macro["passage"] and macro["fresh"] > macro["passage"] - 0.01
     assert set(ranker.info.metrics["leave_one_paper_out_recall@10"]) == set(ranker.info.papers)
-    assert read_model(FRESH_MODEL_FILE).info.metrics["lopo_macro_average_precision"] > 0.2
+    assert read_model(FRESH_MODEL_FILE).info.metrics["macro_average_precision"] > 0.2
 
 
 def test_a_model_round_trips_and_a_changed_file_is_read_again(tmp_path: Path) -> None:
@@ -205,9 +205,9 @@ def test_training_from_a_clone_twice_gives_byte_identical_files(tmp_path: Path) 
     assert "leave_one_paper_out_recall@10" in model.info.metrics
     for name in ("model.json", "fresh_model.json", "draft_model.json"):  # every model says how it measured
         metrics = read_model(tmp_path / "one" / name).info.metrics
-        assert 0.0 < metrics["lopo_macro_average_precision"] <= 1.0 and set(metrics["lopo_average_precision"])
+        assert 0.0 < metrics["macro_average_precision"] <= 1.0 and set(metrics["average_precision"])
     drafted = read_model(tmp_path / "one" / "draft_model.json").info.metrics
-    assert 0.0 < drafted["lopo_prior_alone_macro_average_precision"] <= 1.0
+    assert 0.0 < drafted["prior_alone_macro_average_precision"] <= 1.0
 
 
 def test_training_names_a_bad_collection(tmp_path: Path) -> None:
@@ -220,6 +220,30 @@ def test_training_names_a_bad_collection(tmp_path: Path) -> None:
     split.write_text('{"seed": 1, "train": ["draft"], "dev": [], "test": ["related"]}', encoding="utf-8")
     alone = runner.invoke(app, ["train", "ranker", "--papers", str(papers), "--split", str(split)])
     assert alone.exit_code == 1 and "at least two papers" in alone.output
+
+
+def test_where_to_cite_trained_on_a_split_is_measured_on_its_held_out_part(tmp_path: Path) -> None:
+    papers = _fixture_collection(tmp_path / "papers")
+    (papers / "again").mkdir()  # a third paper: the related-work section with its own library
+    shutil.copy(papers / "related" / "main.tex", papers / "again" / "main.tex")
+    shutil.copy(EXAMPLES / "refs.bib", papers / "again" / "refs.bib")
+    with (papers / "MANIFEST.tsv").open("a", encoding="utf-8") as manifest:
+        manifest.write("again\texample\t0\tmain.tex,refs.bib\tcomputer science\n")
+    split = tmp_path / "split.json"
+    split.write_text('{"seed": 1, "train": ["draft", "related"], "dev": ["again"], "test": []}', encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        ["train", "check", "--papers", str(papers), "--split", str(split), "--out-dir", str(out)]
+        + ["--cache", str(tmp_path / "cache")],
+    )
+    assert result.exit_code == 0, result.output
+    assert "on 1 held-out papers" in " ".join(result.output.split())
+    for name in ("model.json", "fresh_model.json", "draft_model.json"):
+        model = read_model(out / name)
+        assert model.info.papers == ("draft", "related")  # trained on the train part alone
+        assert model.info.metrics["measured"] == "on 1 held-out papers"
+        assert set(model.info.metrics["average_precision"]) == {"again"}  # measured on the dev part alone
 
 
 def test_make_models_reproduces_the_shipped_ranking(corpus_papers: Path, tmp_path: Path) -> None:

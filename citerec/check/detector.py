@@ -41,7 +41,8 @@ PRIOR_LOGIT = "prior_logit"  # the draft model's first feature: the prior's logi
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-DEFAULT_THRESHOLD = 0.3  # best F1 of the hidden citations (finishing reading), leave-one-paper-out
+DEFAULT_THRESHOLD = 0.25  # chosen on the corpus dev part: precision and recall both >= 0.4 in a first draft (0.406 /
+# 0.435); in a nearly finished one 0.404 / 0.240 (at 0.3: 0.440 / 0.164; no threshold gives both 0.4 there)
 STRENGTH_DEPTH = 10
 POINTER_DEPTH = 3  # a sentence's own top papers that `library_pointers` reads
 CHUNK = 16  # sentences embedded and recalled at once when an editor waits between chunks

@@ -79,22 +79,31 @@ def check(
     ] = None,
     split: SplitOption = None,
     part: PartOption = "train",
+    measure_on: Annotated[
+        str,
+        typer.Option("--measure-on", help="With --split: the part the models are measured on (held out of training)."),
+    ] = "dev",
     cache: CacheOption = DEFAULT_CACHE / "check",
 ) -> None:
-    """Train the where-to-cite models (prior, fresh, draft) and write them to --out-dir."""
+    """Train the where-to-cite models (prior, fresh, draft) and write them to --out-dir.
+
+    Measured on the split's --measure-on part; without a split, leave one paper out."""
     from citerec.check.model import MODEL_FILE
     from citerec.train.check import train_check
 
     with user_errors():
         try:
-            models = train_check(papers, cache, names=_names(split, part), progress=console.log)
+            measured_on = _names(split, measure_on) if split is not None else None
+            models = train_check(
+                papers, cache, names=_names(split, part), measured_on=measured_on, progress=console.log
+            )
         except ValueError as exc:
             fail(str(exc))
         for name, model in models.items():
             path = (out_dir or MODEL_FILE.parent) / name
             model.save(path)
-            macro = model.info.metrics.get("lopo_macro_average_precision")
-            measured = f", leave-one-paper-out AP {macro:.3f}" if macro is not None else ""
+            macro, how = model.info.metrics.get("macro_average_precision"), model.info.metrics.get("measured")
+            measured = f", AP {macro:.3f} {how}" if macro is not None else ""
             console.print(f"wrote {path} ({len(model.features)} features{measured})")
 
 

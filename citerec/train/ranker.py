@@ -50,7 +50,7 @@ class PaperRows:
     truths: tuple[tuple[str, ...], ...]
 
 
-def paper_rows(index: object, tex: Path, keymap: dict[str, str], name: str) -> PaperRows:
+def paper_rows(index: object, tex: Path, keymap: dict[str, str], name: str, bibs: Sequence[Path] = ()) -> PaperRows:
     """Every cited passage's candidate rows, in both readings (as `citerec eval` reads the paper)."""
     from citerec.latex import extract_contexts, read_draft
     from citerec.papers import normalise_key
@@ -60,7 +60,7 @@ def paper_rows(index: object, tex: Path, keymap: dict[str, str], name: str) -> P
     from citerec.recall.plans import recall_window, recall_with_plan
 
     passages, truths = [], []
-    for context in extract_contexts(read_draft(tex)):
+    for context in extract_contexts(read_draft(tex, bibs=bibs)):  # the .bib files mark the project's top
         truth = tuple(dict.fromkeys(keymap[k] for k in map(normalise_key, context.cited_keys) if k in keymap))
         if truth:
             passages.append(Passage.of(context))
@@ -152,7 +152,7 @@ def train_ranker(
     index = ensure_index(library, embedder=DEFAULT_EMBEDDER)
     rows = []
     for paper, (a, b) in zip(papers, paper_bounds(papers), strict=True):
-        rows.append(paper_rows(index, paper.tex, merge_keymaps(keymaps[a:b]), paper.name))
+        rows.append(paper_rows(index, paper.tex, merge_keymaps(keymaps[a:b]), paper.name, paper.bibs))
         if progress is not None:
             progress(f"{paper.name}: {len(rows[-1].truths)} cited passages")
     table = leave_one_paper_out(rows, l2)

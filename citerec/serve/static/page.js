@@ -163,7 +163,7 @@ $("check-go").addEventListener("click", async () => {
   const text = $("check-text").value;
   if (!text.trim()) return setStatus("check-status", "Paste a draft first.", true);
   const threshold = Number($("check-threshold").value);
-  const body = { threshold: Number.isFinite(threshold) ? threshold : 0.3, rerank: $("check-rerank").value };
+  const body = { threshold: Number.isFinite(threshold) ? threshold : 0.25, rerank: $("check-rerank").value };
   body[$("check-is-tex").checked ? "tex" : "text"] = text;
   $("check-go").disabled = true;
   $("check-draft").replaceChildren();
