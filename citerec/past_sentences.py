@@ -1,7 +1,8 @@
 """What the user has written about each paper: their past citing sentences, kept from their finished drafts.
 
 `citerec library learn paper.tex` keeps, for every library paper the draft cites,
-the sentences that cite it (citations removed), so a new draft is ranked with
+the sentences that cite it (citations removed; the paper's own clause where a
+sentence lists several papers with a phrase each), so a new draft is ranked with
 how the user described each paper before (`citerec.recall.evidence`). Rows are
 keyed by paper and by the draft they came from: learning a draft again replaces
 its rows, `forget` drops them, and removing a paper removes its rows. Each
@@ -30,12 +31,19 @@ TITLE_SHOWN = 50  # characters of a citing paper's title a "why" line shows
 
 @dataclass(frozen=True)
 class CitingSentence:
-    """One sentence of a draft that cites papers: where it is, what it says, which keys it cites."""
+    """One sentence of a draft that cites papers: where it is, what it says, which keys it cites, and each key's
+    own words where it lists several papers with a phrase each (`citerec.latex.clauses`)."""
 
     file: str
     line: int
     sentence: str
     keys: tuple[str, ...]
+    clauses: tuple[tuple[str, str], ...] = ()
+
+    def said_of(self, key: str) -> str:
+        """What the sentence says of `key` (any spelling of it): its clause, or the whole sentence."""
+        norm = normalise_key(key)
+        return next((text for cited, text in self.clauses if normalise_key(cited) == norm), self.sentence)
 
 
 @dataclass(frozen=True)
@@ -95,11 +103,11 @@ def source_name(path: Path | str) -> str:
 
 
 def citing_sentences(draft: Draft) -> list[CitingSentence]:
-    """Every sentence of a draft that cites keys, as the reader gives it (citations removed)."""
+    """Every sentence of a draft that cites keys, as the reader gives it (citations removed), with its clauses."""
     from citerec.latex import extract_contexts
 
     return [
-        CitingSentence(c.file, c.line_start, c.sentence or c.text, c.cited_keys)
+        CitingSentence(c.file, c.line_start, c.sentence or c.text, c.cited_keys, c.clauses)
         for c in extract_contexts(draft)
         if c.cited_keys
     ]
@@ -119,10 +127,11 @@ class PastSentences(LibraryFile):
             for item in citing:
                 for key in dict.fromkeys(item.keys):
                     norm = normalise_key(key)
+                    said = " ".join(item.said_of(key).split())
                     if not self._query("SELECT 1 FROM papers WHERE norm_key = ?", [norm]):
                         missing.setdefault(key, None)
-                    elif item.sentence.strip():
-                        rows.append((norm, source, item.file, item.line, " ".join(item.sentence.split())))
+                    elif said:
+                        rows.append((norm, source, item.file, item.line, said))
             rows = list(dict.fromkeys(rows))
             replaced = self._write("DELETE FROM learned WHERE source = ?", [source]).rowcount
             columns = "norm_key, source, file, line, sentence"

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from citerec.latex.cites import Citation, find_citations, strip_comments
+from citerec.latex.clauses import MIN_WORDS, split_clauses
 from citerec.latex.macros import MacroExpander
 from citerec.latex.reader import Draft, read_draft
 from citerec.latex.sentences import Sentence, split_segments
@@ -52,6 +53,9 @@ class Context:
     wide: str = ""  # the sentence with twice as many neighbours ("" when that adds nothing to `text`)
     draft: str = ""  # the draft it comes from: passages of one draft share its topic
     paragraph: int = -1  # the paragraph's index in the whole draft (the draft evidence measures by it)
+    # (key, its own words) where the sentence lists several papers with a phrase each (`citerec.latex.clauses`);
+    # empty when the whole sentence is said of every key it cites, and always in paragraph mode
+    clauses: tuple[tuple[str, str], ...] = ()
 
 
 def draft_sentences(draft: Draft) -> list[Sentence]:
@@ -72,14 +76,37 @@ def _markdown_citations(s: str, a: int, b: int) -> list[Citation]:
 
 
 def _readable(draft: Draft, sent: Sentence, cites: tuple[Citation, ...], macros: MacroExpander) -> str:
-    s = draft.files[sent.file].masked
-    raw = remove_citations(s[sent.start : sent.end], cites, sent.start)
+    return _read_span(draft, sent.file, sent.start, sent.end, cites, macros)
+
+
+def _read_span(
+    draft: Draft, file: int, start: int, end: int, cites: tuple[Citation, ...], macros: MacroExpander
+) -> str:
+    """Readable text of a span of one file, its citations removed (a sentence, or a clause of one)."""
+    s = draft.files[file].masked
+    raw = remove_citations(s[start:end], cites, start)
     if draft.kind == "latex":
         return latex_to_text(macros.expand(raw))
     if draft.kind == "markdown":
         raw = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", raw)
         raw = re.sub(r"(\*\*|__|\*|`)", "", raw)
     return tidy(raw)
+
+
+def _clauses(
+    draft: Draft, sent: Sentence, cites: tuple[Citation, ...], macros: MacroExpander
+) -> tuple[tuple[str, str], ...]:
+    """Each cited key's own words where the sentence lists several papers with a phrase each, read as the
+    sentence is; () when the whole sentence is said of every key (`citerec.latex.clauses`)."""
+    found = split_clauses(draft.files[sent.file].masked, sent.start, sent.end, cites)
+    out: dict[str, str] = {}
+    for clause in found:
+        text = " ".join(t for t in (_read_span(draft, sent.file, a, b, cites, macros) for a, b in clause.spans) if t)
+        if len(text.split()) < MIN_WORDS:  # markup alone: the words counted in the source are not read
+            return ()
+        for key in clause.keys:
+            out.setdefault(key, text)
+    return tuple(out.items())
 
 
 def _citations(draft: Draft, sent: Sentence) -> tuple[Citation, ...]:
@@ -140,7 +167,9 @@ def extract_contexts(
                 continue
             window = " ".join(t for t in map(read, _window(sentences, k, neighbours)) if t)
             wide = " ".join(t for t in map(read, _window(sentences, k, 2 * neighbours)) if t)
-            contexts.append(_context(draft, k, [sent], cites[k], own, window, wide if wide != window else ""))
+            wide = wide if wide != window else ""
+            clauses = _clauses(draft, sent, cites[k], macros) if wanted(k) else ()
+            contexts.append(_context(draft, k, [sent], cites[k], own, window, wide, clauses=clauses))
         return contexts
     groups: dict[int, list[int]] = {}
     for k, sent in enumerate(sentences):
@@ -177,6 +206,8 @@ def _context(
     window: str,
     wide: str = "",
     paragraph: int | None = None,
+    *,
+    clauses: tuple[tuple[str, str], ...] = (),
 ) -> Context:
     first, last = sents[0], sents[-1]
     src = draft.files[first.file]
@@ -196,6 +227,7 @@ def _context(
         wide=wide,
         draft=str(draft.main),
         paragraph=first.paragraph if paragraph is None else paragraph,
+        clauses=clauses,
     )
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from citerec.recall.features import Sentences
+from citerec.recall.features import Clauses, Sentences
 from citerec.recall.spec import Passage
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ class DraftCitations:
     sentences: Sentences
     past: tuple[PastSentence, ...] = ()
     past_sentences: Sentences | None = None  # of `past`, in order (None: none)
+    clauses: Clauses | None = None  # the passages' clauses (`Passage.clauses`; None: none)
 
     @classmethod
     def read(
@@ -53,14 +54,16 @@ class DraftCitations:
         between: Callable[[], None] | None = None,
         chunk: int = 16,
     ) -> DraftCitations:
-        """The passages that cite library papers (the others are no evidence), their sentences embedded once,
-        then the `past` sentences, `chunk` at a time with `between` called before each (a caller in the
+        """The passages that cite library papers (the others are no evidence), their sentences and clauses
+        embedded once, then the `past` sentences, `chunk` at a time with `between` called before each (a caller in the
         background lets others go first)."""
         kept = [i for i, keys in enumerate(known) if keys]
         cited = tuple(passages[i] for i in kept)
         sentences = _embedded(index, [p.sentence or p.window for p in cited], between, chunk)
         said = _embedded(index, [s.sentence for s in past], between, chunk) if past else None
-        return cls(cited, tuple(tuple(known[i]) for i in kept), sentences, tuple(past), said)
+        texts = Clauses.texts_of(cited)
+        clauses = Clauses(texts, _embedded(index, texts, between, chunk)) if texts else None
+        return cls(cited, tuple(tuple(known[i]) for i in kept), sentences, tuple(past), said, clauses)
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -72,7 +75,7 @@ class DraftCitations:
             return self
         sentences = Sentences(self.sentences.vectors[keep], tuple(self.sentences.tokens[j] for j in keep))
         passages, known = tuple(self.passages[j] for j in keep), tuple(self.known[j] for j in keep)
-        return DraftCitations(passages, known, sentences, self.past, self.past_sentences)
+        return DraftCitations(passages, known, sentences, self.past, self.past_sentences, self.clauses)
 
 
 def _embedded(index: Index, texts: Sequence[str], between: Callable[[], None] | None, chunk: int) -> Sentences:

@@ -5,7 +5,8 @@ two citing sentences in three cite a paper the same draft cites elsewhere. For a
 passage, every paper cited by *another* passage of the same draft carries
 evidence: where that passage stands (sentences away, same paragraph, same
 section) and what it says about the paper (its sentence, often a better
-description than the paper's own abstract). A passage's own citations never
+description than the paper's own abstract; the paper's own clause where the
+sentence lists several papers with a phrase each). A passage's own citations never
 count for it, so leave-citations-out evaluation stays exact and a passage's
 suggestions do not depend on what it already cites.
 
@@ -38,9 +39,10 @@ class Citing:
     same_paragraph: bool
     same_section: bool
     earlier: bool  # it comes before the passage in the draft
-    sentence: str  # what the draft says there (citations removed)
+    sentence: str  # what the draft says there of the paper (citations removed)
     where: str = ""  # a past sentence's file:line in the user's earlier draft ("" for this draft's passages)
     by_others: bool = False  # a past sentence another paper wrote (`where`: its title and year)
+    clause: bool = False  # `sentence` is the paper's own clause of a sentence listing several (`Passage.clauses`)
 
     @property
     def proximity(self) -> float:
@@ -115,7 +117,7 @@ def _found(
 ) -> dict[str, PaperEvidence]:
     found = {}
     for norm, js in citers.items():
-        citing = sorted((_citing(here, passages[j], j) for j in js if j != i), key=_nearest_first)
+        citing = sorted((_citing(here, passages[j], j, norm) for j in js if j != i), key=_nearest_first)
         if citing:
             found[norm] = PaperEvidence(names[norm], tuple(citing))
     return found
@@ -136,7 +138,7 @@ def past_evidence(
     A past sentence is `Citing.passage` `after` + its index in `past` (`after`: len(passages), unless the
     passages stand after others, as `citerec.recall.draft` ranks a new one). Past sentences from the
     passage's own draft are left out (the draft evidence already has them, leave-one-out), and so is the
-    passage's own sentence wherever it was kept."""
+    passage's own sentence (or its clauses) wherever it was kept."""
     after = len(passages) if after is None else after
     by_key: dict[str, list[int]] = {}
     for m, item in enumerate(past):
@@ -145,13 +147,13 @@ def past_evidence(
     out = [dict(found) for found in evidence] if evidence else [{} for _ in passages]
     drafted = [any(e.citing for e in found.values()) for found in out]
     for i, passage in enumerate(passages):
-        own = " ".join((passage.sentence or passage.window).split())
+        own = {" ".join(text.split()) for text in (passage.sentence or passage.window, *dict(passage.clauses).values())}
         for candidate in recalled[i] if past else ():
             norm = normalise_key(candidate.key)
             said = tuple(
                 Citing(after + m, -1, False, False, False, past[m].sentence, past[m].where, past[m].by_others)
                 for m in by_key.get(norm, ())
-                if past[m].source != drafts.get(passage.draft) and past[m].sentence != own
+                if past[m].source != drafts.get(passage.draft) and past[m].sentence not in own
             )
             if said and norm not in out[i] and drafted[i]:  # a draft citing papers elsewhere: they alone gain
                 said = ()
@@ -161,15 +163,19 @@ def past_evidence(
     return out
 
 
-def _citing(here: Passage, there: Passage, j: int) -> Citing:
+def _citing(here: Passage, there: Passage, j: int, norm: str) -> Citing:
+    """How passage `j` (`there`) stands to `here`, and what it says of the paper `norm`: its own clause where
+    its sentence lists several papers with a phrase each, else the sentence."""
     known = here.position >= 0 and there.position >= 0
+    clause = there.clause_of(norm)
     return Citing(
         passage=j,
         distance=abs(here.position - there.position) if known else -1,
         same_paragraph=known and here.paragraph >= 0 and here.paragraph == there.paragraph,
         same_section=bool(here.section) and here.section == there.section,
         earlier=known and there.position < here.position,
-        sentence=there.sentence or there.window,
+        sentence=clause or there.sentence or there.window,
+        clause=bool(clause),
     )
 
 

@@ -172,6 +172,29 @@ class Sentences:
         return Sentences(np.vstack([self.vectors, other.vectors]), self.tokens + other.tokens)
 
 
+@dataclass(frozen=True, eq=False)
+class Clauses:
+    """Passages' clauses (a paper's own words in a sentence listing several, `Passage.clauses`) as the context
+    features compare them: made once for a draft's citing passages (`citerec.recall.draft`), like `Sentences`."""
+
+    texts: tuple[str, ...]
+    sentences: Sentences
+
+    @staticmethod
+    def texts_of(passages: Sequence[Passage]) -> tuple[str, ...]:
+        """Every clause of the passages once, in order."""
+        return tuple(dict.fromkeys(text for p in passages for _, text in p.clauses))
+
+    def read(self, index: Index, texts: Sequence[str]) -> Sentences:
+        """The `Sentences` of `texts`, embedding only those not made already."""
+        row = {text: r for r, text in enumerate(self.texts)}
+        new = [text for text in dict.fromkeys(texts) if text not in row]
+        made = self.sentences + Sentences.of_texts(index, new) if new else self.sentences
+        row.update({text: len(self.texts) + n for n, text in enumerate(new)})
+        rows = [row[text] for text in texts]
+        return Sentences(made.vectors[rows], tuple(made.tokens[r] for r in rows))
+
+
 def candidate_rows(
     index: Index,
     lists: PlanLists,
@@ -180,22 +203,24 @@ def candidate_rows(
     only: Sequence[int] | None = None,
     sentences: Sentences | None = None,
     past: Sentences | None = None,
+    clauses: Clauses | None = None,
 ) -> list[Rows]:
     """Every passage's candidate rows: its recalled papers, then the papers its draft cites elsewhere.
 
     `only`: the passages to make rows for (default all; the others are evidence alone); `sentences`: the
-    passages' `Sentences` when already made; `past`: the past sentences' (`PaperEvidence.past`)."""
+    passages' `Sentences` when already made; `past`: the past sentences' (`PaperEvidence.past`); `clauses`:
+    the passages' clauses' (`Passage.clauses`)."""
     passages, recalled, window = lists.passages, lists.recalled, lists.window
     wanted = list(range(len(passages))) if only is None else list(only)
     queried = index.query_vectors([passages[i].window for i in wanted]) if wanted else np.zeros((0, 0), np.float32)
     windows = dict(zip(wanted, queried, strict=True))
-    lexical, semantic = _sentence_similarities(index, passages, evidence, sentences, past)
+    lexical, semantic, said = _sentence_similarities(index, passages, evidence, sentences, past, clauses)
     out = []
     for i in wanted:
         by_norm = {norm: found.key for norm, found in evidence[i].items() if has_paper(index, found.key)}
         keys, readings = reading_table(index, recalled[i], window[i] if window else (), windows[i], by_norm)
         found_by_row = tuple(evidence[i].get(n) for n in keys)
-        values = [_evidence_features(found, i, lexical, semantic) for found in found_by_row]
+        values = [_evidence_features(found, i, lexical, semantic, said.get(i, {})) for found in found_by_row]
         table = dataclasses.replace(readings, evidence=evidence_columns([v for v, _ in values]))
         matrix = RANKER_FEATURES.rows(table, len(keys))[0].astype(np.float32)
         out.append(Rows(keys, matrix, table.recalled, found_by_row, tuple(best for _, best in values)))
@@ -241,16 +266,24 @@ def _gain(rank: int | None) -> float:
 
 
 def _evidence_features(
-    found: PaperEvidence | None, i: int, lexical: Mapping[int, np.ndarray], semantic: Mapping[int, np.ndarray]
+    found: PaperEvidence | None,
+    i: int,
+    lexical: Mapping[int, np.ndarray],
+    semantic: Mapping[int, np.ndarray],
+    said: Mapping[str, tuple[float, float]],
 ) -> tuple[EvidenceValues, int]:
     """The evidence of one candidate and its most alike citing passage (-1: none); past sentences count in the
-    context similarities alone."""
+    context similarities alone. A citing passage's clause about the candidate (`said`: its cosine and tf-idf
+    similarity to passage `i`) stands for that passage's sentence."""
     if found is None:
         return _NO_EVIDENCE, -1
     citing = found.citing
-    js = [c.passage for c in (*citing, *found.past)]
-    sem = [float(semantic[i][j]) for j in js] if i in semantic else [0.0]
-    lex = [float(lexical[i][j]) for j in js] if i in lexical else [0.0]
+    every = (*citing, *found.past)
+    js = [c.passage for c in every]
+    sem = (
+        [said[c.sentence][0] if c.clause else float(semantic[i][c.passage]) for c in every] if i in semantic else [0.0]
+    )
+    lex = [said[c.sentence][1] if c.clause else float(lexical[i][c.passage]) for c in every] if i in lexical else [0.0]
     best = js[int(np.argmax(sem))] if i in semantic else -1
     if not citing:  # only past sentences: they say nothing of where the draft cites the paper
         return EvidenceValues(context_cos=max(sem), context_lex=max(lex)), best
@@ -273,21 +306,24 @@ def _sentence_similarities(
     evidence: Sequence[Mapping[str, PaperEvidence]],
     sentences: Sentences | None = None,
     past: Sentences | None = None,
-) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    clauses: Clauses | None = None,
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], dict[int, dict[str, tuple[float, float]]]]:
     """For each passage with evidence, its sentence's tf-idf and dense cosine to every passage's sentence,
-    then to every past sentence (`Citing.passage` after the passages; `past`: all of them, when made).
+    then to every past sentence (`Citing.passage` after the passages; `past`: all of them, when made); and
+    to each clause its evidence quotes (by text: cosine, tf-idf; `clauses`: the passages', when made).
 
     Rows are indexed by passage; only passages of the same draft are ever compared."""
     wanted = [i for i, found in enumerate(evidence) if found]
     if not wanted:
-        return {}, {}
+        return {}, {}, {}
     sentences = sentences if sentences is not None else Sentences.of(index, passages)
     drafts = [p.draft for p in passages]
     weights = tfidf(sentences.tokens, drafts)
     lexical = {i: weights @ weights[i] for i in wanted}
+    quoted = _clause_similarities(index, drafts, evidence, wanted, sentences, clauses)
     said = {c.passage - len(passages): c.sentence for i in wanted for e in evidence[i].values() for c in e.past}
     if not said:
-        return lexical, {i: sentences.vectors @ sentences.vectors[i] for i in wanted}
+        return lexical, {i: sentences.vectors @ sentences.vectors[i] for i in wanted}, quoted
     used = sorted(said)  # the past sentences about some candidate: the others are never read
     if past is None:
         past = Sentences.of_texts(index, [said[m] for m in used])
@@ -305,7 +341,39 @@ def _sentence_similarities(
         for local, i in enumerate(rows):
             if i in lexical:
                 lexical[i] = np.concatenate([lexical[i], _spread(both[len(rows) :] @ both[local], used, top)])
-    return lexical, semantic
+    return lexical, semantic, quoted
+
+
+def _clause_similarities(
+    index: Index,
+    drafts: Sequence[str],
+    evidence: Sequence[Mapping[str, PaperEvidence]],
+    wanted: Sequence[int],
+    sentences: Sentences,
+    clauses: Clauses | None,
+) -> dict[int, dict[str, tuple[float, float]]]:
+    """For each passage in `wanted`, its sentence's cosine and tf-idf similarity to each clause its evidence
+    quotes; a clause's words are weighed by its draft's sentences, as theirs are (it adds nothing to them)."""
+    quoted = {
+        i: list(dict.fromkeys(c.sentence for e in evidence[i].values() for c in e.citing if c.clause)) for i in wanted
+    }
+    quoted = {i: texts for i, texts in quoted.items() if texts}
+    if not quoted:
+        return {}
+    texts = list(dict.fromkeys(text for found in quoted.values() for text in found))
+    read = clauses.read(index, texts) if clauses is not None else Sentences.of_texts(index, texts)
+    at = {text: r for r, text in enumerate(texts)}
+    out: dict[int, dict[str, tuple[float, float]]] = {}
+    for draft in {drafts[i] for i in quoted}:
+        rows = [i for i, d in enumerate(drafts) if d == draft]
+        tokens = [sentences.tokens[i] for i in rows] + list(read.tokens)
+        weights = tfidf(tokens, [draft] * len(tokens), counted=len(rows))
+        for local, i in enumerate(rows):
+            for text in quoted.get(i, ()):
+                r = at[text]
+                cosine = float(read.vectors[r] @ sentences.vectors[i])
+                out.setdefault(i, {})[text] = (cosine, float(weights[len(rows) + r] @ weights[local]))
+    return out
 
 
 def _spread(values: np.ndarray, at: Sequence[int], size: int) -> np.ndarray:
@@ -315,9 +383,12 @@ def _spread(values: np.ndarray, at: Sequence[int], size: int) -> np.ndarray:
     return out
 
 
-def tfidf(tokens: Sequence[Sequence[str]], drafts: Sequence[str], blank: int = 0) -> np.ndarray:
+def tfidf(
+    tokens: Sequence[Sequence[str]], drafts: Sequence[str], blank: int = 0, counted: int | None = None
+) -> np.ndarray:
     """Unit tf-idf rows of the sentences (as words); document frequencies counted within each sentence's draft,
-    each draft's count of sentences with `blank` empty ones more (past sentences left unread)."""
+    each draft's count of sentences with `blank` empty ones more (past sentences left unread). Only the first
+    `counted` rows count (default all): the others are weighed by them (clauses, weighed as their sentences)."""
     vocab: dict[str, int] = {}
     for words in tokens:
         for word in words:
@@ -326,10 +397,11 @@ def tfidf(tokens: Sequence[Sequence[str]], drafts: Sequence[str], blank: int = 0
     for row, words in enumerate(tokens):
         for word in words:
             matrix[row, vocab[word]] += 1.0
+    counted = len(tokens) if counted is None else counted
     for draft in set(drafts):
         rows = [i for i, d in enumerate(drafts) if d == draft]
-        df = (matrix[rows] > 0).sum(axis=0)
-        idf = np.log((1 + len(rows) + blank) / (1 + df)) + 1.0
+        df = (matrix[[i for i in rows if i < counted]] > 0).sum(axis=0)
+        idf = np.log((1 + sum(1 for i in rows if i < counted) + blank) / (1 + df)) + 1.0
         matrix[rows] *= idf
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.where(norms > 0, norms, 1.0)

@@ -17,6 +17,7 @@ nothing of a held-out citation leaks).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from citerec.papers import normalise_key
 from citerec.recall.features import (
     RANKER_FEATURES,
     CandidateTable,
+    Clauses,
     PlanLists,
     Sentences,
     has_paper,
@@ -50,6 +52,10 @@ class PassageRows:
     readings: CandidateTable  # what the readings say of each (evidence empty: each fold's own)
     labels: np.ndarray  # the passage cites it
     citers: np.ndarray  # rows x cited passages: that passage cites this candidate (never the passage itself)
+    # rows x cited passages: the context similarities where a citer's clause about the candidate stands for its
+    # sentence (`Passage.clauses`); None where none does (then the draft's sentence similarities count)
+    semantic: np.ndarray | None = None
+    lexical: np.ndarray | None = None
 
     @functools.cached_property
     def added(self) -> np.ndarray:
@@ -85,8 +91,20 @@ class DraftRows:
         windows = index.query_vectors([p.window for p in sub.passages])
         rows = [_passage_rows(index, sub, b, windows[b], keys[b], citing, written, in_index) for b in range(len(cited))]
         sentences = Sentences.of(index, sub.passages)
-        weights = tfidf(sentences.tokens, [p.draft for p in sub.passages])
-        return cls(tuple(rows), *_places(sub.passages), sentences.vectors @ sentences.vectors.T, weights @ weights.T)
+        texts = Clauses.texts_of(sub.passages)
+        said = Sentences.of_texts(index, texts)
+        n = len(sub.passages)
+        drafts = [p.draft for p in sub.passages]
+        of = {text: p.draft for p in reversed(sub.passages) for _, text in p.clauses}
+        # a clause's words weighed by the cited sentences, as theirs are (it adds nothing to them)
+        weights = tfidf(sentences.tokens + said.tokens, drafts + [of[text] for text in texts], counted=n)
+        semantic, lexical = sentences.vectors @ sentences.vectors.T, weights[:n] @ weights[:n].T
+        if texts:
+            alike = (said.vectors @ sentences.vectors.T, weights[n:] @ weights[:n].T)  # clause x passage
+            rows = [
+                _with_clauses(r, b, sub.passages, texts, semantic[b], lexical[b], alike) for b, r in enumerate(rows)
+            ]
+        return cls(tuple(rows), *_places(sub.passages), semantic, lexical)
 
     def shares(self, train: Sequence[int], split: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The rows of the cited passages at `train` (positions in this draft's cited passages) with only
@@ -118,8 +136,8 @@ class DraftRows:
             "nearest": nearest,
             "same_paragraph": (cites & self.same_paragraph[a]).any(axis=1).astype(np.float64),
             "same_section": (cites & self.same_section[a]).any(axis=1).astype(np.float64),
-            "context_cos": _best(cites, has, self.semantic[a]),
-            "context_lex": _best(cites, has, self.lexical[a]),
+            "context_cos": _best(cites, has, self.semantic[a] if rows.semantic is None else rows.semantic[keep]),
+            "context_lex": _best(cites, has, self.lexical[a] if rows.lexical is None else rows.lexical[keep]),
         }
         readings = rows.readings
         recalled = tuple(c for c, kept in zip(readings.recalled, keep, strict=True) if kept)
@@ -128,8 +146,30 @@ class DraftRows:
         return table, rows.labels[keep], tuple(k for k, kept in zip(rows.keys, keep, strict=True) if kept)
 
 
+def _with_clauses(
+    rows: PassageRows,
+    b: int,
+    passages: Sequence[Passage],
+    texts: Sequence[str],
+    semantic: np.ndarray,
+    lexical: np.ndarray,
+    alike: tuple[np.ndarray, np.ndarray],
+) -> PassageRows:
+    """Passage `b`'s rows with each citer's clause about a candidate standing for that citer's sentence."""
+    at = {text: t for t, text in enumerate(texts)}
+    sem, lex = np.tile(semantic, (len(rows.keys), 1)), np.tile(lexical, (len(rows.keys), 1))
+    changed = False
+    for r, j in zip(*np.nonzero(rows.citers), strict=True):
+        clause = passages[j].clause_of(rows.keys[r])
+        if clause:
+            sem[r, j], lex[r, j] = alike[0][at[clause], b], alike[1][at[clause], b]
+            changed = True
+    return dataclasses.replace(rows, semantic=sem, lexical=lex) if changed else rows
+
+
 def _best(cites: np.ndarray, has: np.ndarray, similarity: np.ndarray) -> np.ndarray:
-    """The largest similarity to a citing passage, per row (0 without one)."""
+    """The largest similarity to a citing passage, per row (0 without one; `similarity` per citer, or per row
+    and citer)."""
     return np.where(has, np.where(cites, similarity.astype(np.float64), -np.inf).max(axis=1, initial=-np.inf), 0.0)
 
 

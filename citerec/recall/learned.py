@@ -32,6 +32,7 @@ from citerec.recall.features import (
     CONTEXT_FEATURES,
     EVIDENCE_FEATURES,
     FEATURES,
+    Clauses,
     PlanLists,
     Rows,
     Sentences,
@@ -112,14 +113,15 @@ def rank_learned(
     only: Sequence[int] | None = None,
     sentences: Sentences | None = None,
     past: Sentences | None = None,
+    clauses: Clauses | None = None,
 ) -> list[Ranked]:
     """Each passage's candidates scored by the model, best first, `k` kept (the fresh part without evidence).
 
     `known` adapts the weights to the draft (`adapt`; none: the shipped ones); `only` ranks those passages
-    alone (the others are evidence); `sentences` and `past` are the passages' and the past sentences'
-    `Sentences` when already made."""
+    alone (the others are evidence); `sentences`, `past` and `clauses` are the passages', the past
+    sentences' and the passages' clauses' when already made."""
     wanted = list(range(len(lists.passages))) if only is None else list(only)
-    rows = candidate_rows(index, lists, evidence, only=wanted, sentences=sentences, past=past)
+    rows = candidate_rows(index, lists, evidence, only=wanted, sentences=sentences, past=past, clauses=clauses)
     finishing = model.parts[FINISHING]
     weights = adapted_weights(index, lists, known, finishing) if any(known) else None
     return [
@@ -209,7 +211,8 @@ def _reason(rows: Rows, r: int, name: str, passages: Sequence[Passage]) -> str:
     if name in EVIDENCE_FEATURES and found is not None:
         best = rows.best_context[r]
         if name in CONTEXT_FEATURES and 0 <= best < len(passages):
-            said = " ".join((passages[best].sentence or "").split())
+            quoted = next((c.sentence for c in found.citing if c.passage == best), passages[best].sentence)
+            said = " ".join((quoted or "").split())
             return f"described alike where the draft cites it: '{_short(said)}'"
         if name in CONTEXT_FEATURES and best >= len(passages):
             before = next(c for c in found.past if c.passage == best)

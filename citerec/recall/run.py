@@ -155,6 +155,14 @@ def _in_draft(
     sentences = draft.sentences + Sentences.of(index, [passage])
     evidence = [*([{}] * n), found]
     ranked = rank_learned(
-        index, lists, evidence, model, spec.k, only=[n], sentences=sentences, past=draft.past_sentences
+        index,
+        lists,
+        evidence,
+        model,
+        spec.k,
+        only=[n],
+        sentences=sentences,
+        past=draft.past_sentences,
+        clauses=draft.clauses,
     )[0]
     return PassageRecall(ranked.candidates, why=ranked.why)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from citerec.choices import Fusion, Method, Plan, Weighting, check_choice
 from citerec.index.cache import cache_key
+from citerec.papers import normalise_key
 
 if TYPE_CHECKING:
     from citerec.index import Index
@@ -143,7 +144,9 @@ class Passage:
     """What recall reads of one passage: its window (the sentence with its neighbours), its own sentence and
     a wider window ("" when absent), the draft it belongs to (passages of one draft share a topic), and
     where it stands in that draft (sentence, paragraph, section; -1 and "" when unknown), which the draft
-    evidence measures distances by."""
+    evidence measures distances by. `clauses`: each cited key's own words where the sentence lists several
+    papers with a phrase each (`citerec.latex.clauses`), what the evidence says of that paper instead of the
+    sentence; the readings never use them."""
 
     window: str
     sentence: str = ""
@@ -152,6 +155,7 @@ class Passage:
     position: int = -1
     paragraph: int = -1
     section: str = ""
+    clauses: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, context: object) -> Passage:
@@ -165,7 +169,13 @@ class Passage:
             getattr(c, "id", -1),
             getattr(c, "paragraph", -1),
             getattr(c, "section", ""),
+            tuple(getattr(c, "clauses", ())),
         )
+
+    def clause_of(self, key: str) -> str:
+        """This passage's own words about the paper `key` (any spelling of it), "" when its sentence is."""
+        norm = normalise_key(key)
+        return next((text for cited, text in self.clauses if normalise_key(cited) == norm), "")
 
     def extended(self, words: str) -> Passage:
         """The passage with `words` (a rewrite) added to each of its readings."""
