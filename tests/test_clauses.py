@@ -25,9 +25,10 @@ from citerec.library import Library
 from citerec.past_sentences import PastSentence
 from citerec.recall import Candidate, DraftCitations, Passage, RecallSpec, recall
 from citerec.recall.evidence import draft_evidence, past_evidence, why_cited
-from citerec.recall.features import FEATURES, RANKER_FEATURES, PlanLists, candidate_rows
+from citerec.recall.features import FEATURES, PlanLists, candidate_rows
 from citerec.recall.folds import DraftRows
 from citerec.recall.plans import recall_window, recall_with_plan
+from tests.helpers.folds import masked_beside_rebuilt
 
 ISSUE = (
     r"We use ToolA~\cite{a} (chain-graph models), ToolB~\cite{b} (min-cost flow), and ToolC~\cite{c} (LP relaxations)."
@@ -203,21 +204,11 @@ def test_the_adaptations_rows_read_the_clauses_as_the_rebuilt_rows_do(example_li
         known.append(tuple(dict.fromkeys((a.key, b.key))))
     spec = RecallSpec(k=10, plan="passage")
     lists = PlanLists.of(passages, recall_with_plan(index, passages, spec), recall_window(index, passages, spec))
-    cited = list(range(len(passages)))
-    rows = DraftRows.read(index, lists, known, cited)
+    rows = DraftRows.read(index, lists, known, list(range(len(passages))))
     assert any(r.semantic is not None for r in rows.passages)
     cos, lex = FEATURES.index("context_cos"), FEATURES.index("context_lex")
     for held in ({0, 5}, set()):
-        train = [n for n in cited if n not in held]
-        mask = np.zeros(len(cited), dtype=bool)
-        mask[train] = True
-        sub = lists.subset(train)
-        rebuilt = candidate_rows(index, sub, draft_evidence(sub.passages, [known[i] for i in train]))
-        for a, old in zip(train, rebuilt, strict=True):
-            table, labels, keys = rows._masked(a, mask)
-            new = RANKER_FEATURES.rows(table, len(labels))[0].astype(np.float32)
-            mine = {key: r for r, key in enumerate(keys)}
-            new = new[[mine[key] for key in old.keys]]
+        for _, new, _, old in masked_beside_rebuilt(index, lists, known, rows, held):
             assert np.allclose(new[:, cos], old.features[:, cos], atol=1e-5)
             # the wording's similarity is weighed by the whole draft's words, not the fold's: close, not equal
             assert np.allclose(new[:, lex], old.features[:, lex], atol=0.2)

@@ -11,10 +11,10 @@ import pytest
 from citerec.index import Index
 from citerec.library import Library
 from citerec.recall import Passage, RecallSpec
-from citerec.recall.evidence import draft_evidence
-from citerec.recall.features import FEATURES, RANKER_FEATURES, PlanLists, candidate_rows
+from citerec.recall.features import FEATURES, PlanLists
 from citerec.recall.folds import DraftRows
 from citerec.recall.plans import recall_window, recall_with_plan
+from tests.helpers.folds import masked_beside_rebuilt
 
 
 def _overlapping_draft(library: Library) -> tuple[list[Passage], list[tuple[str, ...]]]:
@@ -41,18 +41,7 @@ def test_masked_rows_are_the_rebuilt_rows(example_library_dir: Path) -> None:
     lexical = FEATURES.index("context_lex")
     others = [f for f in range(len(FEATURES)) if f != lexical]
     for held in ({0, 5}, {3}, set()):
-        train = [n for n in cited if n not in held]
-        mask = np.zeros(len(cited), dtype=bool)
-        mask[train] = True
-        sub = lists.subset(train)
-        rebuilt = candidate_rows(index, sub, draft_evidence(sub.passages, [known[i] for i in train]))
-        for a, old in zip(train, rebuilt, strict=True):
-            table, labels, keys = rows._masked(a, mask)
-            new = RANKER_FEATURES.rows(table, len(labels))[0].astype(np.float32)
-            assert sorted(keys) == sorted(old.keys)
-            mine = {key: r for r, key in enumerate(keys)}
-            new = new[[mine[key] for key in old.keys]]
-            labels = labels[[mine[key] for key in old.keys]]
+        for a, new, labels, old in masked_beside_rebuilt(index, lists, known, rows, held):
             bad = np.abs(new - old.features).max(axis=0)
             assert (bad[others] < 1e-5).all(), {f: float(v) for f, v in zip(FEATURES, bad, strict=True) if v >= 1e-5}
             # the wording's similarity is weighed by the whole draft's words, not the fold's: close, not equal
