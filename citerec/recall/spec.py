@@ -174,6 +174,8 @@ class Passage:
 
     def clause_of(self, key: str) -> str:
         """This passage's own words about the paper `key` (any spelling of it), "" when its sentence is."""
+        if not self.clauses:  # most sentences: asked once per paper and passage, so the common case costs nothing
+            return ""
         norm = normalise_key(key)
         return next((text for cited, text in self.clauses if normalise_key(cited) == norm), "")
 
