@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from citerec.latex.clauses import clause_of
 from citerec.library_file import LibraryFile
 from citerec.papers import normalise_key
 
@@ -42,8 +43,7 @@ class CitingSentence:
 
     def said_of(self, key: str) -> str:
         """What the sentence says of `key` (any spelling of it): its clause, or the whole sentence."""
-        norm = normalise_key(key)
-        return next((text for cited, text in self.clauses if normalise_key(cited) == norm), self.sentence)
+        return clause_of(self.clauses, key) or self.sentence
 
 
 @dataclass(frozen=True)

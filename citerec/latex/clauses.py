@@ -52,6 +52,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from citerec.latex.cites import Citation
+from citerec.papers import normalise_key
 
 MIN_WORDS = 2  # words a clause must hold of its own, or the sentence stays whole
 HEAD_WORDS = 6  # the longest head ("We use three tools:") kept before every clause
@@ -82,6 +83,16 @@ class _Event:
     end: int
     text: str = ""
     paren: bool = False
+
+
+def clause_of(clauses: Sequence[tuple[str, str]], key: str) -> str:
+    """The words `clauses` (a sentence's (key, its own words) pairs) give the paper `key` (any spelling of it),
+    "" when they give it none. Most sentences have no clauses and are asked once per paper and passage, so the
+    common case costs nothing."""
+    if not clauses:
+        return ""
+    norm = normalise_key(key)
+    return next((text for cited, text in clauses if normalise_key(cited) == norm), "")
 
 
 def split_clauses(s: str, start: int, end: int, citations: Sequence[Citation]) -> tuple[Clause, ...]:

@@ -400,8 +400,9 @@ def tfidf(
     counted = len(tokens) if counted is None else counted
     for draft in set(drafts):
         rows = [i for i, d in enumerate(drafts) if d == draft]
-        df = (matrix[[i for i in rows if i < counted]] > 0).sum(axis=0)
-        idf = np.log((1 + sum(1 for i in rows if i < counted) + blank) / (1 + df)) + 1.0
+        weighing = [i for i in rows if i < counted]
+        df = (matrix[weighing] > 0).sum(axis=0)
+        idf = np.log((1 + len(weighing) + blank) / (1 + df)) + 1.0
         matrix[rows] *= idf
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.where(norms > 0, norms, 1.0)

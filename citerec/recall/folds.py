@@ -101,9 +101,8 @@ class DraftRows:
         semantic, lexical = sentences.vectors @ sentences.vectors.T, weights[:n] @ weights[:n].T
         if texts:
             alike = (said.vectors @ sentences.vectors.T, weights[n:] @ weights[:n].T)  # clause x passage
-            rows = [
-                _with_clauses(r, b, sub.passages, texts, semantic[b], lexical[b], alike) for b, r in enumerate(rows)
-            ]
+            at = {text: t for t, text in enumerate(texts)}
+            rows = [_with_clauses(r, b, sub.passages, at, semantic[b], lexical[b], alike) for b, r in enumerate(rows)]
         return cls(tuple(rows), *_places(sub.passages), semantic, lexical)
 
     def shares(self, train: Sequence[int], split: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -150,21 +149,24 @@ def _with_clauses(
     rows: PassageRows,
     b: int,
     passages: Sequence[Passage],
-    texts: Sequence[str],
+    at: dict[str, int],
     semantic: np.ndarray,
     lexical: np.ndarray,
     alike: tuple[np.ndarray, np.ndarray],
 ) -> PassageRows:
-    """Passage `b`'s rows with each citer's clause about a candidate standing for that citer's sentence."""
-    at = {text: t for t, text in enumerate(texts)}
+    """Passage `b`'s rows with each citer's clause about a candidate standing for that citer's sentence (`at`:
+    each clause's row in `alike`); the rows unchanged where no citer has one (most passages of a draft)."""
+    said = [
+        (r, j, at[clause])
+        for r, j in zip(*np.nonzero(rows.citers), strict=True)
+        if (clause := passages[j].clause_of(rows.keys[r]))
+    ]
+    if not said:
+        return rows
     sem, lex = np.tile(semantic, (len(rows.keys), 1)), np.tile(lexical, (len(rows.keys), 1))
-    changed = False
-    for r, j in zip(*np.nonzero(rows.citers), strict=True):
-        clause = passages[j].clause_of(rows.keys[r])
-        if clause:
-            sem[r, j], lex[r, j] = alike[0][at[clause], b], alike[1][at[clause], b]
-            changed = True
-    return dataclasses.replace(rows, semantic=sem, lexical=lex) if changed else rows
+    for r, j, t in said:
+        sem[r, j], lex[r, j] = alike[0][t, b], alike[1][t, b]
+    return dataclasses.replace(rows, semantic=sem, lexical=lex)
 
 
 def _best(cites: np.ndarray, has: np.ndarray, similarity: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from citerec.choices import Fusion, Method, Plan, Weighting, check_choice
 from citerec.index.cache import cache_key
-from citerec.papers import normalise_key
+from citerec.latex.clauses import clause_of
 
 if TYPE_CHECKING:
     from citerec.index import Index
@@ -174,10 +174,7 @@ class Passage:
 
     def clause_of(self, key: str) -> str:
         """This passage's own words about the paper `key` (any spelling of it), "" when its sentence is."""
-        if not self.clauses:  # most sentences: asked once per paper and passage, so the common case costs nothing
-            return ""
-        norm = normalise_key(key)
-        return next((text for cited, text in self.clauses if normalise_key(cited) == norm), "")
+        return clause_of(self.clauses, key)
 
     def extended(self, words: str) -> Passage:
         """The passage with `words` (a rewrite) added to each of its readings."""
