@@ -246,6 +246,29 @@ def test_where_to_cite_trained_on_a_split_is_measured_on_its_held_out_part(tmp_p
         assert set(model.info.metrics["average_precision"]) == {"again"}  # measured on the dev part alone
 
 
+def test_training_reads_a_root_kept_in_a_subfolder(tmp_path: Path) -> None:
+    """A root in a subfolder that inputs `../body` (valid LaTeX, run from the project's top) was read as empty by
+    training: its sentences were lost to the where-to-cite models and its passages to the ranking."""
+    from citerec.train.check import load_paper
+    from citerec.train.ranker import train_ranker
+
+    papers = _fixture_collection(tmp_path / "papers")
+    related = papers / "related"
+    (related / "tex").mkdir()
+    (related / "main.tex").rename(related / "tex" / "main.tex")
+    body = (EXAMPLES / "sections" / "related.tex").read_text(encoding="utf-8")
+    (related / "body.tex").write_text(body, encoding="utf-8")
+    (related / "tex" / "main.tex").write_text(
+        "\\documentclass{article}\n\\begin{document}\n\\input{../body}\n\\end{document}\n", encoding="utf-8"
+    )
+    manifest = (papers / "MANIFEST.tsv").read_text(encoding="utf-8")
+    (papers / "MANIFEST.tsv").write_text(manifest.replace("\tmain.tex,refs.bib", "\ttex/main.tex,refs.bib"), "utf-8")
+    data, _ = load_paper("related", related / "tex" / "main.tex", [related / "refs.bib"], tmp_path / "check")
+    assert data.rows and data.cited.any()
+    _, table = train_ranker(papers, tmp_path / "ranker")
+    assert table["related"]["finishing"] > 0  # its cited passages were read (0.0 when none are)
+
+
 def test_make_models_reproduces_the_shipped_ranking(corpus_papers: Path, tmp_path: Path) -> None:
     """The shipped ranking is what `citerec train ranker` makes from the corpus's train split, byte for byte
     (from a cold cache: the pooled library is imported, embedded and every cited passage recalled anew)."""
